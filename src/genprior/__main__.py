@@ -1,0 +1,3 @@
+from genprior.cli import main
+
+main()

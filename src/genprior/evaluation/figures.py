@@ -1,0 +1,80 @@
+"""Figures (matplotlib, imported lazily, Agg backend), written atomically as PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import Tensor
+
+from genprior.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save a matplotlib figure to ``path`` atomically and close it."""
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return Path(path)
+
+
+def reconstruction_grid(
+    truth: Tensor,
+    columns: dict[str, Tensor],
+    psnrs: dict[str, Tensor],
+    path: str | os.PathLike,
+    max_images: int = 6,
+) -> Path:
+    """One row per image: the truth, then each method's reconstruction with its PSNR (dB, range 1).
+
+    Args:
+        truth: ``[B, 1, H, W]`` ground truth.
+        columns: method name -> reconstructions ``[B, 1, H, W]``.
+        psnrs: method name -> per-image PSNR ``[B]``.
+    """
+    plt = _pyplot()
+    n = min(max_images, truth.shape[0])
+    names = ["truth", *columns]
+    fig, axes = plt.subplots(n, len(names), figsize=(1.9 * len(names), 1.9 * n), squeeze=False)
+    for r in range(n):
+        for c, name in enumerate(names):
+            img = truth[r] if name == "truth" else columns[name][r]
+            ax = axes[r][c]
+            ax.imshow(img.detach().cpu().squeeze(0).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+            if name != "truth":
+                ax.text(0.03, 0.04, f"{float(psnrs[name][r]):.1f} dB", transform=ax.transAxes,
+                        color="yellow", fontsize=7, va="bottom")
+    fig.text(0.5, 0.0, "PSNR with data range 1", ha="center", va="top", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def image_grid(images: Tensor, path: str | os.PathLike, ncol: int = 8, title: str | None = None) -> Path:
+    """Tile ``images`` ``[B, 1, H, W]`` in a grid of ``ncol`` columns."""
+    plt = _pyplot()
+    b = images.shape[0]
+    nrow = (b + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.2 * ncol, 1.2 * nrow), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < b:
+            ax.imshow(images[k].detach().cpu().squeeze(0).float().clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+

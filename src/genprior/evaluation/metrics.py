@@ -1,0 +1,100 @@
+"""Image-quality metrics, batched over ``[B, 1, H, W]`` tensors, one value per image.
+
+All use data range 1 (images in [0, 1]).  The authors' code used a data range of 2,
+which adds ``20 log10(2) = 6.02`` dB to every PSNR: see :func:`psnr_paper_convention`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+DATA_RANGE = 1.0
+PAPER_PSNR_OFFSET_DB = 20.0 * math.log10(2.0)
+
+
+def _flat(t: Tensor) -> Tensor:
+    return t.reshape(t.shape[0], -1).to(torch.float64)
+
+
+def _check(x: Tensor, truth: Tensor) -> None:
+    if x.shape != truth.shape:
+        raise ValueError(f"metric inputs differ in shape: {list(x.shape)} vs {list(truth.shape)}")
+
+
+def mse(x: Tensor, truth: Tensor) -> Tensor:
+    """Mean squared error per image."""
+    _check(x, truth)
+    return (_flat(x) - _flat(truth)).pow(2).mean(1)
+
+
+def psnr(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE) -> Tensor:
+    """``10 log10(data_range^2 / MSE)`` per image, in dB (data range 1 by default)."""
+    return 10.0 * torch.log10(data_range**2 / mse(x, truth).clamp_min(1e-20))
+
+
+def psnr_paper_convention(psnr_range1: Tensor | float) -> Tensor | float:
+    """Convert a data-range-1 PSNR to the authors' data-range-2 convention (+6.02 dB)."""
+    return psnr_range1 + PAPER_PSNR_OFFSET_DB
+
+
+def nrmse(x: Tensor, truth: Tensor) -> Tensor:
+    """``||x - truth|| / ||truth||`` per image (the paper's NRMSE)."""
+    _check(x, truth)
+    return (_flat(x) - _flat(truth)).norm(dim=1) / _flat(truth).norm(dim=1).clamp_min(1e-20)
+
+
+def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device) -> Tensor:
+    ax = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(ax**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int = 7,
+         gaussian: bool = False, sigma: float = 1.5) -> Tensor:
+    """Structural similarity per image (Wang et al. 2004), mean over valid windows.
+
+    Defaults match ``skimage.metrics.structural_similarity``: a 7x7 uniform window,
+    ``K1 = 0.01``, ``K2 = 0.03``, sample covariances (``N / (N - 1)``), no padding.
+    ``gaussian=True`` uses an 11x11 Gaussian window of width ``sigma`` instead.
+    """
+    _check(x, truth)
+    if x.dim() != 4:
+        raise ValueError(f"ssim expects [B, C, H, W] images, got {list(x.shape)}")
+    X, Y = x.to(torch.float64), truth.to(torch.float64)
+    C = X.shape[1]
+    if gaussian:
+        win_size = 11
+        w = _gaussian_window(win_size, sigma, X.dtype, X.device)
+        cov_norm = 1.0
+    else:
+        w = torch.full((1, 1, win_size, win_size), 1.0 / win_size**2, dtype=X.dtype, device=X.device)
+        n = win_size**2
+        cov_norm = n / (n - 1)
+    if min(X.shape[-2:]) < win_size:
+        raise ValueError(f"images of size {list(X.shape[-2:])} are smaller than the SSIM window {win_size}")
+    w = w.expand(C, 1, win_size, win_size)
+    filt = lambda t: F.conv2d(t, w, groups=C)  # noqa: E731
+    ux, uy = filt(X), filt(Y)
+    vx = cov_norm * (filt(X * X) - ux * ux)
+    vy = cov_norm * (filt(Y * Y) - uy * uy)
+    vxy = cov_norm * (filt(X * Y) - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    return s.reshape(s.shape[0], -1).mean(1)
+
+
+def summary(values: Tensor) -> dict[str, float]:
+    """``{"mean", "std", "median", "min", "max"}`` of a 1-D tensor (population std)."""
+    v = values.detach().to(torch.float64).cpu()
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(unbiased=False)) if v.numel() > 1 else 0.0,
+        "median": float(v.median()),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }

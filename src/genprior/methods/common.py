@@ -1,0 +1,172 @@
+"""Pieces every reconstruction method shares: input checks, data fit, initialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from genprior.physics.operator import check_physics
+from genprior.validation import check_batch_shape, check_choice, check_finite
+
+LATENT_INITS = ("random", "encoder")
+
+
+def per_image(value: float | Tensor, B: int, name: str, like: Tensor) -> Tensor:
+    """A parameter as a ``[B]`` tensor: a number is repeated, a tensor must have ``B`` entries.
+
+    Per-image parameters let a whole grid of values be solved as one batch.  Every
+    entry must be finite and ``>= 0``.
+    """
+    t = torch.as_tensor(value, dtype=like.dtype).to(like.device).reshape(-1)
+    if t.numel() == 1:
+        t = t.expand(B)
+    if t.numel() != B:
+        raise ValueError(f"{name} must be a number or have one value per image ({B}), got {t.numel()} values")
+    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return t
+
+
+def param_record(value: float | Tensor) -> float | list[float]:
+    """A parameter as JSON: a number, or a list for per-image values."""
+    if isinstance(value, Tensor):
+        return float(value) if value.numel() == 1 else [float(v) for v in value.reshape(-1)]
+    return float(value)
+
+
+def check_measurements(physics, y: Tensor) -> Tensor:
+    """Validate the operator and the data ``y`` (shape against ``physics.out_shape``, NaN/Inf)."""
+    check_physics(physics)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"measurements must be a torch.Tensor, got {type(y).__name__}")
+    out_shape = getattr(physics, "out_shape", None)
+    if out_shape is not None:
+        check_batch_shape(y, out_shape, "measurements y")
+    return check_finite(y, "measurements y")
+
+
+def image_shape(physics, y: Tensor) -> tuple[int, ...]:
+    """Shape of one image: ``physics.in_shape`` or, for duck-typed operators, that of ``A^T y``."""
+    shape = getattr(physics, "in_shape", None)
+    if shape is not None:
+        return tuple(shape)
+    with torch.no_grad():
+        return tuple(physics.A_adjoint(y[:1]).shape[1:])
+
+
+def check_generator(generator: nn.Module | None, physics, y: Tensor, method: str) -> int:
+    """Check a generator fits the problem; return its latent dimension."""
+    if generator is None:
+        raise ValueError(f"method {method!r} needs a generator (a trained model); none was given")
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise TypeError(
+            f"the generator {type(generator).__name__} has no integer attribute 'latent_dim'; "
+            "a generator maps [B, latent_dim] to [B, 1, H, W] and declares latent_dim"
+        )
+    expected = image_shape(physics, y)
+    with torch.no_grad():
+        p = next(generator.parameters(), None)
+        probe = torch.zeros(1, latent_dim, dtype=p.dtype if p is not None else y.dtype, device=y.device)
+        produced = tuple(generator(probe).shape[1:])
+    if produced != expected:
+        raise ValueError(
+            f"the generator produces images of shape {list(produced)} but the operator expects "
+            f"{list(expected)}: use a model trained on images of the problem's size"
+        )
+    return latent_dim
+
+
+@contextmanager
+def frozen(module: nn.Module | None) -> Iterator[None]:
+    """Evaluation mode with parameter gradients off for the duration; restores both after."""
+    if module is None:
+        yield
+        return
+    was_training = module.training
+    flags = [p.requires_grad for p in module.parameters()]
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(module.parameters(), flags):
+            p.requires_grad_(f)
+        module.train(was_training)
+
+
+def data_fit(physics, x: Tensor, y: Tensor) -> Tensor:
+    """``||A x - y||^2`` per image, shape ``[B]``."""
+    r = physics.A(x) - y
+    return r.reshape(r.shape[0], -1).pow(2).sum(1)
+
+
+def sq_norm(t: Tensor) -> Tensor:
+    """``||t||^2`` per image, shape ``[B]``."""
+    return t.reshape(t.shape[0], -1).pow(2).sum(1)
+
+
+@torch.no_grad()
+def simple_reconstruction(physics, y: Tensor, n_iter: int = 20) -> Tensor:
+    """A quick regularised least-squares image: ``n_iter`` conjugate-gradient steps on
+    ``A^T A x = A^T y`` from zero (early stopping regularises), clipped to ``[0, 1]``.
+
+    Used to initialise a latent code through an encoder.
+    """
+    b = physics.A_adjoint(y)
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rs = sq_norm(r)
+    for _ in range(n_iter):
+        Ap = physics.A_adjoint(physics.A(p))
+        denom = (p * Ap).reshape(p.shape[0], -1).sum(1).clamp_min(1e-30)
+        alpha = (rs / denom).reshape(-1, *([1] * (b.dim() - 1)))
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rs_new = sq_norm(r)
+        beta = (rs_new / rs.clamp_min(1e-30)).reshape(-1, *([1] * (b.dim() - 1)))
+        p = r + beta * p
+        rs = rs_new
+    return x.clamp(0.0, 1.0)
+
+
+def initial_latent(
+    generator: nn.Module,
+    physics,
+    y: Tensor,
+    init: str | Tensor = "random",
+    seed: int = 0,
+) -> Tensor:
+    """Starting codes ``[B, d]``: ``"random"`` draws ``N(0, I)`` from ``seed``; ``"encoder"``
+    encodes :func:`simple_reconstruction` (needs ``generator.encode``); a tensor is used as given.
+    """
+    B = y.shape[0]
+    d = generator.latent_dim
+    p = next(generator.parameters(), None)
+    dtype = p.dtype if p is not None else y.dtype
+    if isinstance(init, Tensor):
+        check_batch_shape(init, (d,), "initial latent codes")
+        return check_finite(init, "initial latent codes").to(device=y.device, dtype=dtype)
+    check_choice(init, LATENT_INITS, "latent initialisation")
+    if init == "random":
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randn(B, d, generator=gen, dtype=dtype).to(y.device)
+    encode = getattr(generator, "encode", None)
+    if encode is None:
+        raise ValueError(
+            f"init='encoder' needs a model with an encoder (AE or VAE); "
+            f"{type(generator).__name__} has no encode()"
+        )
+    with torch.no_grad():
+        return encode(simple_reconstruction(physics, y)).to(dtype)
+
+
+def random_image(shape: tuple[int, ...], B: int, seed: int, like: Tensor) -> Tensor:
+    """``B`` images of i.i.d. ``N(0, 1)`` pixels, seeded (the paper's initialisation of x)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(B, *shape, generator=gen, dtype=like.dtype).to(like.device)

@@ -1,0 +1,132 @@
+"""Checkpoints: a directory with ``model.safetensors`` (weights) and ``config.json``.
+
+``config.json`` holds the architecture (``model``: kind, preset, latent dimension,
+image size, ...), how it was trained (``training``) and the library versions, so a
+model can be rebuilt without code from the checkpoint.  Loading never unpickles:
+weights are read with safetensors, and a pickle or ``torch.save`` file passed as a
+checkpoint is refused with a clear error.  Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from genprior.atomic import atomic_path, write_json_atomic
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+FORMAT = "genprior-checkpoint"
+_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+
+
+def _model_classes() -> dict[str, tuple[type, type]]:
+    """``kind -> (model class, config class)``; imported here to keep imports light."""
+    from genprior.models.vae import VAE, ModelConfig
+
+    return {"vae": (VAE, ModelConfig)}
+
+
+def build_model(model_config: dict[str, Any]) -> nn.Module:
+    """Instantiate an untrained model from the ``model`` section of a config."""
+    kind = model_config.get("kind")
+    classes = _model_classes()
+    if kind not in classes:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(sorted(classes))}")
+    model_cls, config_cls = classes[kind]
+    known = {f.name for f in fields(config_cls)}
+    unknown = set(model_config) - known
+    if unknown:
+        raise ValueError(f"unknown model settings {sorted(unknown)} for kind {kind!r}")
+    return model_cls(config_cls(**model_config))
+
+
+def save_checkpoint(model: nn.Module, directory: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights and config into ``directory`` (created if needed), atomically."""
+    from safetensors.torch import save_file
+
+    from genprior import __version__
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT})
+    config = {
+        "format": FORMAT,
+        "format_version": 1,
+        "model": asdict(model.config),
+        "training": training or {},
+        "versions": {"genprior": __version__, "torch": torch.__version__},
+    }
+    write_json_atomic(directory / CONFIG, config)
+    return directory
+
+
+def read_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``config.json`` of a checkpoint directory."""
+    directory = _check_directory(directory)
+    path = directory / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: corrupt checkpoint config ({exc})") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT or "model" not in config:
+        raise ValueError(f"{path}: not a genprior checkpoint config (no format/model entries)")
+    return config
+
+
+def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model from a checkpoint directory, in evaluation mode.
+
+    Raises:
+        FileNotFoundError: the directory, its weights or its config is missing.
+        ValueError: a pickle file was given, or a file is corrupt or does not fit the config.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = _check_directory(directory)
+    config = read_config(directory)
+    model = build_model(config["model"])
+    path = directory / WEIGHTS
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: corrupt weights file ({exc})") from exc
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: weights do not fit the architecture in {CONFIG}: {exc}") from exc
+    model.checkpoint_config = config
+    return model.to(device).eval()
+
+
+def _check_directory(directory: str | os.PathLike) -> Path:
+    directory = Path(directory)
+    if not directory.exists():
+        raise FileNotFoundError(f"model checkpoint not found: {directory}")
+    if directory.is_file():
+        if directory.suffix in _PICKLE_SUFFIXES or _looks_pickled(directory):
+            raise ValueError(
+                f"refusing to load {directory}: it is a pickle/torch.save file, which can run code when "
+                "loaded; genprior checkpoints are a directory with model.safetensors and config.json"
+            )
+        raise ValueError(f"{directory} is a file; a checkpoint is a directory with {WEIGHTS} and {CONFIG}")
+    for name in (WEIGHTS, CONFIG):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"checkpoint {directory} is missing {name}")
+    return directory
+
+
+def _looks_pickled(path: Path) -> bool:
+    """True for pickle streams (protocol 2+ starts with 0x80) and torch.save zip archives."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return head[:1] == b"\x80" or head == b"PK\x03\x04"

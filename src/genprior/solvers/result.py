@@ -1,0 +1,60 @@
+"""The value every reconstruction method returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Result:
+    """A batch of reconstructions with its solver record.
+
+    Attributes:
+        x: reconstructed images ``[B, 1, H, W]``.
+        z: latent codes ``[B, d]`` for generative methods, else ``None``.
+        u: the deviation from the generator's range ``[B, 1, H, W]`` (sparse methods), else ``None``.
+        iterations: outer iterations each image ran, ``[B]`` (int64).
+        objective: objective history ``[K + 1, B]``; row 0 is the initial value and
+            rows after an image stopped are NaN.
+        converged: ``[B]`` bool, True where the per-image stopping rule fired before
+            the iteration limit.
+        seconds: wall-clock time of the whole batch.
+        params: the parameters the method ran with.
+    """
+
+    x: Tensor
+    z: Tensor | None
+    u: Tensor | None
+    iterations: Tensor
+    objective: Tensor
+    converged: Tensor
+    seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_objective(self) -> Tensor:
+        """The last recorded objective value of each image, ``[B]``."""
+        hist = self.objective
+        last = (self.iterations.clamp(max=hist.shape[0] - 1)).long()
+        return hist.gather(0, last.unsqueeze(0).to(hist.device)).squeeze(0)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def select(self, keep: Tensor) -> "Result":
+        """The sub-batch of images ``keep`` (indices or a boolean mask)."""
+        pick = lambda t: None if t is None else t[keep]  # noqa: E731
+        return Result(
+            x=self.x[keep], z=pick(self.z), u=pick(self.u), iterations=self.iterations[keep],
+            objective=self.objective[:, keep], converged=self.converged[keep],
+            seconds=self.seconds, params=dict(self.params),
+        )
+
+
+def stack_history(rows: list[Tensor]) -> Tensor:
+    """Stack per-iteration ``[B]`` rows into a ``[K, B]`` history on the CPU."""
+    return torch.stack([r.detach().to("cpu", torch.float64) for r in rows])

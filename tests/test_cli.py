@@ -1,0 +1,114 @@
+"""The command line end to end: data -> train -> reconstruct, and its error messages."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from genprior.cli import main
+from genprior.data.io import save_dataset
+
+
+def run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A small Shapes file and a VAE trained for a few steps through the CLI."""
+    d = tmp_path_factory.mktemp("cli")
+    assert run(["data", "shapes", "--n", "200", "--n-test", "12", "--seed", "3", "--out", str(d / "shapes.npz")]) == 0
+    assert run(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "20",
+                "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
+    return d
+
+
+@pytest.mark.parametrize("method, extra", [
+    ("hard", ["--lam", "0.01", "--max-iter", "5"]),
+    ("relaxed", ["--lam", "0.4", "--mu", "0.1", "--max-iter", "5", "--init", "encoder"]),
+    ("tikhonov", ["--lam", "0.2", "--max-iter", "10"]),
+    ("tv", ["--lam", "0.05", "--max-iter", "20"]),
+])
+def test_reconstruct_writes_results(workspace, method, extra, capsys):
+    out = workspace / f"{method}.json"
+    code = run(["reconstruct", "--problem", "tomography", "--method", method, "--model", str(workspace / "model"),
+                "--data", str(workspace / "shapes.npz"), "--indices", "0:3", "--noise", "0.1", "--seed", "1",
+                "--out", str(out), *extra])
+    assert code == 0
+    res = json.loads(out.read_text())
+    for key in ("problem", "method", "params", "noise", "n_images", "psnr", "nrmse", "ssim", "seconds", "iterations",
+                "per_image"):
+        assert key in res
+    assert res["n_images"] == 3 and res["psnr_data_range"] == 1.0
+    assert {"mean", "std"} <= set(res["psnr"]) and "mean" in res["iterations"]
+    assert [p["index"] for p in res["per_image"]] == [0, 1, 2]
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_reconstruct_writes_figure(workspace):
+    fig = workspace / "grid.png"
+    assert run(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "0:2",
+                "--max-iter", "5", "--out", str(workspace / "tv.json"), "--figure", str(fig)]) == 0
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _error(args, capsys) -> str:
+    assert run(args) == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_method_and_problem(workspace, capsys):
+    base = ["reconstruct", "--data", str(workspace / "shapes.npz"), "--out", str(workspace / "x.json")]
+    assert "unknown method 'magic'" in _error([*base, "--method", "magic"], capsys)
+    assert "unknown problem 'mri'" in _error([*base, "--method", "tv", "--problem", "mri"], capsys)
+
+
+def test_negative_parameters(workspace, capsys):
+    base = ["reconstruct", "--data", str(workspace / "shapes.npz"), "--out", str(workspace / "x.json"),
+            "--indices", "0:1"]
+    assert "lam must be finite and >= 0" in _error([*base, "--method", "tv", "--lam", "-1"], capsys)
+    assert "--noise must be a finite number >= 0" in _error([*base, "--method", "tv", "--noise", "-0.1"], capsys)
+
+
+def test_generative_method_needs_model(workspace, capsys):
+    err = _error(["reconstruct", "--method", "hard", "--data", str(workspace / "shapes.npz"),
+                  "--out", str(workspace / "x.json"), "--indices", "0:1"], capsys)
+    assert "needs a generator: pass --model" in err
+
+
+def test_missing_and_corrupt_model(workspace, tmp_path, capsys):
+    base = ["reconstruct", "--method", "hard", "--data", str(workspace / "shapes.npz"), "--out", str(tmp_path / "x.json")]
+    assert "model checkpoint not found" in _error([*base, "--model", str(tmp_path / "nowhere")], capsys)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{}")
+    (bad / "model.safetensors").write_bytes(b"junk")
+    assert "not a genprior checkpoint" in _error([*base, "--model", str(bad)], capsys)
+
+
+def test_nan_data_and_missing_data(tmp_path, capsys):
+    images = np.zeros((3, 1, 56, 56), dtype=np.float32)
+    images[1, 0, 5, 5] = np.nan
+    np.savez(tmp_path / "nan.npz", test=images, train=images[:0])
+    base = ["reconstruct", "--method", "tv", "--out", str(tmp_path / "x.json")]
+    assert "NaN or Inf" in _error([*base, "--data", str(tmp_path / "nan.npz")], capsys)
+    assert "data file not found" in _error([*base, "--data", str(tmp_path / "none.npz")], capsys)
+
+
+def test_image_size_that_does_not_match_the_model(workspace, tmp_path, capsys):
+    save_dataset(tmp_path / "small.npz", test=np.zeros((2, 1, 28, 28), dtype=np.float32))
+    err = _error(["reconstruct", "--method", "hard", "--model", str(workspace / "model"), "--data",
+                  str(tmp_path / "small.npz"), "--out", str(tmp_path / "x.json")], capsys)
+    assert "produces images of shape [1, 56, 56] but the operator expects [1, 28, 28]" in err
+
+
+def test_bad_index_selection(workspace, capsys):
+    err = _error(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "5:500",
+                  "--out", str(workspace / "x.json")], capsys)
+    assert "outside the 12 available images" in err

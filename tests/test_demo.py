@@ -1,0 +1,35 @@
+"""`genprior demo --quick`: the CI smoke test of the main job."""
+
+from __future__ import annotations
+
+import json
+
+from genprior.cli import main
+
+
+def test_quick_demo_writes_report_and_reuses_its_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    try:
+        main(["demo", "--quick", "--out", str(out)])
+    except SystemExit as exc:
+        assert not exc.code
+    printed = capsys.readouterr().out
+    assert "| method |" in printed and "tv" in printed and "relaxed" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["methods"]) == {"tv", "tikhonov", "hard", "relaxed"}
+    for rec in results["methods"].values():
+        assert rec["n_images"] == results["n_test"]
+        assert rec["psnr"]["mean"] > 10.0
+        assert rec["tuning"]["best"]
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    assert "PSNR" in (out / "report.md").read_text()
+    assert (out / "model" / "model.safetensors").exists()
+
+    weights = (out / "model" / "model.safetensors").read_bytes()
+    main_args = ["demo", "--quick", "--out", str(out)]
+    try:
+        main(main_args)
+    except SystemExit as exc:
+        assert not exc.code
+    assert "reusing the trained model" in capsys.readouterr().out
+    assert (out / "model" / "model.safetensors").read_bytes() == weights
