@@ -216,3 +216,20 @@ def test_object_without_adjoint_is_not_an_operator(problem):
 def test_image_size_mismatch_with_operator(tomo16):
     with pytest.raises(ValueError, match=r"input must have shape \[B, 1, 16, 16\], got \[2, 1, 28, 28\]"):
         tomo16.A(torch.zeros(2, 1, 28, 28))
+
+
+def test_projection_finds_codes_of_images_in_the_range(tiny_generator, tiny_autoencoder, rng):
+    from genprior.methods.projection import project_to_range
+
+    with torch.no_grad():
+        z_true = torch.randn(5, 3, generator=rng)
+        x = tiny_generator(z_true)
+    found = project_to_range(tiny_generator, x, init="random", restarts=3, max_iter=500, tol=1e-10)
+    assert psnr(found.x, x).min() > 40
+    assert found.z.shape == (5, 3) and found.objective.shape[1] == 5
+    one = project_to_range(tiny_generator, x, init="random", restarts=1, max_iter=500, tol=1e-10)
+    assert torch.all(found.final_objective <= one.final_objective + 1e-9)  # best of 3 includes start 1
+    enc = project_to_range(tiny_autoencoder, x, init="encoder", max_iter=50)
+    assert psnr(enc.x, x).min() > 30
+    with pytest.raises(ValueError, match="restarts must be >= 1"):
+        project_to_range(tiny_generator, x, init="random", restarts=0)

@@ -15,8 +15,10 @@ from genprior.cli.app import app
 # Importing a verb module registers its commands.
 from genprior.cli import data as _data  # noqa: F401,E402
 from genprior.cli import demo as _demo  # noqa: F401,E402
+from genprior.cli import evaluate as _evaluate  # noqa: F401,E402
 from genprior.cli import reconstruct as _reconstruct  # noqa: F401,E402
 from genprior.cli import train as _train  # noqa: F401,E402
+from genprior.cli import tune as _tune  # noqa: F401,E402
 
 USER_ERRORS = (ValueError, FileNotFoundError, TypeError, KeyError)
 

@@ -43,6 +43,11 @@ def reconstruct_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of random initialisations."),
     angles: int = typer.Option(None, "--angles", help="Tomography: number of angles (default: ODL's)."),
     angle_range: str = typer.Option(None, "--angle-range", help="Tomography: angle range, e.g. 0:90deg."),
+    measurements: int = typer.Option(None, "--measurements", help="Compressed sensing: number of measurements m."),
+    keep: float = typer.Option(None, "--keep", help="Inpainting: fraction of pixels kept."),
+    kernel_size: int = typer.Option(None, "--kernel-size", help="Deconvolution: Gaussian kernel size."),
+    kernel_width: float = typer.Option(None, "--kernel-width", help="Deconvolution: Gaussian kernel standard deviation."),
+    operator_seed: int = typer.Option(None, "--operator-seed", help="Seed of random operators (CS matrix, mask, angles)."),
     figure: Path = typer.Option(None, "--figure", help="Also write a PNG grid: truth and reconstruction."),
 ) -> None:
     """Reconstruct images from simulated noisy measurements and report PSNR/NRMSE/SSIM."""
@@ -65,7 +70,9 @@ def reconstruct_command(
     images = load_images(data, split)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])
     truth = images[picked]
-    physics = make_operator(problem, int(truth.shape[-1]), angles=angles, angle_range=_parse_range(angle_range))
+    physics = make_operator(problem, int(truth.shape[-1]), angles=angles, angle_range=_parse_range(angle_range),
+                            measurements=measurements, keep=keep, kernel_size=kernel_size,
+                            kernel_width=kernel_width, seed=operator_seed)
     params = {"lam": lam, "mu": mu, "max_iter": max_iter}
     if spec.needs_generator:
         params.update(init=init, seed=seed)
