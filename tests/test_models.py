@@ -8,8 +8,18 @@ import pickle
 import pytest
 import torch
 
-from genprior.models.architectures import compact_levels, count_parameters, paper_decoder, paper_encoder
-from genprior.models.checkpoint import load_model, read_config, save_checkpoint
+from genprior.models import Autoencoder, WGAN, create_model
+from genprior.models.architectures import (
+    build_decoder,
+    build_encoder,
+    compact_levels,
+    count_parameters,
+    knee_decoder,
+    knee_encoder,
+    paper_decoder,
+    paper_encoder,
+)
+from genprior.models.checkpoint import _model_classes, load_model, read_config, save_checkpoint
 from genprior.models.vae import VAE, ModelConfig
 from genprior.training.loop import TrainConfig, learning_rate, train
 
@@ -49,11 +59,92 @@ def test_paper_architectures_follow_appendix_b():
         paper_decoder(10, 64)
 
 
+@pytest.mark.parametrize("kind", ["ae", "vae", "gan"])
+@pytest.mark.parametrize("n", [28, 56, 128])
+def test_every_kind_shares_the_decoder_architecture(kind, n):
+    torch.manual_seed(0)
+    model = create_model(kind, latent_dim=5, image_size=n)
+    assert model.latent_dim == 5 and model.image_shape == (1, n, n)
+    assert model(torch.randn(2, 5)).shape == (2, 1, n, n)
+    assert str(model.decoder) == str(build_decoder("compact", 5, n))
+    x = torch.rand(2, 1, n, n)
+    if kind == "gan":
+        assert model.critic(x).shape == (2,)
+    else:
+        assert model.encode(x).shape == (2, 5)
+    for phase in model.phases():
+        loss, logs = model.objective(phase.name, x if phase.uses_data else None, 2)
+        assert loss.ndim == 0 and torch.isfinite(loss) and logs
+    assert model.sample(3, torch.Generator().manual_seed(0)).shape == (3, 1, n, n)
+
+
+def test_knee_vae_follows_figure_b4():
+    """Figure B4 at 128x128, latent 800 (built on the meta device: no memory, no time)."""
+    with torch.device("meta"):
+        vae = create_model("vae", preset="paper", latent_dim=800, image_size=128, kl_weight=0.001)
+        assert vae(torch.randn(2, 800)).shape == (2, 1, 128, 128)
+        assert vae.encode(torch.rand(2, 1, 128, 128)).shape == (2, 800)
+        enc, dec = knee_encoder(128, 1600), knee_decoder(800, 128)
+        feats = enc[:-2](torch.rand(1, 1, 128, 128))
+        assert feats.shape == (1, 8, 16, 16)  # [n/8, n/8, 8] before the dense layer
+        h = dec[:4](torch.randn(1, 800))
+        assert h.shape == (1, 16, 8, 8)  # reshaped to [n/16, n/16, 16]
+    convs = [m for m in dec if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert [c.out_channels for c in convs] == [32, 64, 128, 256, *[512] * 4, *[256] * 4, *[128] * 4, *[64] * 4,
+                                               32, 16, 8, 8, 1]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    assert isinstance(dec[-1], torch.nn.ReLU)  # the stated ReLU output
+    enc_convs = [m for m in enc if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in enc_convs] == [8, 16, 32, *[64] * 3, *[128] * 3, *[256] * 3, 64, 32, 8]
+    assert enc[-1].in_features == 128 * 128 // 8 and enc[-1].out_features == 1600
+    assert sum(isinstance(m, torch.nn.Dropout) for m in enc) == len(enc_convs)
+    with pytest.raises(ValueError, match="MNIST \\(28\\), Shapes \\(56\\) and knee \\(128\\)"):
+        build_encoder("paper", 64, 3)
+
+
+def test_knee_vae_runs_on_a_real_image():
+    torch.manual_seed(0)
+    vae = create_model("vae", preset="paper", latent_dim=800, image_size=128, kl_weight=0.001)
+    assert 18e6 < count_parameters(vae) < 19e6
+    loss, logs = vae.loss(torch.rand(1, 1, 128, 128))
+    assert torch.isfinite(loss) and set(logs) == {"loss", "recon", "kl"}
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+def test_paper_preset_ae_and_gan(kind):
+    with torch.device("meta"):
+        model = create_model(kind, preset="paper", latent_dim=8, image_size=28)
+        assert model(torch.randn(2, 8)).shape == (2, 1, 28, 28)
+    net = model.encoder if kind == "ae" else model.critic_net
+    assert str(net[:-1]) == str(paper_encoder(28, 1)[:-1]) and net[-1].out_features == (8 if kind == "ae" else 1)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model.decoder) == 3
+
+
+def test_model_kinds_and_their_checkpoints(tmp_path):
+    assert {k: v[0] for k, v in _model_classes().items()} == {"ae": Autoencoder, "vae": VAE, "gan": WGAN}
+    for kind in ("ae", "gan"):
+        torch.manual_seed(0)
+        model = create_model(kind, latent_dim=4, image_size=16)
+        save_checkpoint(model, tmp_path / kind)
+        loaded = load_model(tmp_path / kind)
+        assert type(loaded) is type(model) and not loaded.training
+        z = torch.randn(2, 4)
+        assert torch.equal(loaded(z), model.eval()(z))
+    saved = read_config(tmp_path / "ae")["model"]
+    assert saved == {"kind": "ae", "preset": "compact", "latent_dim": 4, "image_size": 16}
+    torch.save(create_model("gan", latent_dim=4, image_size=16).state_dict(), tmp_path / "gan.pth")
+    with pytest.raises(ValueError, match="refusing to load .*pickle"):
+        load_model(tmp_path / "gan.pth")
+
+
 def test_model_config_validation():
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         ModelConfig(preset="huge")
     with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
         ModelConfig(latent_dim=0)
+    with pytest.raises(ValueError, match="unknown model kind 'flow'"):
+        ModelConfig(kind="flow")
+    assert ModelConfig().kl_weight == 0.01 and ModelConfig(kind="ae").to_dict().get("kl_weight") is None
 
 
 def test_checkpoint_round_trip(tmp_path):

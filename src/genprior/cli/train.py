@@ -1,47 +1,159 @@
-"""``genprior train vae ...``: train a generative model into a checkpoint directory."""
+"""``genprior train ae|vae|gan ...``: train a generative model into a run directory.
+
+Defaults come from :func:`genprior.training.recipes.recipe` for the model kind, the
+data set (the data file's ``meta["dataset"]`` or its image size) and the preset; every
+flag given overrides them.  ``--resume`` continues the run saved in ``--out`` with its
+own settings (``--steps``, ``--max-seconds``, the output cadence, ``--device`` and
+``--amp`` may change; the recipe may not).  Without ``--resume`` an existing checkpoint
+in ``--out`` is never overwritten unless ``--force`` is given.
+
+Under ``torchrun --nproc_per_node K -m genprior train ...`` each of the K processes
+trains on 1/K of every batch (DistributedDataParallel); rank 0 writes the files.
+"""
 
 from __future__ import annotations
 
-import time
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from genprior.cli.app import train_app
 
+DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
+OutOpt = typer.Option(..., "--out", "-o", help="Run directory: model.safetensors, config.json, losses.csv, "
+                                                "samples.png, training-state/.")
+LatentOpt = typer.Option(None, "--latent-dim", help="Latent dimension d (default: 8 MNIST, 10 Shapes, 800 knee).")
+PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B) "
+                                                "(default: compact).")
+StepsOpt = typer.Option(None, "--steps", help="Training steps (GAN: generator steps) (default: the recipe's).")
+BatchOpt = typer.Option(None, "--batch-size", help="Images per update over all processes (default: the recipe's).")
+LrOpt = typer.Option(None, "--lr", help="Adam learning rate (default: the recipe's).")
+ScheduleOpt = typer.Option(None, "--schedule", help="Learning-rate schedule: constant or cosine (default: the recipe's).")
+SeedOpt = typer.Option(None, "--seed", help="Seed of the initial weights, the batch order and all noise (default: 0).")
+SecondsOpt = typer.Option(None, "--max-seconds", help="Stop (and save) after this many seconds of training.")
+ResumeOpt = typer.Option(False, "--resume", help="Continue the run saved in --out (starts afresh if there is none).")
+ForceOpt = typer.Option(False, "--force", help="Overwrite an existing checkpoint in --out.")
+DeviceOpt = typer.Option(None, "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun) (default: cpu).")
+AmpOpt = typer.Option(None, "--amp/--no-amp", help="Mixed precision (autocast; bfloat16 unless --amp-dtype float16) "
+                                                  "(default: off).")
+AmpDtypeOpt = typer.Option(None, "--amp-dtype", help="bfloat16, or float16 with a gradient scaler (default: bfloat16).")
+LogOpt = typer.Option(None, "--log-every", help="Steps per row of losses.csv (default: 50).")
+CkptOpt = typer.Option(None, "--checkpoint-every", help="Steps between resumable checkpoints (default: 1000).")
+SampleOpt = typer.Option(None, "--sample-every", help="Steps between sample grids (samples.png) (default: 1000).")
+QuietOpt = typer.Option(False, "--quiet", help="No progress bar.")
 
-@train_app.command("vae")
-def train_vae(
-    data: Path = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split."),
-    out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory (model.safetensors + config.json)."),
-    latent_dim: int = typer.Option(10, "--latent-dim", help="Latent dimension d."),
-    preset: str = typer.Option("compact", "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B)."),
-    steps: int = typer.Option(3000, "--steps", help="Adam steps."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Images per step."),
-    lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate."),
-    kl_weight: float = typer.Option(0.01, "--kl-weight", help="beta in recon + beta KL (0.01 Shapes, 0.05 MNIST)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the initial weights and the batch order."),
-    max_seconds: float = typer.Option(None, "--max-seconds", help="Stop early after this many seconds."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-) -> None:
-    """Train a VAE (the paper's equation (6)) and save it as a checkpoint."""
+
+def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_options: dict[str, Any]) -> None:
+    """Resolve settings (recipe < flags, or the saved run when resuming), build and train."""
     import torch
 
     from genprior.data.io import load_dataset_meta, load_images
-    from genprior.models.vae import VAE, ModelConfig
-    from genprior.training.loop import TrainConfig, train
+    from genprior.models.checkpoint import build_model
+    from genprior.models.config import ModelConfig
+    from genprior.training import state
+    from genprior.training.loop import TrainConfig, TrainingInterrupted, train
+    from genprior.training.recipes import dataset_of, recipe
 
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     images = load_images(data, "train")
-    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, max_seconds=max_seconds)
-    model_config = ModelConfig(kind="vae", preset=preset, latent_dim=latent_dim,
-                               image_size=int(images.shape[-1]), kl_weight=kl_weight)
     if images.shape[-1] != images.shape[-2]:
         raise ValueError(f"{data}: images must be square, got {list(images.shape[-2:])}")
-    torch.manual_seed(seed)
-    model = VAE(model_config)
-    started = time.perf_counter()
-    history = train(model, images, out, config, progress=not quiet,
-                    data_info={"path": str(data), **load_dataset_meta(data)})
-    last = history[-1]
-    typer.echo(f"trained {last['step']} steps in {time.perf_counter() - started:.1f} s; "
-               f"final loss {last['loss']:.4g}; checkpoint in {out}")
+    size = int(images.shape[-1])
+    meta = load_dataset_meta(data)
+    dataset = dataset_of(meta, size)
+    resume, force, quiet = options.pop("resume"), options.pop("force"), options.pop("quiet")
+    saved_path = state.latest_state(out) if resume else None
+    given = {k: v for k, v in options.items() if v is not None}
+    if saved_path is not None:  # continue the saved run with its own settings
+        saved = state.read_state(saved_path)
+        model_config = ModelConfig(**saved["model"])
+        if model_config.kind != kind:
+            raise ValueError(f"{out} holds a {model_config.kind.upper()} run; resume it with "
+                             f"`genprior train {model_config.kind} --resume`")
+        for key, value in model_options.items():
+            if value is not None and getattr(model_config, key) != value:
+                raise ValueError(f"--{key.replace('_', '-')} {value} differs from the saved run's "
+                                 f"{getattr(model_config, key)}; resume without it or start a new run")
+        config = TrainConfig(**{**saved["train"], **given})
+    else:
+        r = recipe(kind, dataset, model_options["preset"] or "compact")
+        model_options["preset"] = model_options["preset"] or "compact"
+        latent = model_options.pop("latent_dim") or r.latent_dim
+        if kind == "vae" and model_options.get("kl_weight") is None:
+            model_options["kl_weight"] = r.kl_weight
+        model_config = ModelConfig(kind=kind, latent_dim=latent, image_size=size, **model_options)
+        defaults = {"steps": r.steps, "batch_size": r.batch_size, "lr": r.lr, "schedule": r.schedule,
+                    "betas": r.betas}
+        config = TrainConfig(**{**defaults, **given})
+    torch.manual_seed(config.seed)
+    model = build_model(model_config.to_dict())
+    data_info = {"path": str(data), **meta, "recipe_dataset": dataset}
+    try:
+        history = train(model, images, out, config, data_info=data_info, progress=not quiet,
+                        resume=resume, force=force)
+    except TrainingInterrupted as exc:
+        if main_rank:
+            typer.echo(f"interrupted: {exc}", err=True)
+        raise typer.Exit(128 + exc.signum) from None
+    if main_rank:
+        from genprior.models.checkpoint import read_config
+
+        training = read_config(out)["training"]
+        last = {k: f"{v:.4g}" for k, v in (history[-1] if history else {}).items() if k not in ("step", "seconds")}
+        typer.echo(f"trained {kind.upper()} to step {training['steps_done']} of {config.steps} in "
+                   f"{training['seconds']:.1f} s ({training['stopped']}); last losses {last}; checkpoint in {out}")
+
+
+@train_app.command("vae")
+def train_vae(
+    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
+    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
+    kl_weight: float = typer.Option(None, "--kl-weight", help="beta in recon + beta KL (default: 0.05 MNIST, "
+                                                              "0.01 Shapes, 0.001 knee)."),
+    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
+    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
+    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
+) -> None:
+    """Train a VAE (the paper's equation (6)): recon + beta KL."""
+    _run("vae", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset,
+                                                       "kl_weight": kl_weight})
+
+
+@train_app.command("ae")
+def train_ae(
+    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
+    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
+    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
+    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
+    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
+) -> None:
+    """Train an autoencoder (the paper's equation (5)): ||x - G(E(x))||^2."""
+    _run("ae", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset})
+
+
+@train_app.command("gan")
+def train_gan(
+    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
+    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
+    gp_weight: float = typer.Option(None, "--gp-weight", help="Gradient-penalty weight (default: 10)."),
+    critic_steps: int = typer.Option(None, "--critic-steps", help="Critic updates per generator step (default: 5)."),
+    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
+    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
+    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
+) -> None:
+    """Train a WGAN-GP (critic = the encoder architecture with one output; Adam 1e-4, betas (0, 0.9))."""
+    _run("gan", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset,
+                                                       "gp_weight": gp_weight, "critic_steps": critic_steps})
+
+
+_TRAIN_KEYS = ("steps", "batch_size", "lr", "schedule", "seed", "max_seconds", "device", "amp", "amp_dtype",
+               "log_every", "checkpoint_every", "sample_every")
+
+
+def _train_options(args: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig flags (``None``: not given) plus resume / force / quiet."""
+    options = {k: args[k] for k in _TRAIN_KEYS}
+    options.update(resume=args["resume"], force=args["force"], quiet=args["quiet"])
+    return options

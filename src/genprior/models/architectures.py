@@ -15,6 +15,16 @@ Presets:
         from ``64 n^2`` features to ``n^2`` pixels with linear output.  Where the
         figures' strides and sizes disagree (Figure B3 lists decoder strides [2, 2, 1]
         but a [n, n, 64] output from [n/8, n/8, 1]) we follow the stated sizes.
+        Knee (128x128, Figure B4, the paper's VAE for fastMRI): 3x3 convolutions in
+        blocks (see :func:`knee_encoder`, :func:`knee_decoder`).  Where a block's
+        listed sizes disagree, the block's stated *output size* wins: the decoder's
+        dense layer is listed as ``[n^2/8]`` but is reshaped to ``[n/16, n/16, 16]``
+        (``n^2/16`` values), so it has ``n^2/16`` outputs; the last stride-2 block lists
+        filters ``[32, 16, 8, 4]`` but an output ``[n, n, 8]``, so its last filter count
+        is 8.  The output layer (3x3 convolution to one channel, ReLU, as stated) has no
+        dropout after it (dropout on the output image would corrupt the reconstruction
+        term).  The AE and GAN critic at 128x128 reuse the same encoder with ``d`` and 1
+        outputs.
 """
 
 from __future__ import annotations
@@ -134,19 +144,97 @@ def paper_decoder(latent_dim: int, image_size: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _conv_block(c_in: int, filters: list[int], strides: list[int], act, up: bool) -> tuple[list[nn.Module], int]:
+    """A Figure B1 block of 3x3 convolutions (transposed when ``up``), each followed by
+    ``act()`` and dropout; returns the layers and the output channel count."""
+    layers: list[nn.Module] = []
+    for f, s in zip(filters, strides):
+        if s == 1:  # stride-1 'same' (transposed) convolution
+            conv: nn.Module = nn.Conv2d(c_in, f, 3, padding=1)
+        elif up:  # [B, c, h, w] -> [B, f, 2h, 2w], TensorFlow's 'same' transposed convolution
+            conv = nn.ConvTranspose2d(c_in, f, 3, stride=2, padding=1, output_padding=1)
+        else:  # [B, c, h, w] -> [B, f, h/2, w/2]
+            conv = nn.Conv2d(c_in, f, 3, stride=2, padding=1)
+        layers += [conv, act(), nn.Dropout(DROPOUT)]
+        c_in = f
+    return layers, c_in
+
+
+def _check_knee_size(image_size: int) -> None:
+    if image_size % 16:
+        raise ValueError(f"the knee architecture needs an image size divisible by 16, got {image_size}")
+
+
+def knee_encoder(image_size: int, out_features: int) -> nn.Sequential:
+    """Figure B4 encoder (fastMRI knee VAE): ``[B, 1, n, n] -> [B, out_features]``."""
+    _check_knee_size(image_size)
+    act = lambda: nn.LeakyReLU(LEAKY_SLOPE)  # noqa: E731
+    layers: list[nn.Module] = []
+    c = 1
+    for filters, strides in (
+        ([8, 16, 32], [1, 1, 1]),  # [B, 32, n, n]
+        ([64] * 3, [2, 1, 1]),  # [B, 64, n/2, n/2]
+        ([128] * 3, [2, 1, 1]),  # [B, 128, n/4, n/4]
+        ([256] * 3, [2, 1, 1]),  # [B, 256, n/8, n/8]
+        ([64, 32, 8], [1, 1, 1]),  # [B, 8, n/8, n/8]
+    ):
+        block, c = _conv_block(c, filters, strides, act, up=False)
+        layers += block
+    n8 = image_size // 8
+    layers += [nn.Flatten(), nn.Linear(c * n8 * n8, out_features)]  # [B, n^2/8] -> [B, k]
+    return nn.Sequential(*layers)
+
+
+def knee_decoder(latent_dim: int, image_size: int) -> nn.Sequential:
+    """Figure B4 decoder (fastMRI knee VAE): ``[B, d] -> [B, 1, n, n]`` (ReLU output)."""
+    _check_knee_size(image_size)
+    n16 = image_size // 16
+    layers: list[nn.Module] = [
+        nn.Linear(latent_dim, 16 * n16 * n16), nn.ReLU(), nn.Dropout(DROPOUT), Reshape(16, n16, n16),  # [B, 16, n/16, n/16]
+    ]
+    c = 16
+    for filters, strides in (
+        ([32, 64, 128, 256], [1, 1, 1, 1]),  # [B, 256, n/16, n/16]
+        ([512] * 4, [1, 1, 1, 1]),  # [B, 512, n/16, n/16]
+        ([256] * 4, [2, 1, 1, 1]),  # [B, 256, n/8, n/8]
+        ([128] * 4, [2, 1, 1, 1]),  # [B, 128, n/4, n/4]
+        ([64] * 4, [2, 1, 1, 1]),  # [B, 64, n/2, n/2]
+        ([32, 16, 8, 8], [2, 1, 1, 1]),  # [B, 8, n, n] (the figure's last filter count 4 contradicts its output size)
+    ):
+        block, c = _conv_block(c, filters, strides, nn.ReLU, up=True)
+        layers += block
+    layers += [nn.Conv2d(c, 1, 3, padding=1), nn.ReLU()]  # [B, 1, n, n]
+    return nn.Sequential(*layers)
+
+
+PAPER_SIZES = (28, 56, 128)
+
+
+def _paper_size(image_size: int) -> None:
+    if image_size not in PAPER_SIZES:
+        raise ValueError(
+            f"the paper preset has MNIST (28), Shapes (56) and knee (128) architectures; got image size "
+            f"{image_size}; use --preset compact for other sizes"
+        )
+
+
 def build_encoder(preset: str, image_size: int, out_features: int) -> nn.Sequential:
+    """The encoder (AE, VAE) or critic (GAN) of ``preset``: ``[B, 1, n, n] -> [B, out_features]``."""
     if preset == "compact":
         return compact_encoder(image_size, out_features)
     if preset == "paper":
-        return paper_encoder(image_size, out_features)
+        _paper_size(image_size)
+        return knee_encoder(image_size, out_features) if image_size == 128 else paper_encoder(image_size, out_features)
     raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
 
 
 def build_decoder(preset: str, latent_dim: int, image_size: int) -> nn.Sequential:
+    """The decoder / generator of ``preset``: ``[B, d] -> [B, 1, n, n]``."""
     if preset == "compact":
         return compact_decoder(latent_dim, image_size)
     if preset == "paper":
-        return paper_decoder(latent_dim, image_size)
+        _paper_size(image_size)
+        return knee_decoder(latent_dim, image_size) if image_size == 128 else paper_decoder(latent_dim, image_size)
     raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
 
 

@@ -28,9 +28,12 @@ _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 
 def _model_classes() -> dict[str, tuple[type, type]]:
     """``kind -> (model class, config class)``; imported here to keep imports light."""
-    from genprior.models.vae import VAE, ModelConfig
+    from genprior.models.autoencoder import Autoencoder
+    from genprior.models.config import ModelConfig
+    from genprior.models.vae import VAE
+    from genprior.models.wgan import WGAN
 
-    return {"vae": (VAE, ModelConfig)}
+    return {"ae": (Autoencoder, ModelConfig), "vae": (VAE, ModelConfig), "gan": (WGAN, ModelConfig)}
 
 
 def build_model(model_config: dict[str, Any]) -> nn.Module:
@@ -49,24 +52,43 @@ def build_model(model_config: dict[str, Any]) -> nn.Module:
 
 def save_checkpoint(model: nn.Module, directory: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s weights and config into ``directory`` (created if needed), atomically."""
-    from safetensors.torch import save_file
-
-    from genprior import __version__
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    save_weights(model, directory / WEIGHTS)
+    write_config(model, directory, training)
+    return directory
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
+    """Write ``model``'s state dict to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS) as tmp:
+    with atomic_path(path) as tmp:
+        mode = tmp.stat().st_mode
         save_file(state, str(tmp), metadata={"format": FORMAT})
+        os.chmod(tmp, mode)  # safetensors recreates the file with mode 0600
+    return Path(path)
+
+
+def model_config_dict(model: nn.Module) -> dict[str, Any]:
+    """The ``model`` section of ``config.json`` for ``model`` (its ``config`` dataclass)."""
+    config = model.config
+    return config.to_dict() if hasattr(config, "to_dict") else asdict(config)
+
+
+def write_config(model: nn.Module, directory: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
+    """Write ``config.json`` (architecture, training record, versions) into ``directory``, atomically."""
+    from genprior import __version__
+
     config = {
         "format": FORMAT,
         "format_version": 1,
-        "model": asdict(model.config),
+        "model": model_config_dict(model),
         "training": training or {},
         "versions": {"genprior": __version__, "torch": torch.__version__},
     }
-    write_json_atomic(directory / CONFIG, config)
-    return directory
+    return write_json_atomic(Path(directory) / CONFIG, config)
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -89,13 +111,23 @@ def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu")
         FileNotFoundError: the directory, its weights or its config is missing.
         ValueError: a pickle file was given, or a file is corrupt or does not fit the config.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = _check_directory(directory)
     config = read_config(directory)
     model = build_model(config["model"])
-    path = directory / WEIGHTS
+    load_weights(model, directory / WEIGHTS)
+    model.checkpoint_config = config
+    return model.to(device).eval()
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load a safetensors state dict into ``model`` (strict); never unpickles.
+
+    Raises:
+        ValueError: the file is corrupt or does not fit the architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -104,8 +136,7 @@ def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu")
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ValueError(f"{path}: weights do not fit the architecture in {CONFIG}: {exc}") from exc
-    model.checkpoint_config = config
-    return model.to(device).eval()
+    return model
 
 
 def _check_directory(directory: str | os.PathLike) -> Path:

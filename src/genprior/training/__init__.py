@@ -1,1 +1,1 @@
-"""training"""
+"""Training: one loop for AE, VAE and WGAN-GP (single process or torchrun), resumable state, recipes."""

@@ -1,11 +1,28 @@
-"""The training loop: Adam on a model's ``loss(batch)``, with logging and checkpoints.
+"""The training loop shared by AE, VAE and WGAN-GP: single process or ``torchrun``.
 
-A model to train exposes ``loss(x) -> (scalar, {name: float})`` for a batch ``x``
-``[b, 1, n, n]``.  Each step draws a batch without replacement (a fresh permutation
-per epoch, from a seeded generator), takes one Adam step, and every ``log_every``
-steps appends the mean of the logged values to the loss history.  The checkpoint
-directory receives ``model.safetensors`` + ``config.json`` every ``checkpoint_every``
-steps and at the end, and ``losses.csv``; every file is written atomically.
+A model to train follows :class:`genprior.models.base.GenerativeModel`'s protocol: a
+training **step** is the sequence of phase updates of ``model.phases()`` (AE/VAE: one
+update; WGAN-GP: ``critic_steps`` critic updates, each on a fresh batch of real images,
+then one generator update on noise only).  Each update evaluates
+``model.objective(phase, batch, size)`` and takes one Adam step of that phase's
+optimiser; the learning rate follows :func:`learning_rate` (constant or cosine).
+
+Randomness is *counter-based*, so a resumed run replays exactly what an uninterrupted
+run would have done:
+
+* batch order: data batch ``k`` (counted over all updates that use data) is a slice of
+  epoch ``k // (N // batch_size)``'s permutation, drawn from a generator seeded with
+  ``(seed, epoch)``; the global batch is the same whatever the number of ranks, and
+  rank ``r`` of ``R`` trains on its ``r``-th slice;
+* noise (latent codes, VAE sampling, penalty interpolation, dropout): at the start of
+  step ``s`` the global torch generators are seeded with ``(seed, s, rank)``.
+
+Files (rank 0, all atomic, see :mod:`genprior.training.state`): every
+``checkpoint_every`` steps, when stopped early and at the end, the resumable state,
+``model.safetensors`` + ``config.json`` and ``losses.csv`` (one row per ``log_every``
+steps: ``step``, ``seconds``, the mean of each logged value); every ``sample_every``
+steps and at the end ``samples.png`` (``G(z)`` for fixed codes).  SIGTERM and Ctrl-C
+finish the current step, save, and raise :class:`TrainingInterrupted`.
 """
 
 from __future__ import annotations
@@ -14,6 +31,8 @@ import csv
 import io
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,12 +42,18 @@ import torch
 from torch import Tensor, nn
 
 from genprior.atomic import write_text_atomic
-from genprior.models.checkpoint import save_checkpoint
+from genprior.models.checkpoint import model_config_dict, write_config
+from genprior.training import distributed, state
 from genprior.validation import check_choice, check_finite, check_positive
 
 LOSSES = "losses.csv"
+SAMPLES = "samples.png"
 SCHEDULES = ("constant", "cosine")
+AMP_DTYPES = ("bfloat16", "float16")
 COSINE_FLOOR = 0.05  # the cosine schedule decays the learning rate to 5% of its start
+N_SAMPLES = 32
+# Settings a resumed run must share with the run it continues (others may change).
+_RESUME_FIXED = ("batch_size", "lr", "seed", "schedule", "betas")
 
 
 def learning_rate(config: "TrainConfig", step: int) -> float:
@@ -44,7 +69,24 @@ def learning_rate(config: "TrainConfig", step: int) -> float:
 
 @dataclass
 class TrainConfig:
-    """How to train: the authors' VAE recipe for Shapes by default (Adam 5e-4, batch 32)."""
+    """How to train: the authors' VAE recipe for Shapes by default (Adam 5e-4, batch 32).
+
+    See :func:`genprior.training.recipes.recipe` for the defaults of each model.
+
+    Attributes:
+        steps: training steps (GAN: generator updates).
+        batch_size: images per update, over all ranks together.
+        lr: Adam learning rate (start of the schedule).
+        seed: seed of the batch order and of all noise.
+        log_every, checkpoint_every: steps between loss rows / saved states.
+        sample_every: steps between sample grids (``None``: no grids).
+        max_seconds: stop (and save) after this much training time in this session.
+        schedule: ``"constant"`` or ``"cosine"``.
+        betas: Adam betas (``None``: the model's, (0.9, 0.999) or the GAN's (0, 0.9)).
+        device: ``"cpu"`` or ``"cuda"``.
+        amp: mixed precision (autocast); ``amp_dtype`` ``"bfloat16"`` (CPU and CUDA) or
+            ``"float16"`` (with a gradient scaler).
+    """
 
     steps: int = 30_000
     batch_size: int = 32
@@ -54,34 +96,124 @@ class TrainConfig:
     checkpoint_every: int = 1000
     max_seconds: float | None = None
     schedule: str = "constant"
+    betas: tuple[float, float] | None = None
+    sample_every: int | None = 1000
+    device: str = "cpu"
+    amp: bool = False
+    amp_dtype: str = "bfloat16"
 
     def __post_init__(self) -> None:
         check_choice(self.schedule, SCHEDULES, "learning-rate schedule")
+        check_choice(self.amp_dtype, AMP_DTYPES, "mixed-precision dtype")
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.sample_every is not None and (not isinstance(self.sample_every, int) or self.sample_every < 1):
+            raise ValueError(f"sample_every must be a positive integer or None, got {self.sample_every!r}")
         check_positive(self.lr, "learning rate")
         if self.max_seconds is not None:
             check_positive(self.max_seconds, "max_seconds")
+        if self.betas is not None:
+            self.betas = tuple(float(b) for b in self.betas)
+            if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+                raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas) if self.betas is not None else None
+        return d
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator):
-    """Endless index batches: a fresh permutation of ``range(n)`` each epoch."""
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield perm[start : start + batch_size]
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on SIGTERM / SIGINT after saving a resumable state at ``step``."""
+
+    def __init__(self, step: int, signum: int, directory: Path) -> None:
+        self.step, self.signum, self.directory = step, signum, directory
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped after step {step}; the state is saved in {directory} "
+                         "(continue with --resume)")
+
+
+def _mix(*values: int) -> int:
+    """A 63-bit seed from integers (splitmix64 chain): well-spread even for nearby inputs."""
+    mask = (1 << 64) - 1
+    h = 0x9E3779B97F4A7C15
+    for v in values:
+        h = (h ^ (int(v) & mask)) & mask
+        h = (h + 0x9E3779B97F4A7C15) & mask
+        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & mask
+        h ^= h >> 31
+    return h >> 1
+
+
+class BatchOrder:
+    """Index batches without replacement; batch ``k`` depends only on ``(seed, k)``."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.per_epoch = n // batch_size
+        self._epoch, self._perm = -1, None
+
+    def batch(self, k: int) -> Tensor:
+        epoch, pos = divmod(k, self.per_epoch)
+        if epoch != self._epoch:
+            gen = torch.Generator().manual_seed(_mix(self.seed, 0xBA7C4, epoch))
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
+        return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
+
+
+class _StopRequest:
+    """SIGTERM / SIGINT set a flag the loop reads after each step (a second Ctrl-C aborts)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
     if not rows:
         return
+    names: list[str] = []
+    for row in rows:
+        names += [k for k in row if k not in names]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(buf, fieldnames=names)
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
+
+
+def _check_resume(saved: dict[str, Any], config: TrainConfig, model: nn.Module, where: Path) -> None:
+    """A resumed run must continue the same model with the same recipe."""
+    if saved.get("model") != model_config_dict(model):
+        raise ValueError(f"{where}: the checkpoint holds a different model ({saved.get('model')}) than the one "
+                         f"given ({model_config_dict(model)})")
+    old, new = saved.get("train", {}), config.to_dict()
+    changed = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in _RESUME_FIXED if old.get(k) != new[k]]
+    if changed:
+        raise ValueError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
+                         "start a new run in another directory (or overwrite with --force)")
+
+
+def _kind(model: nn.Module) -> str:
+    return str(getattr(getattr(model, "config", None), "kind", type(model).__name__)).upper()
 
 
 def train(
@@ -91,70 +223,219 @@ def train(
     config: TrainConfig | None = None,
     data_info: dict[str, Any] | None = None,
     progress: bool = True,
+    resume: bool = False,
+    force: bool = False,
 ) -> list[dict[str, float]]:
     """Train ``model`` on ``images`` ``[N, 1, n, n]`` and checkpoint it into ``out_dir``.
 
     Stops after ``config.steps`` steps or ``config.max_seconds``, whichever comes first;
-    ``config.json`` records the steps actually taken.
+    ``config.json`` records the steps actually taken.  Under ``torchrun`` every rank
+    calls this with the same arguments.
+
+    Args:
+        model: a :class:`~genprior.models.base.GenerativeModel` (AE, VAE, WGAN).
+        images: training images in ``[0, 1]``.
+        out_dir: run directory (checkpoint, losses, samples, training state).
+        config: training settings.
+        data_info: recorded in ``config.json`` (data file, data-set name ...).
+        progress: show a progress bar with the latest losses.
+        resume: continue from the training state in ``out_dir`` (starts afresh if the
+            directory holds no checkpoint at all).
+        force: overwrite an existing checkpoint in ``out_dir`` (without it: ``ValueError``).
 
     Returns:
         The loss history: one row per ``log_every`` steps (``step``, ``seconds`` and the
-        mean of each logged value).
+        mean of each logged value), including rows from before a resume.
+
+    Raises:
+        ValueError: bad data or settings, an existing checkpoint without ``resume`` or
+            ``force``, or a checkpoint that does not fit the model / settings.
+        FloatingPointError: the loss became NaN or infinite.
+        TrainingInterrupted: SIGTERM or SIGINT (the state was saved first).
     """
+    config = config or TrainConfig()
+    ctx = distributed.setup(config.device)
+    try:
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+            return _train(model, images, Path(out_dir), config, data_info or {}, progress, resume, force, ctx)
+    finally:
+        distributed.teardown(ctx)
+
+
+def _train(model, images, out_dir, config, data_info, progress, resume, force, ctx) -> list[dict[str, float]]:
     from tqdm.auto import tqdm
 
-    config = config or TrainConfig()
     check_finite(images, "training images")
     expected = getattr(model, "image_shape", None)
     if expected is not None and tuple(images.shape[1:]) != tuple(expected):
         raise ValueError(f"training images have shape {list(images.shape[1:])}, the model expects {list(expected)}")
     if images.shape[0] < config.batch_size:
         raise ValueError(f"{images.shape[0]} training images are fewer than the batch size {config.batch_size}")
-    out_dir = Path(out_dir)
-    torch.manual_seed(config.seed)
-    sampler = _batches(images.shape[0], config.batch_size, torch.Generator().manual_seed(config.seed))
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if config.batch_size % ctx.world_size:
+        raise ValueError(f"the batch size {config.batch_size} must be divisible by the number of processes "
+                         f"{ctx.world_size}")
+    if not hasattr(model, "phases") or not hasattr(model, "objective"):
+        raise TypeError(f"{type(model).__name__} cannot be trained here: it needs phases() and objective() "
+                        "(see genprior.models.base.GenerativeModel)")
+    device = distributed.resolve_device(config.device, ctx)
+    amp_dtype = getattr(torch, config.amp_dtype)
+
+    saved_path = state.latest_state(out_dir) if resume else None
+    if not resume and state.has_checkpoint(out_dir):
+        if not force:
+            raise ValueError(f"{out_dir} already holds a checkpoint; pass --resume to continue it or --force to "
+                             "overwrite it (resume=True / force=True in Python)")
+        if ctx.is_main:
+            state.remove_checkpoint(out_dir, extra=(LOSSES, SAMPLES))
+    if resume and saved_path is None:
+        if state.has_checkpoint(out_dir):
+            raise ValueError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
+                             "pass --force to overwrite it or choose another directory")
+        if ctx.is_main and progress:
+            print(f"nothing to resume in {out_dir}: starting from step 0", flush=True)
+
+    model.to(device)
+    optimisers = model.configure_optimisers(config.lr, config.betas)
     history: list[dict[str, float]] = []
-    sums: dict[str, float] = {}
-    start = time.perf_counter()
-    step = 0
+    start_step, seconds_before, resumed_at, saved = 0, 0.0, [], {}
+    if saved_path is not None:
+        saved = state.read_state(saved_path)
+        _check_resume(saved, config, model, saved_path)
+        state.load_state(saved_path, model, optimisers)
+        start_step, seconds_before = int(saved["step"]), float(saved.get("seconds", 0.0))
+        history = list(saved.get("history", []))
+        resumed_at = [*saved.get("resumed_at", []), start_step]
+    scaler = None
+    if config.amp and amp_dtype == torch.float16:
+        scaler = torch.amp.GradScaler(device.type)
+        if saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
 
-    def training_info(finished: bool) -> dict[str, Any]:
-        return {**asdict(config), "steps_done": step, "finished": finished,
-                "seconds": round(time.perf_counter() - start, 2), "data": data_info or {}}
+    objective = distributed.wrap(model, ctx, device)
+    images = images.to(device)
+    phases = model.phases()
+    data_updates = sum(p.repeats for p in phases if p.uses_data)
+    order = BatchOrder(images.shape[0], config.batch_size, config.seed)
+    per_rank = config.batch_size // ctx.world_size
+    z_fixed = torch.randn(N_SAMPLES, model.latent_dim, generator=torch.Generator().manual_seed(config.seed))
+    started = time.perf_counter()
+    step = start_step
 
+    def elapsed() -> float:
+        return seconds_before + time.perf_counter() - started
+
+    def record(finished: bool, stopped: str) -> dict[str, Any]:
+        return {**config.to_dict(), "steps_done": step, "finished": finished, "stopped": stopped,
+                "seconds": round(elapsed(), 2), "world_size": ctx.world_size, "resumed_at": resumed_at,
+                "data": data_info}
+
+    def save(finished: bool, stopped: str) -> None:
+        if not ctx.is_main:
+            return
+        model.eval()
+        info = {"step": step, "seconds": elapsed(), "history": history, "train": config.to_dict(),
+                "model": model_config_dict(model), "world_size": ctx.world_size, "resumed_at": resumed_at,
+                "finished": finished, "stopped": stopped, "data": data_info,
+                "scaler": scaler.state_dict() if scaler is not None else None}
+        path = state.save_state(out_dir, model, optimisers, info)
+        state.publish_weights(path, out_dir)
+        write_config(model, out_dir, record(finished, stopped))
+        _write_losses(out_dir / LOSSES, history)
+        model.train()
+
+    def samples() -> None:
+        if not ctx.is_main or config.sample_every is None:
+            return
+        from genprior.evaluation.figures import image_grid
+
+        model.eval()
+        with torch.no_grad():
+            p = next(model.parameters())
+            x = model(z_fixed.to(p.device, p.dtype)).float().cpu()
+        model.train()
+        image_grid(x, out_dir / SAMPLES, ncol=8, title=f"{_kind(model)} samples G(z), z ~ N(0, I), step {step}")
+
+    sums: dict[str, Tensor] = {}
+    counts: dict[str, int] = {}
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    def log_row() -> dict[str, float]:
+        nonlocal sums, counts, nonfinite
+        names = list(sums)  # the order the model logs them in
+        means = torch.stack([sums[k] / counts[k] for k in names]) if names else torch.zeros(0)
+        means = distributed.mean_over_ranks(means.double(), ctx).tolist()
+        bad = distributed.any_rank(bool(nonfinite), ctx)
+        row = {"step": step, "seconds": round(elapsed(), 3), **dict(zip(names, means))}
+        sums, counts = {}, {}
+        nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        if bad or not all(math.isfinite(v) for v in means):
+            raise FloatingPointError(f"training diverged before step {step}: a loss is NaN or infinite "
+                                     f"({row}); lower the learning rate")
+        return row
+
+    if ctx.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    show = progress and ctx.is_main
+    bar = tqdm(total=config.steps, initial=start_step, disable=not show, desc=f"training {_kind(model)}",
+               unit="step", dynamic_ncols=True)
+    stopped = "steps"
     model.train()
-    bar = tqdm(total=config.steps, disable=not progress, desc="training", unit="step", dynamic_ncols=True)
-    for step in range(1, config.steps + 1):
-        batch = images[next(sampler)]
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(config, step)
-        loss, logs = model.loss(batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training diverged at step {step}: loss is {float(loss)}; lower the learning rate")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        for k, v in logs.items():
-            sums[k] = sums.get(k, 0.0) + v
-        bar.update(1)
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
-        if step % config.log_every == 0 or step == config.steps or out_of_time:
-            n_logged = step - (history[-1]["step"] if history else 0)
-            row = {"step": step, "seconds": round(time.perf_counter() - start, 3),
-                   **{k: v / n_logged for k, v in sums.items()}}
-            history.append(row)
-            sums = {}
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "seconds")})
-        if step % config.checkpoint_every == 0 and step < config.steps and not out_of_time:
-            model.eval()
-            save_checkpoint(model, out_dir, training_info(finished=False))
-            _write_losses(out_dir / LOSSES, history)
-            model.train()
-        if out_of_time:
-            break
-    bar.close()
-    model.eval()
-    save_checkpoint(model, out_dir, training_info(finished=True))
-    _write_losses(out_dir / LOSSES, history)
+    with _StopRequest() as stop_request:
+        while step < config.steps:
+            step += 1
+            torch.manual_seed(_mix(config.seed, step, ctx.rank))
+            lr = learning_rate(config, step)
+            for opt in optimisers.values():
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            counter = (step - 1) * data_updates  # data batches drawn before this step
+            for phase in phases:
+                opt = optimisers[phase.name]
+                for _ in range(phase.repeats):
+                    batch = None
+                    if phase.uses_data:
+                        batch = images[distributed.shard(order.batch(counter), ctx).to(device)]
+                        counter += 1
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=config.amp):
+                        loss, logs = objective(phase.name, batch, per_rank)
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        opt.step()
+                    nonfinite |= ~torch.isfinite(loss.detach())
+                    for name, value in logs.items():
+                        sums[name] = sums.get(name, 0.0) + value.detach().float()
+                        counts[name] = counts.get(name, 0) + 1
+            bar.update(1)
+            local_stop = stop_request.signum is not None or (
+                config.max_seconds is not None and time.perf_counter() - started > config.max_seconds)
+            halt = distributed.any_rank(local_stop, ctx)
+            if step % config.log_every == 0 or step == config.steps or halt:
+                history.append(log_row())
+                bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items() if k not in ("step", "seconds")})
+            if halt:
+                stopped = "signal" if stop_request.signum is not None else "max_seconds"
+                break
+            if step % config.checkpoint_every == 0 and step < config.steps:
+                save(finished=False, stopped="checkpoint")
+            if config.sample_every is not None and step % config.sample_every == 0 and step < config.steps:
+                samples()
+        bar.close()
+        if sums:  # steps after the last row (a resumed run that was already complete has none)
+            history.append(log_row())
+        interrupted = stopped == "signal"
+        if step > start_step or not (out_dir / "config.json").exists():
+            save(finished=not interrupted, stopped=stopped)
+            if not interrupted:
+                samples()
+        model.eval()
+        if interrupted:
+            raise TrainingInterrupted(step, stop_request.signum, out_dir)
     return history
+
+
+__all__ = ["TrainConfig", "TrainingInterrupted", "BatchOrder", "learning_rate", "train"]

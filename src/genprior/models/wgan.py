@@ -1,0 +1,80 @@
+"""Wasserstein GAN with gradient penalty (Gulrajani et al. 2017), the paper's GAN.
+
+The critic ``D`` (the paper's encoder architecture with one output) and the generator
+``G`` (the shared decoder) minimise in turn
+
+    critic:     E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)|| - 1)^2],
+    generator:  -E[D(G(z))],
+
+with ``x_hat = a x + (1 - a) G(z)``, ``a ~ U(0, 1)`` per image, ``lambda = 10``.  One
+training *step* is one generator update preceded by ``critic_steps`` (5) critic
+updates, each on a fresh batch of real images and fresh noise; the generator update
+uses noise only.  Recipe: Adam 1e-4 with betas (0, 0.9), batch 50.
+
+``critic(x)`` returns scores ``[B]`` (higher = more real); ``-critic(G(z))`` can serve as
+a latent prior.  A GAN has no encoder: reconstructions start from random codes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genprior.models.architectures import build_encoder
+from genprior.models.base import GenerativeModel, Phase
+from genprior.models.config import ModelConfig
+
+
+class WGAN(GenerativeModel):
+    """WGAN-GP whose generator is the shared decoder: ``[B, d] -> [B, 1, n, n]``."""
+
+    default_betas = (0.0, 0.9)
+    find_unused_parameters = True  # critic updates leave the generator without gradients
+
+    def __init__(self, config: ModelConfig) -> None:
+        if config.kind != "gan":
+            raise ValueError(f"WGAN needs a config of kind 'gan', got {config.kind!r}")
+        super().__init__(config)
+        self.critic_net = build_encoder(config.preset, config.image_size, 1)
+
+    def critic(self, x: Tensor) -> Tensor:
+        """Critic scores ``D(x)`` ``[B]`` for images ``[B, 1, n, n]`` (higher = more real)."""
+        return self.critic_net(x).squeeze(1)
+
+    def phases(self) -> tuple[Phase, ...]:
+        return (Phase("critic", self.config.critic_steps), Phase("generator", 1, uses_data=False))
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"critic": list(self.critic_net.parameters()), "generator": list(self.decoder.parameters())}
+
+    def _noise(self, size: int, like: Tensor) -> Tensor:
+        return torch.randn(size, self.latent_dim, device=like.device, dtype=like.dtype)
+
+    def critic_loss(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The critic's loss on a batch of real images, with the gradient penalty."""
+        b = real.shape[0]
+        with torch.no_grad():
+            fake = self.decoder(self._noise(b, real)).to(real.dtype)
+        a = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
+        x_hat = (a * real + (1 - a) * fake).requires_grad_(True)
+        scores = self.critic(torch.cat([real, fake, x_hat]))  # one pass: [3b]
+        s_real, s_fake, s_hat = scores.float().split(b)
+        # d D(x_hat) / d x_hat per image, kept in the graph so the penalty trains the critic
+        (grad,) = torch.autograd.grad(s_hat.sum(), x_hat, create_graph=True)
+        gp = (grad.float().flatten(1).norm(dim=1) - 1).pow(2).mean()
+        wasserstein = s_real.mean() - s_fake.mean()
+        loss = -wasserstein + self.config.gp_weight * gp
+        return loss, {"critic": loss.detach(), "wasserstein": wasserstein.detach(), "gp": gp.detach()}
+
+    def generator_loss(self, size: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """``-E[D(G(z))]`` over ``size`` fresh codes."""
+        p = next(self.decoder.parameters())
+        loss = -self.critic(self.decoder(self._noise(size, p))).float().mean()
+        return loss, {"generator": loss.detach()}
+
+    def objective(self, phase: str, batch: Tensor | None, size: int) -> tuple[Tensor, dict[str, Tensor]]:
+        if phase == "critic":
+            return self.critic_loss(batch)
+        if phase == "generator":
+            return self.generator_loss(size)
+        raise ValueError(f"unknown GAN training phase {phase!r}; the phases are critic and generator")

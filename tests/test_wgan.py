@@ -1,0 +1,93 @@
+"""The WGAN-GP: critic contract, the gradient penalty, the update schedule, and use as a prior."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genprior.methods.projection import project_to_range
+from genprior.models import WGAN, ModelConfig, create_model, load_model, save_checkpoint
+
+
+def gan(**kw) -> WGAN:
+    torch.manual_seed(0)
+    return create_model("gan", latent_dim=4, image_size=16, **kw)
+
+
+def test_generator_and_critic_shapes_and_no_encoder():
+    g = gan()
+    assert g(torch.randn(5, 4)).shape == (5, 1, 16, 16)
+    assert g.critic(torch.rand(5, 1, 16, 16)).shape == (5,)
+    assert not hasattr(g, "encode")
+    assert g.default_betas == (0.0, 0.9) and g.config.gp_weight == 10.0 and g.config.critic_steps == 5
+    assert [(p.name, p.repeats, p.uses_data) for p in g.phases()] == [("critic", 5, True), ("generator", 1, False)]
+    groups = g.parameter_groups()
+    assert {id(p) for p in groups["critic"]} == {id(p) for p in g.critic_net.parameters()}
+    assert {id(p) for p in groups["generator"]} == {id(p) for p in g.decoder.parameters()}
+
+
+def test_paper_critic_is_the_encoder_with_one_output():
+    with torch.device("meta"):
+        g = create_model("gan", preset="paper", latent_dim=8, image_size=28)
+        assert g.critic(torch.rand(2, 1, 28, 28)).shape == (2,)
+    assert g.critic_net[-1].out_features == 1 and g.critic_net[-1].in_features == 64 * 7 * 7
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    """For D(x) = <w, x> the input gradient is w everywhere, so gp = (||w|| - 1)^2 and the
+    critic loss -(E D(real) - E D(fake)) + 3 gp has the weight gradient
+    -(mean(real) - mean(fake)) + 6 (||w|| - 1) w / ||w|| (the penalty acts by double backward)."""
+    g = gan(gp_weight=3.0)
+    w = torch.randn(16 * 16, generator=torch.Generator().manual_seed(1))
+    g.critic_net = nn.Sequential(nn.Flatten(), nn.Linear(256, 1, bias=False))
+    with torch.no_grad():
+        g.critic_net[1].weight.copy_(w[None])
+    real = torch.rand(6, 1, 16, 16)
+    torch.manual_seed(5)
+    loss, logs = g.objective("critic", real, 6)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        fake = g.decoder(torch.randn(6, 4))  # the same codes the objective drew
+    assert torch.isclose(logs["gp"], (w.norm() - 1) ** 2, rtol=1e-5)
+    assert torch.isclose(loss, -logs["wasserstein"] + 3.0 * logs["gp"], rtol=1e-5)
+    loss.backward()
+    expected = -(real.mean(0) - fake.mean(0)).flatten() + 6 * (w.norm() - 1) * w / w.norm()
+    torch.testing.assert_close(g.critic_net[1].weight.grad[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_generator_phase_uses_noise_only():
+    g = gan()
+    loss, logs = g.objective("generator", None, 7)
+    assert loss.ndim == 0 and set(logs) == {"generator"}
+    loss.backward()
+    assert all(p.grad is not None for p in g.decoder.parameters())
+    with pytest.raises(ValueError, match="unknown GAN training phase"):
+        g.objective("encoder", None, 1)
+
+
+def test_config_refuses_settings_of_other_kinds():
+    with pytest.raises(ValueError, match="kl_weight does not apply to a GAN"):
+        ModelConfig(kind="gan", kl_weight=0.1)
+    with pytest.raises(ValueError, match="gp_weight does not apply to a VAE"):
+        ModelConfig(kind="vae", gp_weight=1.0)
+    with pytest.raises(ValueError, match="critic_steps must be a positive integer"):
+        ModelConfig(kind="gan", critic_steps=0)
+    with pytest.raises(ValueError, match="needs a config of kind 'gan'"):
+        WGAN(ModelConfig(kind="ae"))
+
+
+def test_checkpoint_and_criterion_a1_with_random_restarts(tmp_path):
+    g = gan()
+    save_checkpoint(g, tmp_path / "gan")
+    loaded = load_model(tmp_path / "gan")
+    x = torch.rand(3, 1, 16, 16)
+    assert torch.equal(loaded.critic(x), g.eval().critic(x))
+    target = loaded(torch.randn(3, 4, generator=torch.Generator().manual_seed(2))).detach()
+    result = project_to_range(loaded, target, init="random", restarts=4, max_iter=100)
+    nrmse = (result.x - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)
+    assert result.params["restarts"] == 4 and (nrmse < 0.05).all()
+    with pytest.raises(ValueError, match="needs a model with an encoder"):
+        project_to_range(loaded, target, init="encoder")
+    prior = -loaded.critic(loaded(torch.zeros(2, 4)))  # R_Z(z) = -D(G(z)) is differentiable in z
+    assert prior.shape == (2,)
