@@ -90,7 +90,7 @@ def _model(out: Path, train_images: torch.Tensor, s: DemoSettings, verbose: bool
     config = TrainConfig(steps=s.train_steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
                          max_seconds=s.train_seconds, log_every=100, schedule=s.schedule)
     train(model, train_images, model_dir, config, data_info={"dataset": "shapes", "demo": s.model_key()},
-          progress=verbose)
+          progress=verbose, force=True)  # replaces a stale or foreign checkpoint (checked above)
     return model, read_config(model_dir)["training"]
 
 

@@ -3,6 +3,11 @@
 ``y = A x + sigma e`` with ``e`` drawn from ``seed``; the chosen method reconstructs
 every image in one batch; PSNR (data range 1), NRMSE and SSIM are computed per image
 and summarised (mean, std, median, range).
+
+:func:`run_reconstruction` is the whole pipeline, optionally sharded across
+``torchrun`` processes (:mod:`genprior.parallel`): the noise and every random start
+are drawn for all images first, each rank solves its slice, and the per-image records
+are gathered and merged, so the result equals a single-process run.
 """
 
 from __future__ import annotations
@@ -14,8 +19,13 @@ from torch import Tensor, nn
 
 from genprior.evaluation.metrics import nrmse, psnr, ssim, summary
 from genprior.methods import get_method
+from genprior.methods.inputs import materialise_inputs, slice_inputs
+from genprior.parallel import Shard, gather
 from genprior.physics.noise import gaussian_noise
 from genprior.solvers.result import Result
+
+# Result.params entries that hold one value per image: they go into the per-image records.
+PER_IMAGE_PARAMS = ("lam", "residual", "chosen_start")
 
 
 def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
@@ -38,24 +48,116 @@ def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
     return {"psnr": psnr(x, truth), "nrmse": nrmse(x, truth), "ssim": ssim(x, truth)}
 
 
-def record(result: Result, truth: Tensor, indices: list[int], **info: Any) -> dict[str, Any]:
-    """The JSON-ready summary of one reconstruction run (``info`` goes in first)."""
+def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list[dict[str, Any]]:
+    """One JSON-ready record per image: index, scores, iterations, final objective (and per-image params)."""
     scores = score(result.x, truth)
-    n = len(indices)
+    final = result.final_objective
+    extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_PARAMS and isinstance(v, list)
+             and len(v) == len(indices)}
+    records = []
+    for k, i in enumerate(indices):
+        rec = {"index": int(i), "psnr": round(float(scores["psnr"][k]), 4), "nrmse": round(float(scores["nrmse"][k]), 6),
+               "ssim": round(float(scores["ssim"][k]), 6), "iterations": int(result.iterations[k]),
+               "final_objective": float(final[k])}
+        rec.update({name: values[k] for name, values in extra.items()})
+        records.append(rec)
+    return records
+
+
+def summarise(per_image: list[dict[str, Any]], seconds: float, **info: Any) -> dict[str, Any]:
+    """The run's summary (``info`` first) from its per-image records, sorted by image index."""
+    per_image = sorted(per_image, key=lambda r: r["index"])
+    n = len(per_image)
+    column = lambda key: torch.tensor([r[key] for r in per_image], dtype=torch.float64)  # noqa: E731
+    iterations = column("iterations")
     return {
         **info,
         "n_images": n,
         "psnr_data_range": 1.0,
-        "psnr": summary(scores["psnr"]),
-        "nrmse": summary(scores["nrmse"]),
-        "ssim": summary(scores["ssim"]),
-        "seconds": round(result.seconds, 4),
-        "seconds_per_image": round(result.seconds / max(n, 1), 5),
-        "iterations": {"mean": float(result.iterations.double().mean()), "max": int(result.iterations.max())},
-        "per_image": [
-            {"index": int(i), "psnr": round(float(scores["psnr"][k]), 4), "nrmse": round(float(scores["nrmse"][k]), 6),
-             "ssim": round(float(scores["ssim"][k]), 6), "iterations": int(result.iterations[k]),
-             "final_objective": float(result.final_objective[k])}
-            for k, i in enumerate(indices)
-        ],
+        "psnr": summary(column("psnr")),
+        "nrmse": summary(column("nrmse")),
+        "ssim": summary(column("ssim")),
+        "seconds": round(seconds, 4),
+        "seconds_per_image": round(seconds / max(n, 1), 5),
+        "iterations": {"mean": float(iterations.mean()), "max": int(iterations.max())},
+        "per_image": per_image,
     }
+
+
+def record(result: Result, truth: Tensor, indices: list[int], **info: Any) -> dict[str, Any]:
+    """The JSON-ready summary of one reconstruction run (``info`` goes in first)."""
+    return summarise(per_image_records(result, truth, indices), result.seconds, **info)
+
+
+def scalar_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the per-image lists (those live in the per-image records)."""
+    out = {k: v for k, v in params.items() if not (k in PER_IMAGE_PARAMS and isinstance(v, list))}
+    if isinstance(params.get("lam"), list) and params.get("lam_choice") == "discrepancy":
+        out["lam"] = "auto"
+    return out
+
+
+def run_reconstruction(
+    physics,
+    truth: Tensor,
+    indices: list[int],
+    method: str,
+    generator: nn.Module | None = None,
+    params: dict[str, Any] | None = None,
+    noise: float = 0.1,
+    seed: int = 0,
+    shard: Shard | None = None,
+    lam_grid: list[float] | None = None,
+    max_batch: int = 4096,
+    **info: Any,
+) -> tuple[dict[str, Any], Tensor]:
+    """Measure ``truth`` (all images), reconstruct this shard's images, gather and summarise.
+
+    Args:
+        physics: the operator; ``truth``: images ``[N, 1, H, W]`` with data-set ``indices``.
+        method: registered method name; ``generator`` for generative methods.
+        params: method parameters; ``lam="auto"`` chooses ``lam`` per image by the
+            discrepancy principle over ``lam_grid`` (default: the method's default grid).
+        noise, seed: noise level and seed (noise and random starts are drawn for all N images).
+        shard: this process's shard (default: a single process).
+        max_batch: problems per solve at most (``lam="auto"`` solves a grid per image).
+        **info: fields put first in the summary (then ``method``, ``params``, ``noise``, ``seed``).
+
+    Returns:
+        ``(summary, x)``: the merged record (same on every rank) and all reconstructions ``[N, ...]``.
+    """
+    from genprior.methods.discrepancy import discrepancy_per_image
+
+    shard = shard or Shard()
+    spec = get_method(method)
+    if spec.needs_generator and generator is None:
+        raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
+    params = dict(params or {})
+    auto = params.get("lam") == "auto"
+    if auto:
+        params.pop("lam")
+    N = truth.shape[0]
+    y = measure(physics, truth, noise, seed)
+    params = materialise_inputs(method, physics, y, generator, params)
+    rows = shard.rows(N)
+    mine = slice_inputs(params, rows, N)
+    y_mine, truth_mine = y[rows], truth[rows]
+    idx_mine = [indices[r] for r in rows]
+    if not rows:
+        part: tuple[list, float, Tensor | None, dict] = ([], 0.0, None, {})
+    else:
+        if auto:
+            result = discrepancy_per_image(physics, y_mine, method, noise, lam_grid, generator, max_batch=max_batch,
+                                           **mine)
+        else:
+            result = reconstruct(physics, y_mine, method, generator, **mine)
+        part = (per_image_records(result, truth_mine, idx_mine), result.seconds, result.x.detach().cpu(),
+                scalar_params(result.params))
+    parts = gather(part, shard)
+    per_image = [r for p in parts for r in p[0]]
+    seconds = max(p[1] for p in parts)
+    x = torch.cat([p[2] for p in parts if p[2] is not None])
+    run_params = next(p[3] for p in parts if p[3])
+    extra = {"processes": shard.world} if shard.world > 1 else {}
+    info = {**info, "method": method, "params": run_params, "noise": noise, "seed": seed, **extra}
+    return summarise(per_image, seconds, **info), x

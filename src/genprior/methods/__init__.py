@@ -1,7 +1,9 @@
 """Reconstruction methods: ``method(physics, y, generator=None, **params) -> Result``.
 
 Generative regularisers of the family ``R_G(x) = min_z F(G(z) - x) + R_Z(z)``
-(equation (7) of the paper) and the classical baselines.  The registry maps CLI names
+(equation (7) of the paper; objectives in :mod:`genprior.methods.generative`, latent
+priors in :mod:`genprior.methods.latent_priors`), projected gradient descent
+(equation (8)) and the classical baselines.  The registry maps CLI names
 to functions; :func:`get_method` raises a clear error for unknown names.
 """
 
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 
 from genprior.methods.classical import tikhonov, tv
 from genprior.methods.hard import hard
+from genprior.methods.pgd import pgd
 from genprior.methods.relaxed import relaxed
+from genprior.methods.sparse import sparse, sparse_tv
 from genprior.validation import check_choice
 
 
@@ -28,6 +32,9 @@ class MethodSpec:
 METHODS: dict[str, MethodSpec] = {
     "hard": MethodSpec(hard, True, ("lam",)),
     "relaxed": MethodSpec(relaxed, True, ("lam", "mu")),
+    "sparse": MethodSpec(sparse, True, ("lam", "mu")),
+    "sparse-tv": MethodSpec(sparse_tv, True, ("lam", "mu")),
+    "pgd": MethodSpec(pgd, True, ("lam",)),
     "tikhonov": MethodSpec(tikhonov, False, ("lam",)),
     "tv": MethodSpec(tv, False, ("lam",)),
 }
@@ -39,4 +46,4 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "MethodSpec", "get_method", "hard", "relaxed", "tikhonov", "tv"]
+__all__ = ["METHODS", "MethodSpec", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv", "tikhonov", "tv"]

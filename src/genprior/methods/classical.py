@@ -29,14 +29,17 @@ from genprior.physics.finite_differences import grad, grad_adjoint, project_l2_b
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.pdhg import PDHGProblem, operator_norm, pdhg
 from genprior.solvers.result import Result
-from genprior.validation import check_choice
+from genprior.validation import check_batch_shape, check_choice
 
 X_INITS = ("zero", "random")
 
 
-def _initial_image(physics, y: Tensor, x_init: str, seed: int) -> Tensor:
-    check_choice(x_init, X_INITS, "x initialisation")
+def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int) -> Tensor:
+    """The starting image: ``"zero"``, ``"random"`` (``N(0, 1)`` pixels from ``seed``) or a tensor."""
     shape = image_shape(physics, y)
+    if isinstance(x_init, Tensor):
+        return check_batch_shape(x_init, shape, "initial x").to(y.device, y.dtype)
+    check_choice(x_init, X_INITS, "x initialisation")
     if x_init == "random":
         return random_image(shape, y.shape[0], seed, y)
     return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
@@ -47,7 +50,7 @@ def tikhonov(
     y: Tensor,
     generator=None,
     lam: float = 0.2,
-    x_init: str = "random",
+    x_init: str | Tensor = "random",
     seed: int = 0,
     max_iter: int = 1000,
     tol: float = 1e-8,
@@ -60,7 +63,7 @@ def tikhonov(
     check_measurements(physics, y)
     lam_t = per_image(lam, y.shape[0], "lam", y)
     start = time.perf_counter()
-    x0 = _initial_image(physics, y, x_init, seed)
+    x0 = initial_image(physics, y, x_init, seed)
 
     def make_partial(block, state, idx):
         y_idx, lam_idx = y[idx], lam_t[idx]
@@ -70,7 +73,8 @@ def tikhonov(
     return Result(
         x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
         converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "x_init": x_init, "seed": seed, "max_iter": max_iter},
+        params={"lam": param_record(lam), "x_init": x_init if isinstance(x_init, str) else "tensor", "seed": seed,
+                "max_iter": max_iter},
     )
 
 
@@ -97,7 +101,7 @@ def tv(
     generator=None,
     lam: float = 0.05,
     n_iter: int = 1000,
-    x_init: str = "zero",
+    x_init: str | Tensor = "zero",
     seed: int = 0,
     record_every: int = 10,
 ) -> Result:
@@ -111,7 +115,7 @@ def tv(
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}")
     start = time.perf_counter()
-    x0 = _initial_image(physics, y, x_init, seed)
+    x0 = initial_image(physics, y, x_init, seed)
     problem = tv_problem(physics, y, lam_t)
     step = 1.0 / (1.1 * operator_norm(problem.K, problem.K_adjoint, x0))
     with torch.no_grad():
@@ -120,5 +124,6 @@ def tv(
     return Result(
         x=x, z=None, u=None, iterations=torch.full((B,), n_iter, dtype=torch.long), objective=history,
         converged=torch.zeros(B, dtype=torch.bool), seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "n_iter": n_iter, "x_init": x_init, "step": step},
+        params={"lam": param_record(lam), "n_iter": n_iter, "x_init": x_init if isinstance(x_init, str) else "tensor",
+                "step": step},
     )

@@ -4,7 +4,8 @@ Equation (9) of the paper, solved by gradient descent with backtracking (Algorit
 batched.  It is the paper's test-set reconstruction (criterion A1) and the projection
 step of projected gradient descent.  Starting points: the encoder's code (AE/VAE, the
 paper's choice), ``K`` random draws ``z ~ N(0, I)`` solved together with the best final
-objective kept per image (the paper: 4 for the GAN), or given codes.
+objective kept per image (the paper: 4 for the GAN; the generic restart helpers of
+:mod:`genprior.methods.restarts`), or given codes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genprior.methods.common import frozen, sq_norm
+from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.result import Result
 from genprior.validation import check_batch_shape, check_finite
@@ -45,43 +47,40 @@ def project_to_range(
         (iterations, objective history) is that of the start that was kept.
     """
     check_finite(x, "target images")
-    if restarts < 1:
-        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    check_restarts(restarts)
     start = time.perf_counter()
     B, d = x.shape[0], generator.latent_dim
     with frozen(generator):
         p = next(generator.parameters(), None)
         dtype = p.dtype if p is not None else x.dtype
-        K = 1
         if isinstance(init, Tensor):
-            z0 = check_batch_shape(init, (d,), "initial latent codes").to(x.device, dtype)
+            z0 = check_batch_shape(init, (d,), "initial latent codes").to(x.device, dtype).unsqueeze(0)
         elif init == "encoder":
             if not callable(getattr(generator, "encode", None)):
                 raise ValueError(f"init='encoder' needs a model with an encoder; {type(generator).__name__} has none")
             with torch.no_grad():
-                z0 = generator.encode(x.to(dtype))
+                z0 = generator.encode(x.to(dtype)).unsqueeze(0)
         elif init == "random":
-            K = restarts
-            gen = torch.Generator().manual_seed(seed)
-            z0 = torch.randn(K * B, d, generator=gen, dtype=dtype).to(x.device)
+            first = torch.randn(B, d, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(x.device)
+            z0 = restart_codes(first, restarts, seed)  # [K, B, d]
         else:
             raise ValueError(f"unknown latent initialisation {init!r}; choose one of: encoder, random, or a tensor")
-        target = x.to(dtype).repeat(K, *([1] * (x.dim() - 1)))
+        K = z0.shape[0]
+        target = repeat_batch(x.to(dtype), K, B)
 
         def make_partial(block, state, idx):
             t = target[idx]
             return lambda z, rows: sq_norm(generator(z) - t[rows])
 
-        out = block_backtracking(make_partial, [Block("z", z0)], max_iter=max_iter, tol=tol, **solver_options)
+        out = block_backtracking(make_partial, [Block("z", z0.reshape(K * B, d))], max_iter=max_iter, tol=tol,
+                                 **solver_options)
         z = out.variables["z"]
-        final = out.objective.gather(0, out.iterations.clamp(max=out.objective.shape[0] - 1).unsqueeze(0)).squeeze(0)
-        best = final.reshape(K, B).argmin(0)  # [B]: which start to keep
-        pick = best * B + torch.arange(B)
         with torch.no_grad():
-            z_best = z[pick.to(z.device)]
-            x_best = generator(z_best)
-    return Result(
-        x=x_best, z=z_best, u=None, iterations=out.iterations[pick], objective=out.objective[:, pick],
-        converged=out.converged[pick], seconds=time.perf_counter() - start,
-        params={"init": init if isinstance(init, str) else "tensor", "restarts": K, "seed": seed, "max_iter": max_iter},
-    )
+            x_all = generator(z)
+    result = Result(x=x_all, z=z, u=None, iterations=out.iterations, objective=out.objective,
+                    converged=out.converged, seconds=0.0,
+                    params={"init": init if isinstance(init, str) else "tensor", "restarts": K, "seed": seed,
+                            "max_iter": max_iter})
+    result = keep_best(result, K, B)
+    result.seconds = time.perf_counter() - start
+    return result

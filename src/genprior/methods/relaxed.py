@@ -1,91 +1,105 @@
 """The relaxed generative regulariser: small deviations from the generator's range.
 
-    min_{x, z} ||A x - y||^2 + lam ||G(z) - x||^2 + lam mu ||z||^2
+    min_{x, z} ||A x - y||^2 + lam ||G(z) - x||^2 + lam mu R_Z(z)
 
 solved by alternating gradient descent with backtracking, ``z`` then ``x``
-(Algorithm 2), batched with per-image step sizes and stopping.
+(Algorithm 2, the default), batched with per-image step sizes and stopping.
+
+Convergence for large ``lam``.  Algorithm 2 alternates between two blocks coupled by
+``lam ||G(z) - x||^2``: each block can only move as far as the other lets it, so the
+number of iterations grows with ``lam``.  Two options keep the objective and change
+only the path:
+
+- ``coordinates="u"``: optimise over ``(z, u)`` with ``x = G(z) + u``.  The ``z`` step
+  then sees the data directly (``||A(G(z) + u) - y||^2``) and ``u`` is pinned near zero
+  by ``lam ||u||^2``, so the blocks decouple as ``lam`` grows (the regime where ``x``
+  coordinates are slowest); it is the sparse method's loop with a smooth ``F``.
+- ``x_steps=k``: ``k`` backtracking steps on ``x`` per step on ``z``.
+
+Measurements are in ``benchmarks/RESULTS.md`` (bench_methods).
 """
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import (
-    check_generator,
-    check_measurements,
-    data_fit,
-    frozen,
-    image_shape,
-    initial_latent,
-    param_record,
-    per_image,
-    random_image,
-    sq_norm,
-)
-from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.methods.common import image_shape, param_record, per_image, random_image
+from genprior.methods.generative import COORDINATES, run_generative, solve_generative
+from genprior.methods.latent_priors import make_latent_prior
 from genprior.solvers.result import Result
-from genprior.validation import check_choice
+from genprior.validation import check_batch_shape, check_choice
 
 X_INITS = ("random", "generator", "zero")
+
+
+def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, name: str = "x") -> Tensor | None:
+    """A starting image ``[B, 1, H, W]``: ``"random"`` (``N(0, 1)`` pixels from ``seed + 1``),
+    ``"zero"``, a tensor, or ``None`` for ``"generator"`` (``G(z0)``, made per start by the solver)."""
+    shape = image_shape(physics, y)
+    if isinstance(x_init, Tensor):
+        return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
+    check_choice(x_init, X_INITS, f"{name} initialisation")
+    if x_init == "random":
+        return random_image(shape, y.shape[0], seed + 1, y)
+    if x_init == "zero":
+        return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
+    return None
 
 
 def relaxed(
     physics,
     y: Tensor,
     generator: nn.Module | None = None,
-    lam: float = 0.4,
-    mu: float = 0.1,
+    lam: float | Tensor = 0.4,
+    mu: float | Tensor = 0.1,
+    latent_prior: str = "l2",
     init: str | Tensor = "random",
-    x_init: str = "random",
+    x_init: str | Tensor = "random",
+    restarts: int = 1,
+    coordinates: str = "x",
+    x_steps: int = 1,
     seed: int = 0,
     max_iter: int = 200,
     tol: float = 1e-6,
-    **solver_options,
+    **solver_options: Any,
 ) -> Result:
-    """Minimise ``||A x - y||^2 + lam ||G(z) - x||^2 + lam mu ||z||^2`` over ``x`` and ``z``.
+    """Minimise ``||A x - y||^2 + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z``.
 
     Args:
-        physics, y, generator, init, seed: as for :func:`genprior.methods.hard.hard`.
+        physics, y, generator, latent_prior, init, restarts, seed: as for :func:`genprior.methods.hard.hard`.
         lam: weight of the distance to the range of ``G``.
         mu: relative weight of the latent penalty.  ``lam`` and ``mu`` may be numbers or
             hold one value per image.
         x_init: ``"random"`` (i.i.d. ``N(0, 1)`` pixels, the paper's choice), ``"generator"``
-            (``x0 = G(z0)``) or ``"zero"``.
+            (``x0 = G(z0)``), ``"zero"`` or an image tensor.
+        coordinates: ``"x"`` (Algorithm 2 on ``(z, x)``, the paper's) or ``"u"`` (PALM on
+            ``(z, u)``, ``x = G(z) + u``; much faster for large ``lam``).
+        x_steps: steps of the ``x`` (or ``u``) block per ``z`` step.
     """
-    check_choice(x_init, X_INITS, "x initialisation")
-    check_measurements(physics, y)
-    lam_t = per_image(lam, y.shape[0], "lam", y)
-    lam_mu_t = lam_t * per_image(mu, y.shape[0], "mu", y)
-    start = time.perf_counter()
-    with frozen(generator):
-        check_generator(generator, physics, y, "relaxed")
-        z0 = initial_latent(generator, physics, y, init, seed)
-        with torch.no_grad():
-            if x_init == "generator":
-                x0 = generator(z0).to(y.dtype)
-            elif x_init == "zero":
-                x0 = torch.zeros(y.shape[0], *image_shape(physics, y), dtype=y.dtype, device=y.device)
-            else:
-                x0 = random_image(image_shape(physics, y), y.shape[0], seed + 1, y)
+    check_choice(coordinates, COORDINATES, "coordinates")
+    B = y.shape[0]
+    lam_t = per_image(lam, B, "lam", y)
+    lam_mu_t = lam_t * per_image(mu, B, "mu", y)
+    x0 = initial_image(physics, y, x_init, seed)
 
-        def make_partial(block, state, idx):
-            y_idx, lam_idx, lam_mu_idx = y[idx], lam_t[idx], lam_mu_t[idx]
+    def solve(y_b, z0, lam_b, w_b, x0_b):
+        prior = make_latent_prior(latent_prior, generator)
+        if x0_b is None:
             with torch.no_grad():
-                if block == "z":
-                    x, fit = state["x"], data_fit(physics, state["x"], y_idx)
-                    return lambda z, rows: (fit[rows] + lam_idx[rows] * sq_norm(generator(z) - x[rows])
-                                            + lam_mu_idx[rows] * sq_norm(z))
-                gz, pen = generator(state["z"]), lam_mu_idx * sq_norm(state["z"])
-            return lambda x, rows: data_fit(physics, x, y_idx[rows]) + lam_idx[rows] * sq_norm(gz[rows] - x) + pen[rows]
+                x0_b = generator(prior.project(z0) if prior.project is not None else z0).to(y.dtype)
+        dev0 = x0_b
+        if coordinates == "u":
+            with torch.no_grad():
+                dev0 = x0_b - generator(prior.project(z0) if prior.project is not None else z0).to(y.dtype)
+        return solve_generative(physics, y_b, generator, z0, "l2", lam_b, w_b, prior, dev0=dev0,
+                                coordinates=coordinates, x_steps=x_steps, max_iter=max_iter, tol=tol, **solver_options)
 
-        blocks = [Block("z", z0), Block("x", x0)]
-        out = block_backtracking(make_partial, blocks, max_iter=max_iter, tol=tol, **solver_options)
-    return Result(
-        x=out.variables["x"], z=out.variables["z"], u=None, iterations=out.iterations,
-        objective=out.objective, converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "mu": param_record(mu), "init": init if isinstance(init, str) else "tensor",
-                "x_init": x_init, "seed": seed, "max_iter": max_iter},
+    return run_generative(
+        "relaxed", physics, y, generator, solve, init, seed, restarts, {"lam_b": lam_t, "w_b": lam_mu_t, "x0_b": x0},
+        {"lam": param_record(lam), "mu": param_record(mu), "latent_prior": latent_prior,
+         "x_init": x_init if isinstance(x_init, str) else "tensor", "coordinates": coordinates, "x_steps": x_steps,
+         "max_iter": max_iter},
     )

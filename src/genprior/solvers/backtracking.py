@@ -22,6 +22,15 @@ and its gradient is taken of the sum, so each image gets its own step sizes ``L`
 (relative change of all blocks ``< tol``).  Images that stopped are not evaluated.
 An image whose line searches all fail ``max_tries`` times in one outer iteration keeps
 its point and stops.
+
+Two extensions keep one loop for every method: a block may take several steps per
+outer iteration (``Block.steps``; e.g. several ``x`` steps per ``z`` step of the relaxed
+method), and a block's prox and penalty may receive the images' indices in the full
+batch (``Block.indexed``), so that per-image parameters (a threshold ``lam``) and
+per-image state (the warm-started dual of an inner TV prox) can be looked up.  The
+initial ``L`` may be one number or a per-image tensor, and the final ``L`` of every
+block is returned, so a solver called repeatedly (the inner projection of projected
+gradient descent) can carry its step sizes over.
 """
 
 from __future__ import annotations
@@ -47,12 +56,19 @@ class Block:
         prox: ``prox(v, step)`` of ``step * g_b`` with per-image ``step`` shaped like
             ``[b, 1, ...]``; ``None`` for a smooth block.
         penalty: ``g_b(v)`` per image ``[b]`` for the objective record; ``None`` if smooth.
+        indexed: if True, ``prox`` and ``penalty`` take a third/second argument, the
+            indices ``[b]`` of the rows of ``v`` in the full batch: ``prox(v, step, index)``,
+            ``penalty(v, index)``.
+        steps: proximal-gradient steps this block takes per outer iteration (each with
+            its own line search); 1 in the paper's algorithms.
     """
 
     name: str
     init: Tensor
-    prox: Callable[[Tensor, Tensor], Tensor] | None = None
-    penalty: Callable[[Tensor], Tensor] | None = None
+    prox: Callable[..., Tensor] | None = None
+    penalty: Callable[..., Tensor] | None = None
+    indexed: bool = False
+    steps: int = 1
 
 
 # make_partial(block_name, state_subset, idx) -> Partial.  The state holds every block
@@ -70,6 +86,7 @@ class SolveState:
     iterations: Tensor
     objective: Tensor
     converged: Tensor
+    lipschitz: dict[str, Tensor] | None = None
 
 
 def _per_image(t: Tensor, like: Tensor) -> Tensor:
@@ -86,7 +103,7 @@ def block_backtracking(
     blocks: list[Block],
     max_iter: int = 200,
     tol: float = 1e-6,
-    L0: float = 1.0,
+    L0: float | Tensor | dict[str, Tensor] = 1.0,
     eta_down: float = 0.5,
     eta_up: float = 10.0,
     max_tries: int = 60,
@@ -98,37 +115,50 @@ def block_backtracking(
         blocks: the blocks, updated in this order in every outer iteration.
         max_iter: outer iterations at most.
         tol: per-image stopping threshold on ``||v_k+1 - v_k|| / ||v_k||`` (all blocks).
-        L0: initial Lipschitz estimate of every block (the paper: 1).
+        L0: initial Lipschitz estimate (the paper: 1): a number, a per-image tensor ``[B]``
+            for every block, or ``{block name: [B] tensor}``.
         eta_down: factor applied to ``L`` after an accepted step (the paper: 0.5).
         eta_up: factor applied to ``L`` after a rejected step (the paper: 10).
         max_tries: backtracking tries per step (the paper: 60).
 
     Returns:
         The final variables, iterations ``[B]``, objective history ``[K + 1, B]``
-        (NaN after an image stopped) and a ``converged`` mask ``[B]``.
+        (NaN after an image stopped), a ``converged`` mask ``[B]`` and the final
+        per-image ``L`` of every block.
     """
     if max_iter < 0 or max_tries < 1:
         raise ValueError(f"max_iter must be >= 0 and max_tries >= 1, got {max_iter}, {max_tries}")
+    if any(b.steps < 1 for b in blocks):
+        raise ValueError("every block must take at least one step per iteration")
     state = {b.name: b.init.detach().clone() for b in blocks}
     B = blocks[0].init.shape[0]
     device = blocks[0].init.device
-    lips = {b.name: torch.full((B,), float(L0), dtype=torch.float64, device=device) for b in blocks}
+
+    def start_lip(name: str) -> Tensor:
+        value = L0[name] if isinstance(L0, dict) else L0
+        t = torch.as_tensor(value, dtype=torch.float64).to(device).reshape(-1)
+        if t.numel() not in (1, B) or not bool((t > 0).all()):
+            raise ValueError(f"L0 must be positive, one value or one per image ({B}), got {t.numel()} values")
+        return t.expand(B).clone()
+
+    lips = {b.name: start_lip(b.name) for b in blocks}
     active = torch.ones(B, dtype=torch.bool, device=device)
     converged = torch.zeros(B, dtype=torch.bool, device=device)
     iterations = torch.zeros(B, dtype=torch.long, device=device)
 
-    def full_objective(smooth: Tensor, sub_state: dict[str, Tensor]) -> Tensor:
+    def full_objective(smooth: Tensor, sub_state: dict[str, Tensor], index: Tensor) -> Tensor:
         total = smooth.detach().to(torch.float64)
         for b in blocks:
             if b.penalty is not None:
-                total = total + b.penalty(sub_state[b.name]).detach().to(torch.float64)
+                args = (sub_state[b.name], index) if b.indexed else (sub_state[b.name],)
+                total = total + b.penalty(*args).detach().to(torch.float64)
         return total
 
     all_idx = torch.arange(B, device=device)
     with torch.no_grad():
         phi = make_partial(blocks[0].name, state, all_idx)
         f_init = phi(state[blocks[0].name], all_idx)
-    history = [full_objective(f_init, state)]
+    history = [full_objective(f_init, state, all_idx)]
 
     for _ in range(max_iter):
         idx = active.nonzero().squeeze(1)
@@ -140,45 +170,14 @@ def block_backtracking(
         f_now = None
         for block in blocks:
             phi = make_partial(block.name, sub, idx)
-            rows_all = torch.arange(idx.numel(), device=device)
-            v = sub[block.name].detach().requires_grad_(True)
-            with torch.enable_grad():
-                f0 = phi(v, rows_all)
-                (grad,) = torch.autograd.grad(f0.sum(), v)
-            v = v.detach()
-            f0 = f0.detach()
             lip = lips[block.name][idx].clone()
-            new = v.clone()
-            f_new = f0.clone()
-            accepted = torch.zeros(idx.numel(), dtype=torch.bool, device=device)
-            todo = rows_all
-            with torch.no_grad():
-                for _try in range(max_tries):
-                    step = _per_image(1.0 / lip[todo], v)
-                    cand = v[todo] - step * grad[todo]
-                    if block.prox is not None:
-                        cand = block.prox(cand, step)
-                    f_cand = phi(cand, todo)
-                    diff = cand - v[todo]
-                    bound = (
-                        f0[todo].to(torch.float64)
-                        + (grad[todo] * diff).reshape(todo.numel(), -1).sum(1).to(torch.float64)
-                        + 0.5 * lip[todo] * _sq_norm(diff).to(torch.float64)
-                    )
-                    ok = f_cand.to(torch.float64) <= bound
-                    good = todo[ok]
-                    new[good] = cand[ok]
-                    f_new[good] = f_cand[ok]
-                    accepted[good] = True
-                    lip[todo[~ok]] *= eta_up
-                    todo = todo[~ok]
-                    if todo.numel() == 0:
-                        break
-            lip[accepted] *= eta_down
-            moved |= accepted
+            v = sub[block.name]
+            for _step in range(block.steps):
+                v, f_now, accepted = _backtracking_step(phi, block, v, lip, idx, eta_up, max_tries)
+                lip[accepted] *= eta_down
+                moved |= accepted
             lips[block.name][idx] = lip
-            sub[block.name] = new
-            f_now = f_new
+            sub[block.name] = v
         for k in state:
             state[k][idx] = sub[k]
         iterations[idx] += 1
@@ -187,11 +186,60 @@ def block_backtracking(
             size = sum(_sq_norm(previous[k]).to(torch.float64) for k in sub)
             small = change.sqrt() <= tol * size.sqrt().clamp_min(1e-12)
             row = torch.full((B,), float("nan"), dtype=torch.float64)
-            row[idx.cpu()] = full_objective(f_now, sub).cpu()
+            row[idx.cpu()] = full_objective(f_now, sub, idx).cpu()
         history.append(row)
         done = small | ~moved
         converged[idx[small]] = True
         active[idx[done]] = False
 
     objective = torch.stack([h.cpu() for h in history])
-    return SolveState(variables=state, iterations=iterations.cpu(), objective=objective, converged=converged.cpu())
+    return SolveState(variables=state, iterations=iterations.cpu(), objective=objective, converged=converged.cpu(),
+                      lipschitz=lips)
+
+
+def _backtracking_step(phi: Partial, block: Block, v: Tensor, lip: Tensor, idx: Tensor, eta_up: float,
+                       max_tries: int) -> tuple[Tensor, Tensor, Tensor]:
+    """One proximal-gradient step of ``block`` for every active image, with backtracking.
+
+    ``lip`` ``[b]`` is updated in place on failed tries.  Returns the new value (the old
+    one where all ``max_tries`` tries failed), its smooth objective and the accepted mask.
+    """
+    device = v.device
+    rows_all = torch.arange(v.shape[0], device=device)
+    v = v.detach().requires_grad_(True)
+    with torch.enable_grad():
+        f0 = phi(v, rows_all)
+        (grad,) = torch.autograd.grad(f0.sum(), v)
+    v = v.detach()
+    f0 = f0.detach()
+    new = v.clone()
+    f_new = f0.clone()
+    accepted = torch.zeros(v.shape[0], dtype=torch.bool, device=device)
+    todo = rows_all
+    with torch.no_grad():
+        for _try in range(max_tries):
+            step = _per_image(1.0 / lip[todo], v)
+            cand = v[todo] - step * grad[todo]
+            if block.prox is not None:
+                cand = block.prox(cand, step, idx[todo]) if block.indexed else block.prox(cand, step)
+            f_cand = phi(cand, todo)
+            diff = cand - v[todo]
+            bound = (
+                f0[todo].to(torch.float64)
+                + (grad[todo] * diff).reshape(todo.numel(), -1).sum(1).to(torch.float64)
+                + 0.5 * lip[todo] * _sq_norm(diff).to(torch.float64)
+            )
+            # A candidate equal to the current point passes the test exactly (f(v) <= f(v)); only
+            # rounding can say otherwise (f of a sub-batch may differ from f of the whole batch in
+            # the last bits), so accept it: the image then stops on the zero change instead of
+            # spending all max_tries evaluations.
+            ok = (f_cand.to(torch.float64) <= bound) | (diff.reshape(todo.numel(), -1) == 0).all(1)
+            good = todo[ok]
+            new[good] = cand[ok]
+            f_new[good] = f_cand[ok]
+            accepted[good] = True
+            lip[todo[~ok]] *= eta_up
+            todo = todo[~ok]
+            if todo.numel() == 0:
+                break
+    return new, f_new, accepted

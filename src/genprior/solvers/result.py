@@ -47,10 +47,15 @@ class Result:
 
     def select(self, keep: Tensor) -> "Result":
         """The sub-batch of images ``keep`` (indices or a boolean mask)."""
-        pick = lambda t: None if t is None else t[keep]  # noqa: E731
+        def pick(t: Tensor | None, dim: int = 0) -> Tensor | None:
+            if t is None:
+                return None
+            k = keep.to(t.device)
+            return t[k] if dim == 0 else t[:, k]
+
         return Result(
-            x=self.x[keep], z=pick(self.z), u=pick(self.u), iterations=self.iterations[keep],
-            objective=self.objective[:, keep], converged=self.converged[keep],
+            x=pick(self.x), z=pick(self.z), u=pick(self.u), iterations=pick(self.iterations),
+            objective=pick(self.objective, 1), converged=pick(self.converged),
             seconds=self.seconds, params=dict(self.params),
         )
 

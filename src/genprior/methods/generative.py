@@ -1,0 +1,225 @@
+"""The generative family ``min_{x, z} ||A x - y||^2 + lam F(x - G(z)) + w R_Z(z)`` (equation (7)).
+
+One objective builder for every member; the loop is :func:`block_backtracking`.
+
+Deviation terms ``F`` (what the reconstruction may add to the generator's output):
+
+| ``deviation`` | ``F(u)``                 | variables      | blocks (PALM)                       |
+|---------------|--------------------------|----------------|-------------------------------------|
+| ``exact``     | ``iota_{0}(u)`` (hard)   | ``z``          | ``z`` (Algorithm 1)                 |
+| ``l2``        | ``||u||^2`` (relaxed)    | ``z, x``       | ``z`` then ``x`` (Algorithm 2)      |
+| ``l1``        | ``||u||_1`` (sparse)     | ``z, u``       | ``z`` then ``u`` with soft threshold|
+| ``tv``        | ``TV(u)`` (sparse-TV)    | ``z, u``       | ``z`` then ``u`` with a TV prox     |
+
+with ``x = G(z) + u``.  ``l2`` can also run in the deviation coordinates ``(z, u)``
+(``coordinates="u"``): the same objective, but the ``z`` step then fits the data
+through ``G(z) + u`` instead of chasing ``x``, which removes the slow coupling of
+Algorithm 2 when ``lam`` is large (see the relaxed method).
+
+The latent weight ``w`` is ``lam`` for ``exact`` (the hard method's ``alpha``) and
+``lam * mu`` otherwise; ``R_Z`` is a :class:`~genprior.methods.latent_priors.LatentPrior`
+(smooth priors join the smooth part, set constraints are the prox of the ``z`` block).
+
+:func:`run_generative` is the shared driver of every generative method: input checks,
+starting codes (with ``K`` restarts as one batch of ``K * B``), timing and the
+:class:`Result`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genprior.methods.common import check_generator, check_measurements, data_fit, frozen, sq_norm
+from genprior.methods.latent_priors import LatentPrior
+from genprior.methods.restarts import check_restarts, initial_codes, keep_best, repeat_batch
+from genprior.physics.finite_differences import tv_norm
+from genprior.solvers.backtracking import Block, SolveState, block_backtracking
+from genprior.solvers.result import Result
+from genprior.solvers.tv_prox import WarmTVProx
+from genprior.validation import check_choice
+
+DEVIATIONS = ("exact", "l2", "l1", "tv")
+COORDINATES = ("x", "u")
+
+
+def soft_threshold(v: Tensor, t: Tensor) -> Tensor:
+    """``prox_{t ||.||_1}(v) = sign(v) max(|v| - t, 0)`` with ``t`` broadcasting against ``v``."""
+    return torch.sign(v) * torch.clamp(v.abs() - t, min=0.0)
+
+
+def _rows(t: Tensor, like: Tensor) -> Tensor:
+    return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+
+
+def solve_generative(
+    physics,
+    y: Tensor,
+    generator: nn.Module,
+    z0: Tensor,
+    deviation: str,
+    lam: Tensor,
+    latent_weight: Tensor,
+    prior: LatentPrior,
+    dev0: Tensor | None = None,
+    coordinates: str = "x",
+    x_steps: int = 1,
+    tv_prox_iter: int = 50,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    **solver_options: Any,
+) -> tuple[Tensor, Tensor, Tensor | None, SolveState]:
+    """Minimise one member of the family for a batch (the generator must be frozen).
+
+    Args:
+        physics, y: operator and measurements ``[B, ...]``.
+        generator: ``G``.
+        z0: starting codes ``[B, d]`` (projected onto the prior's set if it has one).
+        deviation: one of :data:`DEVIATIONS`.
+        lam: per-image deviation weight ``[B]`` (unused for ``exact``).
+        latent_weight: per-image weight of ``R_Z`` ``[B]``.
+        prior: the latent prior.
+        dev0: starting ``x`` (``l2`` in ``x`` coordinates) or ``u`` (otherwise), ``[B, 1, H, W]``.
+        coordinates: ``"x"`` or ``"u"`` for ``l2``; ``l1``/``tv`` always use ``u``.
+        x_steps: steps of the ``x``/``u`` block per outer iteration.
+        tv_prox_iter: inner FGP iterations of the TV prox (``tv`` only).
+        max_iter, tol, **solver_options: passed to :func:`block_backtracking`.
+
+    Returns:
+        ``(x, z, u, state)`` with ``u = x - G(z)`` for ``l1``/``tv`` (else ``None``).
+    """
+    check_choice(deviation, DEVIATIONS, "deviation term")
+    check_choice(coordinates, COORDINATES, "coordinates")
+    if x_steps < 1:
+        raise ValueError(f"x_steps must be >= 1, got {x_steps}")
+    if prior.project is not None:
+        z0 = prior.project(z0)
+    z_prox = prior.prox if prior.project is not None else None
+
+    def latent(z: Tensor, gz: Tensor, w: Tensor) -> Tensor:
+        return w * prior.smooth(z, gz) if prior.smooth is not None else torch.zeros_like(w)
+
+    if deviation == "exact":
+        def make_partial(block, state, idx):
+            y_i, w_i = y[idx], latent_weight[idx]
+
+            def phi(z, rows):
+                gz = generator(z)
+                return data_fit(physics, gz, y_i[rows]) + latent(z, gz, w_i[rows])
+            return phi
+
+        out = block_backtracking(make_partial, [Block("z", z0, prox=z_prox)], max_iter=max_iter, tol=tol,
+                                 **solver_options)
+        z = out.variables["z"]
+        with torch.no_grad():
+            return generator(z), z, None, out
+
+    if dev0 is None:
+        raise ValueError("a deviation method needs a starting x or u")
+    if deviation == "l2" and coordinates == "x":
+        def make_partial(block, state, idx):
+            y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]
+            with torch.no_grad():
+                if block == "z":
+                    x, fit = state["x"], data_fit(physics, state["x"], y_i)
+
+                    def phi(z, rows):
+                        gz = generator(z)
+                        return fit[rows] + lam_i[rows] * sq_norm(gz - x[rows]) + latent(z, gz, w_i[rows])
+                    return phi
+                gz = generator(state["z"])
+                pen = latent(state["z"], gz, w_i)
+            return lambda x, rows: data_fit(physics, x, y_i[rows]) + lam_i[rows] * sq_norm(gz[rows] - x) + pen[rows]
+
+        blocks = [Block("z", z0, prox=z_prox), Block("x", dev0, steps=x_steps)]
+        out = block_backtracking(make_partial, blocks, max_iter=max_iter, tol=tol, **solver_options)
+        return out.variables["x"], out.variables["z"], None, out
+
+    # deviation coordinates: x = G(z) + u
+    smooth_u = deviation == "l2"
+
+    def make_partial(block, state, idx):
+        y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]
+        with torch.no_grad():
+            if block == "z":
+                u = state["u"]
+                dev = lam_i * sq_norm(u) if smooth_u else torch.zeros_like(lam_i)
+
+                def phi(z, rows):
+                    gz = generator(z)
+                    return data_fit(physics, gz + u[rows], y_i[rows]) + dev[rows] + latent(z, gz, w_i[rows])
+                return phi
+            gz = generator(state["z"])
+            pen = latent(state["z"], gz, w_i)
+        if smooth_u:
+            return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + lam_i[rows] * sq_norm(u) + pen[rows]
+        return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + pen[rows]
+
+    if deviation == "l2":
+        u_block = Block("u", dev0, steps=x_steps)
+    elif deviation == "l1":
+        u_block = Block("u", dev0, steps=x_steps, indexed=True,
+                        prox=lambda v, step, index: soft_threshold(v, step * _rows(lam[index], v)),
+                        penalty=lambda u, index: lam[index] * u.reshape(u.shape[0], -1).abs().sum(1))
+    else:
+        u_block = Block("u", dev0, steps=x_steps, indexed=True, prox=WarmTVProx(lam, dev0, tv_prox_iter),
+                        penalty=lambda u, index: lam[index] * tv_norm(u))
+    out = block_backtracking(make_partial, [Block("z", z0, prox=z_prox), u_block], max_iter=max_iter, tol=tol,
+                             **solver_options)
+    z, u = out.variables["z"], out.variables["u"]
+    with torch.no_grad():
+        x = generator(z).to(u.dtype) + u
+    return x, z, (None if deviation == "l2" else u), out
+
+
+# solve(y_rep, z0_rep, **per_image_rep) -> (x, z, u, SolveState)
+Solve = Callable[..., tuple[Tensor, Tensor, Tensor | None, Any]]
+
+
+def run_generative(
+    method: str,
+    physics,
+    y: Tensor,
+    generator: nn.Module | None,
+    solve: Solve,
+    init: str | Tensor = "random",
+    seed: int = 0,
+    restarts: int = 1,
+    batch_values: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Result:
+    """The shared driver of the generative methods.
+
+    Checks the inputs, builds ``K = restarts`` starting codes per image, solves all
+    ``K * B`` problems in one call ``solve(y, z0, **batch_values)`` (per-image values
+    such as ``lam`` or a starting ``x`` are repeated for every start) and keeps the start
+    of lowest final objective per image.
+
+    Args:
+        method: the method's name (for error messages).
+        solve: the batch solver; it receives ``y`` and ``z0`` of ``K * B`` rows.
+        init, seed, restarts: see :func:`~genprior.methods.restarts.initial_codes`.
+        batch_values: keyword arguments of ``solve``; tensors with ``B`` rows are repeated.
+        params: the record stored in ``Result.params``.
+    """
+    check_measurements(physics, y)
+    check_restarts(restarts)
+    start = time.perf_counter()
+    B = y.shape[0]
+    with frozen(generator):
+        check_generator(generator, physics, y, method)
+        codes = initial_codes(generator, physics, y, init, seed, restarts)  # [K, B, d]
+        K = codes.shape[0]
+        values = {k: repeat_batch(v, K, B) for k, v in (batch_values or {}).items()}
+        x, z, u, out = solve(repeat_batch(y, K, B), codes.reshape(K * B, -1), **values)
+    record = dict(params or {})
+    record.update(init=init if isinstance(init, str) else "tensor", seed=seed, restarts=K)
+    result = Result(x=x, z=z, u=u, iterations=out.iterations, objective=out.objective, converged=out.converged,
+                    seconds=0.0, params=record)
+    result = keep_best(result, K, B)
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,88 @@
+"""Fix a method's random starting values as tensors, so that they no longer depend on the batch.
+
+A method draws its random starts (``z ~ N(0, I)``, ``x`` pixels ``~ N(0, 1)``) for the
+whole batch from one seed, so image ``b``'s start depends on which images share its
+batch.  Whenever the same image is solved in a different batch (every point of a
+parameter grid, a shard of a ``torchrun`` job, one image of a loop), first call
+:func:`materialise_inputs` on the full set of images and then slice or repeat the
+tensors with :func:`slice_inputs` / :func:`repeat_inputs`: every image then starts
+from exactly the point a single run over the full set would have used.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genprior.methods import get_method
+from genprior.methods.common import check_generator, frozen
+from genprior.methods.restarts import initial_codes
+
+IMAGE_STARTS = ("x_init", "u_init")
+
+
+def _defaults(function) -> dict[str, Any]:
+    return {k: p.default for k, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def materialise_inputs(method: str, physics, y: Tensor, generator: nn.Module | None,
+                       params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with ``init`` (codes ``[K, B, d]``) and random ``x_init``/``u_init`` (``[B, ...]``) as tensors."""
+    spec = get_method(method)
+    defaults = _defaults(spec.function)
+    out = dict(params)
+    seed = int(out.get("seed", defaults.get("seed", 0)))
+    if spec.needs_generator:
+        with frozen(generator):
+            check_generator(generator, physics, y, method)
+            out["init"] = initial_codes(generator, physics, y, out.get("init", defaults.get("init", "random")), seed,
+                                        int(out.get("restarts", defaults.get("restarts", 1))))
+    for name in IMAGE_STARTS:
+        if name not in defaults:
+            continue
+        value = out.get(name, defaults[name])
+        if isinstance(value, str) and value == "random":
+            if spec.needs_generator:
+                from genprior.methods.relaxed import initial_image
+
+                out[name] = initial_image(physics, y, value, seed, name=name[0])
+            else:
+                from genprior.methods.classical import initial_image
+
+                out[name] = initial_image(physics, y, value, seed)
+    return out
+
+
+def _is_per_image(value: Any, B: int) -> bool:
+    return isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == B
+
+
+def slice_inputs(params: dict[str, Any], rows: Tensor | list[int], B: int) -> dict[str, Any]:
+    """Keep the images ``rows`` of every per-image value (codes ``[K, B, d]`` on their second axis)."""
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    out = {}
+    for k, v in params.items():
+        if k == "init" and isinstance(v, Tensor) and v.dim() == 3:
+            out[k] = v[:, rows.to(v.device)]
+        elif _is_per_image(v, B):
+            out[k] = v[rows.to(v.device)]
+        else:
+            out[k] = v
+    return out
+
+
+def repeat_inputs(params: dict[str, Any], G: int, B: int) -> dict[str, Any]:
+    """Repeat every per-image value ``G`` times (point-major), for ``G`` grid points of ``B`` images."""
+    out = {}
+    for k, v in params.items():
+        if k == "init" and isinstance(v, Tensor) and v.dim() == 3:
+            out[k] = v.repeat(1, G, 1)
+        elif _is_per_image(v, B):
+            out[k] = v.repeat(G, *([1] * (v.dim() - 1)))
+        else:
+            out[k] = v
+    return out

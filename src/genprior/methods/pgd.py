@@ -1,0 +1,112 @@
+"""Projected gradient descent onto the range of the generator (equation (8); Shah and Hegde 2018).
+
+    w_{t+1} = x_t - eta A^T (A x_t - y)
+    z_{t+1} = argmin_z ||w_{t+1} - G(z)||^2 + eta lam R_Z(z)
+    x_{t+1} = G(z_{t+1})
+
+With ``lam = 0`` (the default) this is equation (8): a heuristic for the hard problem
+``min_z ||A G(z) - y||^2``.  With ``lam > 0`` it is the proximal-gradient method for
+``||A x - y||^2 + lam inf{R_Z(z) : G(z) = x}`` with step ``eta / 2`` on the data term
+(whose gradient ``2 A^T (A x - y)`` is ``2 ||A||^2``-Lipschitz), i.e. a heuristic for
+the hard objective ``||A G(z) - y||^2 + lam R_Z(z)``, which is what the history records.
+Set priors (box, sphere) constrain the projection.
+
+Choices: ``eta = 1 = 1 / ||A||^2`` (every operator here has norm 1, so this is the
+step ``1 / L`` of the data term); the projection is ``inner_iter`` (default 10)
+backtracking gradient steps (Algorithm 1) warm-started from the previous ``z`` *and* the
+previous step size of the same image, so later projections, which start close to their
+answer, cost a few generator evaluations; at most 200 outer iterations.  Measured on
+Shapes tomography (10 images, compact VAE, lam = 0.003, encoder start): eta = 1 reaches
+the hard method's objective after about 180 outer iterations (26.2 dB after 100, 28.1
+dB after 200; hard: 28.2 dB); eta = 2 after 85; eta = 5 diverges; 3 inner steps
+instead of 10 leave the projection too inexact (22.7 dB after 100).  PGD costs about
+``inner_iter`` times more generator evaluations per iteration than hard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genprior.methods.common import data_fit, param_record, per_image, sq_norm
+from genprior.methods.generative import run_generative
+from genprior.methods.latent_priors import make_latent_prior
+from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.solvers.projected_gradient import projected_gradient
+from genprior.solvers.result import Result
+from genprior.validation import check_positive
+
+
+def pgd(
+    physics,
+    y: Tensor,
+    generator: nn.Module | None = None,
+    lam: float | Tensor = 0.0,
+    latent_prior: str = "l2",
+    eta: float = 1.0,
+    inner_iter: int = 10,
+    init: str | Tensor = "random",
+    restarts: int = 1,
+    seed: int = 0,
+    max_iter: int = 200,
+    tol: float = 1e-5,
+    **solver_options: Any,
+) -> Result:
+    """Projected gradient descent ``x <- G(argmin_z ||x - eta A^T(Ax - y) - G(z)||^2 + eta lam R_Z(z))``.
+
+    Args:
+        physics, y, generator, latent_prior, init, restarts, seed: as for :func:`genprior.methods.hard.hard`.
+        lam: latent weight (0: equation (8) exactly); a number or one value per image.
+        eta: gradient step on ``x`` (``1 / ||A||^2 = 1`` for the normalised operators).
+        inner_iter: backtracking steps of each projection (warm-started).
+        max_iter: outer iterations at most; ``tol``: per-image stop on ``||x+ - x|| / ||x||``.
+        **solver_options: passed to the inner :func:`block_backtracking`.
+    """
+    check_positive(eta, "eta")
+    if not isinstance(inner_iter, int) or inner_iter < 1:
+        raise ValueError(f"inner_iter must be an integer >= 1, got {inner_iter!r}")
+    lam_t = per_image(lam, y.shape[0], "lam", y)
+
+    def solve(y_b, z0, lam_b):
+        prior = make_latent_prior(latent_prior, generator)
+        if prior.project is not None:
+            z0 = prior.project(z0)
+        w_b = eta * lam_b
+        lips = torch.ones(z0.shape[0], dtype=torch.float64, device=z0.device)
+
+        def latent(z, gz, w):
+            return w * prior.smooth(z, gz) if prior.smooth is not None else torch.zeros_like(w)
+
+        def gradient_step(x, idx):
+            return x - eta * physics.A_adjoint(physics.A(x) - y_b[idx])
+
+        def project(w, z, idx):
+            target, weight = w.detach(), w_b[idx]
+
+            def make_partial(block, state, sub):
+                t, wt = target[sub], weight[sub]
+
+                def phi(zz, rows):
+                    gz = generator(zz)
+                    return sq_norm(gz - t[rows]) + latent(zz, gz, wt[rows])
+                return phi
+
+            out = block_backtracking(make_partial, [Block("z", z, prox=prior.prox if prior.project else None)],
+                                     max_iter=inner_iter, tol=1e-9, L0=lips[idx], **solver_options)
+            lips[idx] = out.lipschitz["z"]
+            z_new = out.variables["z"]
+            return z_new, generator(z_new).to(y_b.dtype)
+
+        def objective(z, x, idx):
+            return data_fit(physics, x, y_b[idx]) + latent(z, x, lam_b[idx])
+
+        with torch.no_grad():
+            x0 = generator(z0).to(y_b.dtype)
+        out = projected_gradient(gradient_step, project, objective, z0, x0, max_iter=max_iter, tol=tol)
+        return out.variables["x"], out.variables["z"], None, out
+
+    return run_generative("pgd", physics, y, generator, solve, init, seed, restarts, {"lam_b": lam_t},
+                          {"lam": param_record(lam), "latent_prior": latent_prior, "eta": eta, "inner_iter": inner_iter,
+                           "max_iter": max_iter})

@@ -1,0 +1,106 @@
+"""`genprior tune` end to end, `reconstruct --lam auto`, and their error messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genprior.cli import main
+
+
+def run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tune")
+    assert run(["data", "shapes", "--n", "100", "--n-test", "8", "--seed", "5", "--out", str(d / "shapes.npz")]) == 0
+    assert run(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "10",
+                "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
+    return d
+
+
+def test_tune_psnr_writes_choice_surface_and_test_record(workspace, capsys):
+    out, fig = workspace / "tv.json", workspace / "tv.png"
+    assert run(["tune", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--tune-indices", "0:3",
+                "--test-indices", "3:6", "--noise", "0.1", "--grid", "lam=0.2:0.5:0.02", "--max-iter", "60",
+                "--out", str(out), "--figure", str(fig)]) == 0
+    res = json.loads(out.read_text())
+    assert res["criterion"] == "psnr" and res["grid"] == {"lam": [0.2, 0.1, 0.05, 0.025]}
+    table = res["tuning"]["table"]
+    assert len(table) == 4 and all({"lam", "psnr", "residual"} <= set(r) for r in table)
+    assert res["chosen"]["lam"] == max(table, key=lambda r: r["psnr"])["lam"]
+    assert res["test"]["n_images"] == 3 and [r["index"] for r in res["test"]["per_image"]] == [3, 4, 5]
+    assert res["test"]["params"]["lam"] == res["chosen"]["lam"]
+    assert fig.read_bytes()[:4] == b"\x89PNG"
+    assert "test PSNR" in capsys.readouterr().out
+
+
+def test_tune_discrepancy_compares_with_psnr_tuning(workspace, capsys):
+    out = workspace / "relaxed.json"
+    assert run(["tune", "--method", "relaxed", "--model", str(workspace / "model"), "--data",
+                str(workspace / "shapes.npz"), "--tune-indices", "0:2", "--test-indices", "2:4", "--grid",
+                "lam=1,0.1,0.01", "--criterion", "discrepancy", "--max-iter", "5", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["grid"]["mu"] == [0.1]  # mu fixed at the method's default: the principle chooses lam
+    assert {"discrepancy", "psnr_tuned", "difference_db"} <= set(res["comparison"])
+    target = res["tuning"]["noise_norm"]
+    best = min(res["tuning"]["table"], key=lambda r: abs(r["residual"] - target))
+    assert res["chosen"]["lam"] == best["lam"]
+    assert "PSNR-tuned" in capsys.readouterr().out
+
+
+def test_reconstruct_lam_auto(workspace):
+    out = workspace / "auto.json"
+    assert run(["reconstruct", "--method", "tikhonov", "--data", str(workspace / "shapes.npz"), "--indices", "0:3",
+                "--lam", "auto", "--lam-grid", "1:0.5:0.05", "--max-iter", "50", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["params"]["lam"] == "auto" and res["params"]["lam_choice"] == "discrepancy"
+    assert all(r["lam"] in res["params"]["lam_grid"] for r in res["per_image"])
+    assert all("residual" in r for r in res["per_image"])
+
+
+def _error(args, capsys) -> str:
+    assert run(args) == 2
+    return capsys.readouterr().err
+
+
+def test_tune_bad_input(workspace, capsys):
+    base = ["tune", "--data", str(workspace / "shapes.npz"), "--out", str(workspace / "x.json"),
+            "--tune-indices", "0:2", "--test-indices", "2:4"]
+    assert "overlap" in _error([*base[:-4], "--tune-indices", "0:3", "--test-indices", "2:4", "--method", "tv"],
+                               capsys)
+    assert "has no parameter(s) ['mu']" in _error([*base, "--method", "tv", "--grid", "mu=0.1"], capsys)
+    assert "does not take --mu" in _error([*base, "--method", "tv", "--mu", "0.1"], capsys)
+    assert "needs a generator" in _error([*base, "--method", "sparse"], capsys)
+    assert "fix the others" in _error([*base, "--method", "relaxed", "--model", str(workspace / "model"),
+                                       "--criterion", "discrepancy", "--grid", "lam=1,0.1", "--grid", "mu=1,0.1"],
+                                      capsys)
+    assert "unknown criterion 'ssim'" in _error([*base, "--method", "tv", "--criterion", "ssim"], capsys)
+    assert "NAME=start:factor:floor" in _error([*base, "--method", "tv", "--grid", "lam"], capsys)
+    assert "latent prior 'critic' uses the GAN critic" in _error(
+        [*base, "--method", "hard", "--model", str(workspace / "model"), "--latent-prior", "critic",
+         "--grid", "lam=0.1"], capsys)
+    assert "restarts must be >= 1" in _error(
+        [*base, "--method", "hard", "--model", str(workspace / "model"), "--restarts", "0", "--grid", "lam=0.1"],
+        capsys)
+
+
+def test_reconstruct_new_options(workspace, capsys):
+    base = ["reconstruct", "--model", str(workspace / "model"), "--data", str(workspace / "shapes.npz"),
+            "--indices", "0:2", "--out", str(workspace / "r.json"), "--max-iter", "3"]
+    for method, extra in (("sparse", ["--lam", "0.1", "--mu", "0.1"]), ("sparse-tv", ["--lam", "0.05"]),
+                          ("pgd", ["--latent-prior", "box"]), ("relaxed", ["--coordinates", "u", "--restarts", "2"]),
+                          ("hard", ["--latent-prior", "sphere", "--init", "encoder"])):
+        assert run([*base, "--method", method, *extra]) == 0, method
+        res = json.loads((workspace / "r.json").read_text())
+        assert res["method"] == method and res["n_images"] == 2
+    assert "does not take --mu" in _error([*base, "--method", "hard", "--mu", "0.1"], capsys)
+    assert "does not take --coordinates" in _error([*base, "--method", "sparse", "--coordinates", "u"], capsys)
+    assert "--lam must be a number or 'auto'" in _error([*base, "--method", "hard", "--lam", "big"], capsys)
