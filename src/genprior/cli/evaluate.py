@@ -1,5 +1,91 @@
-"""``genprior evaluate``: the generator report card (placeholder until the evaluation work lands)."""
+"""``genprior evaluate MODEL [MODEL ...]``: the generator report card (the paper's Section 4)."""
 
 from __future__ import annotations
 
-from genprior.cli.app import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from genprior.cli.app import app
+
+
+def model_names(paths: list[Path]) -> list[str]:
+    """Report names from checkpoint directory names, made unique with ``-2``, ``-3``, ..."""
+    names: list[str] = []
+    for p in paths:
+        base = p.resolve().name or str(p)
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _optional_split(path: Path, split: str):
+    """The ``split`` images of ``path``, or None if that split is empty or missing."""
+    from genprior.data.io import load_images
+
+    try:
+        return load_images(path, split)
+    except ValueError as exc:
+        if "is empty" in str(exc) or f"no {split!r} array" in str(exc):
+            return None
+        raise
+
+
+@app.command("evaluate")
+def evaluate_command(
+    models: list[Path] = typer.Argument(..., help="Checkpoint directories; several are compared side by side."),
+    data: Path = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`); uses its test split."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: report.md, metrics.json, PNG figures."),
+    n: int = typer.Option(None, "--n", help="Test images projected for A1, B1, B2 (default 1000 or all)."),
+    emd_n: int = typer.Option(None, "--emd-n", help="Images per side of the exact EMD, A3 (default 10000 or all)."),
+    mem_n: int = typer.Option(None, "--mem-n", help="Samples for the memorisation check (default 2000)."),
+    off_n: int = typer.Option(None, "--off-n", help="Images per off-distribution set, A2 (default 100)."),
+    restarts: int = typer.Option(None, "--restarts", help="Random starts of z* for models without encoder (default 4)."),
+    max_iter: int = typer.Option(None, "--max-iter", help="Iterations of Algorithm 1 for z* (default 200)."),
+    train_data: Path = typer.Option(None, "--train-data", help="Training images for the memorisation check "
+                                    "(default: the train split of --data, if it has one)."),
+    off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),
+    sliced_only: bool = typer.Option(False, "--sliced-only", help="Skip the exact EMD (only the sliced estimate)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes for a smoke test (n 200, emd-n 1000, ...)."),
+) -> None:
+    """Evaluate generators against the paper's criteria A1-A3, B1-B2 and a memorisation check."""
+    from genprior.data.io import load_dataset_meta, load_images
+    from genprior.evaluation.report import METRICS, REPORT, EvaluationSettings, write_report
+    from genprior.models.checkpoint import load_model
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a directory")
+    for p in models:
+        if not p.exists():
+            raise FileNotFoundError(f"model checkpoint not found: {p}")
+    test = load_images(data, "test")
+    train = load_images(train_data, "train") if train_data is not None else _optional_split(data, "train")
+    other = None
+    if off_data is not None:
+        other = _optional_split(off_data, "test")
+        if other is None:
+            other = load_images(off_data, "train")
+    overrides = dict(n=n, emd_n=emd_n, mem_n=mem_n, off_n=off_n, restarts=restarts, max_iter=max_iter, seed=seed)
+    settings = EvaluationSettings.quick(**overrides) if quick else EvaluationSettings(
+        **{k: v for k, v in overrides.items() if v is not None})
+    if sliced_only:
+        settings.exact_emd = False
+    names = model_names(models)
+    generators = {name: load_model(p) for name, p in zip(names, models)}
+    info = {"path": str(data), **{k: v for k, v in load_dataset_meta(data).items() if k in ("dataset", "seed")}}
+    if train_data is not None:
+        info["train_path"] = str(train_data)
+    if off_data is not None:
+        info["off_path"] = str(off_data)
+    metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
+                           off_name=off_data.stem if off_data is not None else "other data", data_info=info,
+                           model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo)
+    for name, m in metrics["models"].items():
+        emd = (m["A3"].get("emd") or {}).get("emd")
+        typer.echo(f"{name}: A1 NRMSE median {m['A1']['nrmse']['median']:.3f}, "
+                   + (f"EMD {emd:.3g}, " if emd is not None else "")
+                   + f"D*SW2^2 {m['A3']['sliced']['scaled']:.3g}")
+    typer.echo(f"report: {out / REPORT}; metrics: {out / METRICS}")

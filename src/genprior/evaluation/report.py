@@ -1,0 +1,331 @@
+"""The generator report card: every criterion for every model, as ``metrics.json``,
+``report.md`` and PNG figures in one directory.
+
+:func:`evaluate_generator` runs the criteria of :mod:`genprior.evaluation.criteria` on
+one model; :func:`data_reference` computes what does not depend on the model (the EMD
+between test and training images, a floor no sampler beats at that ``N``; the test
+images' nearest training images); :func:`write_report` runs both for several models and
+writes the files.  Settings live in one :class:`EvaluationSettings`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genprior.evaluation import criteria as C
+
+METRICS = "metrics.json"
+REPORT = "report.md"
+FIGURES = {
+    "a1_nrmse": "a1_nrmse.png",
+    "a1_examples": "a1_examples.png",
+    "a2_off_distribution": "a2_off_distribution.png",
+    "a3_emd": "a3_emd.png",
+    "b2_latent": "b2_latent.png",
+    "b2_far_from_prior": "b2_far_from_prior.png",
+    "b1_interpolation": "b1_interpolation.png",
+    "b1_lipschitz": "b1_lipschitz.png",
+    "memorisation": "memorisation.png",
+}
+
+
+@dataclass
+class EvaluationSettings:
+    """How much of each criterion to run.  ``None`` sizes mean "the default, or all available".
+
+    Attributes:
+        n: test images projected for A1/B2/B1 (default 1000).
+        emd_n: test images and prior samples for A3's exact EMD (default 10,000, the paper's).
+        mem_n: prior samples (and test images) for the memorisation check (default 2000).
+        off_n: images per off-distribution set (A2).
+        restarts: random starts per image for models without an encoder (the paper: 4).
+        max_iter, tol: Algorithm 1's iteration limit and tolerance for ``z*(x)``.
+        thresholds: NRMSE thresholds reported by A1.
+        exact_emd: compute the exact EMD (else only the sliced estimate).
+        n_projections: directions of the sliced-Wasserstein estimate.
+        lipschitz_paths: interpolation paths for the local Lipschitz estimates (B1).
+        far_radii: radii (multiples of sqrt(d)) of the far-from-prior samples (B2).
+        examples: test images shown in the A1 example grid.
+        batch_size: images solved or generated together.
+        seed: seed of every random draw (starts, prior samples, projections, paths).
+    """
+
+    n: int | None = None
+    emd_n: int | None = None
+    mem_n: int | None = None
+    off_n: int = 100
+    restarts: int = 4
+    max_iter: int = 200
+    tol: float = 1e-6
+    thresholds: tuple[float, ...] = C.THRESHOLDS
+    exact_emd: bool = True
+    n_projections: int = 1000
+    lipschitz_paths: int = 100
+    far_radii: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    examples: int = 8
+    batch_size: int = 1000
+    seed: int = 0
+
+    DEFAULTS = {"n": 1000, "emd_n": 10_000, "mem_n": 2000}
+
+    @classmethod
+    def quick(cls, **overrides) -> EvaluationSettings:
+        """A smoke-test sized run (seconds to a minute per model)."""
+        base = dict(n=200, emd_n=1000, mem_n=500, off_n=20, restarts=2, max_iter=50, n_projections=200,
+                    lipschitz_paths=20)
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def resolved(self, n_test: int) -> EvaluationSettings:
+        """Fill in ``None`` sizes; raise ``ValueError`` if a size asked for exceeds the data."""
+        out = {}
+        for name, default in self.DEFAULTS.items():
+            value = getattr(self, name)
+            if value is None:
+                value = min(default, n_test)
+            elif value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+            elif value > n_test:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} {value} is larger than the {n_test} test images available")
+            out[name] = value
+        for name in ("restarts", "off_n", "n_projections", "lipschitz_paths", "batch_size", "examples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_iter < 0:
+            raise ValueError(f"max_iter must be >= 0, got {self.max_iter}")
+        return replace(self, **out)
+
+
+def check_model_fits(generator: nn.Module, images: Tensor, name: str = "model") -> None:
+    """Raise ``ValueError`` unless ``G`` has a ``latent_dim`` and makes images shaped like ``images``."""
+    d = getattr(generator, "latent_dim", None)
+    if not isinstance(d, int) or d < 1:
+        raise ValueError(f"{name}: a generator needs an integer latent_dim >= 1, got {d!r}")
+    shape = tuple(C.generate(generator, torch.zeros(1, d)).shape[1:])
+    if shape != tuple(images.shape[1:]):
+        raise ValueError(f"{name} makes images of shape {list(shape)} but the data are {list(images.shape[1:])}; "
+                         "evaluate a model on the data set it was trained for")
+
+
+def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSettings) -> dict:
+    """Model-independent references: test-vs-train EMD (floor) and test images' nearest training images."""
+    ref: dict[str, Any] = {"summary": {}}
+    if train is None:
+        return ref
+    n = settings.emd_n
+    if train.shape[0] >= n:
+        start = time.perf_counter()
+        dist = C.distribution_distance(test[:n], train[:n], exact=settings.exact_emd,
+                                       n_projections=settings.n_projections, seed=settings.seed)
+        ref["summary"]["emd_test_train"] = _strip(dist)
+        ref["summary"]["emd_test_train"]["seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    ref["test_neighbours"] = C.nearest_neighbours(test[: settings.mem_n], train)
+    ref["summary"]["test_neighbours_seconds"] = time.perf_counter() - start
+    return ref
+
+
+def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None = None,
+                       off_sets: dict[str, Tensor] | None = None, settings: EvaluationSettings | None = None,
+                       reference: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Run every criterion on one generator.
+
+    Args:
+        generator: ``G`` (with ``encode`` for encoder starts).
+        test: test images ``[N, 1, n, n]``.
+        train: training images for the memorisation check (skipped without them).
+        off_sets: A2's images (default: :func:`off_distribution_images` of the test set).
+        settings: sizes and seeds (resolved against the data here).
+        reference: :func:`data_reference` output, shared between models.
+        log: called with one line per finished criterion.
+
+    Returns:
+        ``{"A1", "A2", "A3", "B2", "far", "B1", "memorisation", "timings"}``: each a dict with
+        a JSON-ready ``summary`` and the tensors the figures need.
+    """
+    s = (settings or EvaluationSettings()).resolved(test.shape[0])
+    say = log or (lambda _msg: None)
+    check_model_fits(generator, test)
+    if reference is None:
+        reference = data_reference(test, train, s)
+    if off_sets is None:
+        off_sets = C.off_distribution_images(test, s.off_n, s.seed)
+    proj = dict(restarts=s.restarts, seed=s.seed, max_iter=s.max_iter, tol=s.tol, batch_size=s.batch_size)
+    out: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+
+    def timed(key: str, fn):
+        start = time.perf_counter()
+        out[key] = fn()
+        timings[key] = time.perf_counter() - start
+        say(f"{key} done in {timings[key]:.1f} s")
+
+    timed("A1", lambda: C.range_coverage(generator, test[: s.n], thresholds=s.thresholds, **proj))
+    timed("A2", lambda: C.off_distribution_fit(generator, off_sets, test_nrmse=out["A1"]["nrmse"],
+                                               thresholds=s.thresholds, **proj))
+    n_samples = max(s.emd_n, s.mem_n if train is not None else 0)
+    start = time.perf_counter()
+    _, samples = C.prior_samples(generator, n_samples, seed=s.seed + 7, batch_size=s.batch_size)
+    sample_seconds = time.perf_counter() - start
+    timed("A3", lambda: {**C.distribution_distance(test[: s.emd_n], samples[: s.emd_n], exact=s.exact_emd,
+                                                   n_projections=s.n_projections, seed=s.seed),
+                         "sampling_seconds": sample_seconds})
+    codes = out["A1"]["z"]
+    timed("B2", lambda: C.latent_statistics(codes, seed=s.seed))
+    timed("far", lambda: C.far_from_prior_samples(generator, s.far_radii, n=8, seed=s.seed, reference=test[: s.n]))
+    timed("B1", lambda: {
+        "grid": C.interpolation_grid(generator, codes[0], codes[min(1, len(codes) - 1)], codes[min(2, len(codes) - 1)]),
+        **(C.local_lipschitz(generator, codes, n_paths=s.lipschitz_paths, seed=s.seed) if len(codes) > 1
+           else {"values": torch.zeros(0), "summary": None}),
+    })
+    if train is not None:
+        timed("memorisation", lambda: C.memorisation(samples[: s.mem_n], train, test[: s.mem_n],
+                                                     test_neighbours=reference.get("test_neighbours")))
+    out["timings"] = timings
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# JSON
+
+
+def _strip(obj: Any) -> Any:
+    """Drop tensors from nested dicts, turning NaN/inf into None (JSON-safe)."""
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if not isinstance(v, Tensor)}
+    if isinstance(obj, (list, tuple)):
+        return [_strip(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def model_summary(result: dict) -> dict:
+    """The JSON part of :func:`evaluate_generator`'s output."""
+    out = {
+        "A1": result["A1"]["summary"],
+        "A2": {name: r["summary"] for name, r in result["A2"].items()},
+        "A3": _strip(result["A3"]),
+        "B2": result["B2"]["summary"],
+        "B2_far_from_prior": result["far"]["summary"],
+        "B1": {"local_lipschitz": result["B1"]["summary"]},
+    }
+    if "memorisation" in result:
+        out["memorisation"] = _strip(result["memorisation"])
+    out["timings"] = result["timings"]
+    return _strip(out)
+
+
+def model_info(generator: nn.Module, path: str | None) -> dict:
+    config = getattr(generator, "checkpoint_config", {}) or {}
+    m = config.get("model", {})
+    return {"path": path, "kind": m.get("kind", type(generator).__name__), "preset": m.get("preset"),
+            "latent_dim": int(generator.latent_dim), "has_encoder": callable(getattr(generator, "encode", None)),
+            "training_steps": (config.get("training") or {}).get("steps")}
+
+
+# ---------------------------------------------------------------------------------------
+# The report
+
+
+def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.PathLike,
+                 train: Tensor | None = None, settings: EvaluationSettings | None = None,
+                 off_data: Tensor | None = None, off_name: str = "other data",
+                 data_info: dict | None = None, model_paths: dict[str, str] | None = None,
+                 log: Callable[[str], None] | None = None) -> dict:
+    """Evaluate ``models`` (name -> generator) and write ``report.md``, ``metrics.json`` and figures.
+
+    Returns:
+        The metrics dictionary written to ``metrics.json``.
+    """
+    from genprior import __version__
+    from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.evaluation import report_figures as F
+    from genprior.evaluation.metrics import psnr
+    from genprior.evaluation.report_text import render_report
+
+    if not models:
+        raise ValueError("give at least one model to evaluate")
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    s = (settings or EvaluationSettings()).resolved(test.shape[0])
+    for name, g in models.items():
+        check_model_fits(g, test, name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"reference: test vs train (EMD at N = {s.emd_n}, nearest neighbours of {s.mem_n} test images)")
+    ref_start = time.perf_counter()
+    reference = data_reference(test, train, s)
+    ref_seconds = time.perf_counter() - ref_start
+    off_sets = C.off_distribution_images(test, s.off_n, s.seed, other=off_data, other_name=off_name)
+    results: dict[str, dict] = {}
+    for name, g in models.items():
+        say(f"evaluating {name}")
+        results[name] = evaluate_generator(g, test, train, off_sets, s, reference,
+                                           log=lambda msg, name=name: say(f"  {name}: {msg}"))
+
+    say("writing figures")
+    fig_start = time.perf_counter()
+    figs = {k: out / v for k, v in FIGURES.items()}
+    F.violins({m: r["A1"]["nrmse"] for m, r in results.items()}, figs["a1_nrmse"], "NRMSE ||G(z*) - x|| / ||x||",
+              f"A1: NRMSE of the projections of {s.n} test images", hlines=s.thresholds)
+    k = min(s.examples, s.n)
+    F.coverage_examples(test[:k], {m: r["A1"]["reconstructions"][:k] for m, r in results.items()},
+                        {m: psnr(r["A1"]["reconstructions"][:k], test[:k]) for m, r in results.items()},
+                        figs["a1_examples"], n=k)
+    F.off_distribution_examples(off_sets, {m: {o: r["A2"][o]["reconstructions"] for o in off_sets}
+                                           for m, r in results.items()}, figs["a2_off_distribution"])
+    ref_emd = (reference["summary"].get("emd_test_train") or {}).get("emd") or {}
+    F.emd_bars({m: (r["A3"]["emd"] or {}).get("emd", float("nan")) for m, r in results.items()},
+               {m: r["A3"]["sliced"]["scaled"] for m, r in results.items()}, figs["a3_emd"],
+               reference=ref_emd.get("emd"), n=s.emd_n)
+    with_proj = {m: r for m, r in results.items() if "projected_codes" in r["B2"]}
+    if with_proj:
+        F.latent_projections({m: r["B2"]["projected_codes"] for m, r in with_proj.items()},
+                             {m: r["B2"]["projected_prior"] for m, r in with_proj.items()}, figs["b2_latent"])
+    else:
+        figs.pop("b2_latent")
+    F.far_from_prior_grid({m: r["far"]["images"] for m, r in results.items()}, s.far_radii, figs["b2_far_from_prior"])
+    F.interpolation_grids({m: r["B1"]["grid"] for m, r in results.items()}, figs["b1_interpolation"])
+    lip = {m: r["B1"]["values"] for m, r in results.items() if r["B1"]["values"].numel()}
+    if lip:
+        F.violins(lip, figs["b1_lipschitz"], "||G(z + e) - G(z)|| / ||e||",
+                  "B1: local Lipschitz estimates along interpolation paths", log=True)
+    else:
+        figs.pop("b1_lipschitz")
+    if train is not None:
+        mem = {m: r["memorisation"] for m, r in results.items()}
+        first = next(iter(mem.values()))
+        F.memorisation_histograms({m: v["gen_distance"] for m, v in mem.items()}, first["test_distance"],
+                                  figs["memorisation"], threshold=first["copy_threshold"])
+    else:
+        figs.pop("memorisation")
+    fig_seconds = time.perf_counter() - fig_start
+
+    metrics = {
+        "format": "genprior-evaluation", "format_version": 1,
+        "versions": {"genprior": __version__, "torch": torch.__version__},
+        "data": {**(data_info or {}), "n_test": int(test.shape[0]), "image_shape": list(test.shape[1:]),
+                 "n_train": None if train is None else int(train.shape[0]), "off_distribution_sets": list(off_sets)},
+        "settings": {k: v for k, v in asdict(s).items()},
+        "psnr_data_range": 1.0,
+        "reference": {**_strip(reference["summary"]), "seconds": ref_seconds},
+        "models": {m: {"model": model_info(models[m], (model_paths or {}).get(m)), **model_summary(r)}
+                   for m, r in results.items()},
+        "figures": {k: p.name for k, p in figs.items()},
+        "seconds": {"figures": fig_seconds, "total": time.perf_counter() - started},
+    }
+    write_json_atomic(out / METRICS, metrics)
+    write_text_atomic(out / REPORT, render_report(metrics))
+    say(f"wrote {out / REPORT}, {out / METRICS} and {len(figs)} figures in {time.perf_counter() - started:.0f} s")
+    return metrics
