@@ -7,6 +7,7 @@ Benchmarks run as scripts (``.venv/bin/python benchmarks/bench_<name>.py [--reco
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import statistics
@@ -49,14 +50,22 @@ def machine() -> str:
 
 
 def record(name: str, section: str) -> Path:
-    """Replace (or append) the ``<!-- name -->`` section of RESULTS.md with ``section``."""
+    """Replace (or append) the ``<!-- name -->`` section of RESULTS.md with ``section``.
+
+    Benchmarks may finish at the same time, so the read-modify-write happens under an
+    exclusive lock and the file is replaced atomically.
+    """
+    from genprior.atomic import write_text_atomic
+
     begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = f"{begin}\n{section}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            text = head + block + rest.split(end, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        write_text_atomic(RESULTS, text)
     return RESULTS
