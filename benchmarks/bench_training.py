@@ -222,7 +222,8 @@ def a1(record_it: bool, n_test: int, rows_file: str | None = None) -> None:
             row = {"dataset": dataset, "kind": kind, "run": run.name, "median": float(nrmse.median()),
                    "q25": float(nrmse.quantile(0.25)), "q75": float(nrmse.quantile(0.75)),
                    "steps": training["steps_done"], "train_seconds": training["seconds"], "a1_seconds": seconds,
-                   "batch": training["batch_size"], "lr": training["lr"], "schedule": training["schedule"]}
+                   "batch": training["batch_size"], "lr": training["lr"], "schedule": training["schedule"],
+                   "finished": training.get("finished", False), "stopped": training.get("stopped")}
             if kind != "gan":
                 row["encoder_only"] = float(encoder_only_nrmse(model, test).median())
             if (run / "samples.png").exists():
@@ -236,7 +237,7 @@ def a1(record_it: bool, n_test: int, rows_file: str | None = None) -> None:
 
 def render_a1(rows: list[dict], n_test: int, where: str, record_it: bool) -> None:
     lines = [
-        "## Compact models within 10 minutes: criterion A1 (bench_training_a1)",
+        "## Compact models trained on a 10-minute plan: criterion A1 (bench_training_a1)",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_training.py train` then "
         f"`.venv/bin/python benchmarks/bench_training.py a1 --record` ({time.strftime('%Y-%m-%d')})  ",
@@ -260,27 +261,46 @@ def render_a1(rows: list[dict], n_test: int, where: str, record_it: bool) -> Non
             met = " met" if r["median"] <= TARGET[r["dataset"]] else " **not met**"
         fig = f"[grid](../{r['figure']})" if "figure" in r else ""
         enc = f"{r['encoder_only']:.3f}" if "encoder_only" in r else "-"
-        lines.append(f"| {r['dataset']} (d={LATENT[r['dataset']]}) | {r['kind'].upper()} | {r['steps']} | "
+        planned = STEPS[r["dataset"], r["kind"]]
+        steps = f"{r['steps']}" if r["steps"] == planned and r.get("finished", True) else \
+            f"{r['steps']} (**planned {planned}, {r.get('stopped', 'unfinished')}**)"
+        lines.append(f"| {r['dataset']} (d={LATENT[r['dataset']]}) | {r['kind'].upper()} | {steps} | "
                      f"{r['batch']} | {r['lr']:g} ({r['schedule']}) | {r['train_seconds'] / 60:.1f} min | "
                      f"**{r['median']:.3f}** ({r['q25']:.3f}-{r['q75']:.3f}) | {enc} | {target}{met} | {fig} |")
-    lines += [
-        "",
-        "Wall times: the step counts were chosen for 7-9 minutes at the throughput measured beforehand "
-        "(28 ms per MNIST AE/VAE step, 45-65 ms per Shapes step, 0.4 s / 0.8 s per MNIST / Shapes GAN step); "
-        "other jobs kept the load average at 2-4 on the 2 cores, so the MNIST AE/VAE took 14-15 minutes "
-        "and the Shapes AE/VAE 10-11 minutes. With the machine to themselves they fit in 10 minutes "
-        "(see the throughput table above).",
-        "",
-        "The GANs are far from converged: 700-1500 generator steps (each after 5 critic steps) against the "
-        "paper's 20k-30k; their samples are blobs and their A1 errors are 2-5 times those of the AE/VAE (the "
-        "paper also finds the GAN worst on A1, by less). With the same 1500 MNIST steps, Adam 5e-4 instead "
-        "of the paper's 1e-4 (betas (0, 0.9) in both) lowered the A1 median on 200 test images from 0.712 "
-        "to 0.630 (one seed); the default stays the paper's, pass `--lr 5e-4` for short runs.",
-    ]
+    lines += ["", wall_time_note(rows), "", gan_note(rows)]
     section = "\n".join(lines)
     print(section)
     if record_it:
         record("bench_training_a1", section)
+
+
+def wall_time_note(rows: list[dict]) -> str:
+    """Say which runs exceeded the 10-minute budget, from the recorded wall times."""
+    over = [r for r in rows if r["train_seconds"] > 600]
+    text = ("Wall times: the step counts were chosen for 7-9 minutes at the throughput measured beforehand "
+            "(28 ms per MNIST AE/VAE step, 45-65 ms per Shapes step, 0.4 s / 0.8 s per MNIST / Shapes GAN step). ")
+    if not over:
+        return text + "Every run finished within 10 minutes."
+    names = ", ".join(f"{r['dataset']} {r['kind'].upper()} ({r['train_seconds'] / 60:.1f} min)" for r in over)
+    return text + (f"On the shared machine (other jobs on the same 2 cores) {len(over)} of the {len(rows)} runs "
+                   f"took longer than 10 minutes: {names}. They did not meet the 10-minute budget here; "
+                   "on a quiet machine they would need the planned per-step times above, which this "
+                   "benchmark has not re-measured.")
+
+
+def gan_note(rows: list[dict]) -> str:
+    """How far the short GAN runs are from the AE/VAE of the same data on A1 (from the rows)."""
+    parts = []
+    for dataset in ("mnist", "shapes"):
+        gan = [r for r in rows if r["dataset"] == dataset and r["kind"] == "gan"]
+        others = [r["median"] for r in rows if r["dataset"] == dataset and r["kind"] != "gan"]
+        if gan and others:
+            ratio = gan[0]["median"] / min(others)
+            parts.append(f"{dataset}: {gan[0]['steps']} generator steps, A1 median {ratio:.1f}x the best AE/VAE")
+    if not parts:
+        return ""
+    return ("The GANs are far from converged (each generator step follows 5 critic steps; the paper trains "
+            "20k-30k steps): " + "; ".join(parts) + ". The paper also finds the GAN worst on A1, by less.")
 
 
 # -- training the six models -------------------------------------------------------------

@@ -105,6 +105,10 @@ def test_off_distribution_images_are_fitted_worse(world):
     a2 = C.off_distribution_fit(g, {"noise": sets["noise"]}, test_nrmse=a1["nrmse"], max_iter=20)
     assert a2["noise"]["summary"]["auroc"] == 1.0
     assert a2["noise"]["summary"]["nrmse"]["median"] > 10 * a1["summary"]["nrmse"]["median"]
+    # the fraction below each NRMSE threshold counts the in-range images only (noise is fitted badly)
+    mixed = C.range_coverage(g, torch.cat([test[:10], sets["noise"][:5]]), max_iter=20)
+    assert mixed["nrmse"][10:].min() > 0.1
+    assert mixed["summary"]["below"]["0.1"] == pytest.approx(10 / 15)
 
 
 # ----------------------------------------------------------------------------- memorisation

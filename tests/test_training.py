@@ -55,6 +55,9 @@ def test_every_kind_trains_and_writes_its_files(kind, images, tmp_path):
     expected = {"ae": ["loss"], "vae": ["loss", "recon", "kl"], "gan": ["critic", "wasserstein", "gp", "generator"]}
     assert header == ["step", "seconds", *expected[kind]]
     assert (run / "samples.png").stat().st_size > 1000
+    grids = sorted(p.name for p in (run / "samples").iterdir())
+    assert grids == ["step-000010.png", "step-000012.png"]  # every sample_every steps and at the end
+    assert (run / "samples.png").read_bytes() == (run / "samples" / "step-000012.png").read_bytes()
     training = read_config(run)["training"]
     assert training["steps_done"] == 12 and training["finished"] and training["stopped"] == "steps"
     loaded = load_model(run)
@@ -96,13 +99,14 @@ def test_training_is_seeded_and_leaves_the_global_rng_alone(images, tmp_path):
 
 
 def test_existing_checkpoint_is_never_silently_overwritten(images, tmp_path):
-    train(tiny("ae"), images, tmp_path, config(), progress=False)
+    train(tiny("ae"), images, tmp_path, config(sample_every=5), progress=False)
     before = weights(tmp_path)
     with pytest.raises(ValueError, match="already holds a checkpoint; pass --resume .* or --force"):
         train(tiny("ae", seed=5), images, tmp_path, config(), progress=False)
     assert same_weights(weights(tmp_path), before)
     train(tiny("ae", seed=5), images, tmp_path, config(steps=4), progress=False, force=True)
     assert read_config(tmp_path)["training"]["steps_done"] == 4
+    assert not (tmp_path / "samples").exists() and not (tmp_path / "samples.png").exists()  # the old run's grids
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -227,6 +231,11 @@ def test_cli_uses_the_recipe_and_flags_override_it(mnist_like, tmp_path, capsys)
     assert cfg["model"] == {"kind": "gan", "preset": "compact", "latent_dim": 8, "image_size": 28,
                             "gp_weight": 10.0, "critic_steps": 5}
     assert (cfg["training"]["lr"], cfg["training"]["batch_size"], cfg["training"]["betas"]) == (1e-4, 50, [0.0, 0.9])
+    assert run_cli(["train", "vae", "--data", str(mnist_like), "--out", str(tmp_path / "vae0"), "--steps", "1",
+                    "--quiet"]) == 0
+    cfg = json.loads((tmp_path / "vae0" / "config.json").read_text())  # the compact MNIST recipe
+    assert (cfg["model"]["kl_weight"], cfg["model"]["latent_dim"]) == (0.05, 8)
+    assert (cfg["training"]["lr"], cfg["training"]["batch_size"], cfg["training"]["schedule"]) == (2e-3, 64, "cosine")
     assert run_cli(["train", "vae", "--data", str(mnist_like), "--out", str(tmp_path / "vae"), "--steps", "2",
                     "--batch-size", "10", "--lr", "0.01", "--kl-weight", "0.2", "--latent-dim", "5",
                     "--schedule", "constant", "--quiet"]) == 0

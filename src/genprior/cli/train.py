@@ -23,7 +23,7 @@ from genprior.cli.app import train_app
 
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
 OutOpt = typer.Option(..., "--out", "-o", help="Run directory: model.safetensors, config.json, losses.csv, "
-                                                "samples.png, training-state/.")
+                                                "samples.png, samples/, training-state/.")
 LatentOpt = typer.Option(None, "--latent-dim", help="Latent dimension d (default: 8 MNIST, 10 Shapes, 800 knee).")
 PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B) "
                                                 "(default: compact).")
@@ -41,7 +41,8 @@ AmpOpt = typer.Option(None, "--amp/--no-amp", help="Mixed precision (autocast; b
 AmpDtypeOpt = typer.Option(None, "--amp-dtype", help="bfloat16, or float16 with a gradient scaler (default: bfloat16).")
 LogOpt = typer.Option(None, "--log-every", help="Steps per row of losses.csv (default: 50).")
 CkptOpt = typer.Option(None, "--checkpoint-every", help="Steps between resumable checkpoints (default: 1000).")
-SampleOpt = typer.Option(None, "--sample-every", help="Steps between sample grids (samples.png) (default: 1000).")
+SampleOpt = typer.Option(None, "--sample-every", help="Steps between sample grids (samples/step-N.png; the latest "
+                                                     "also as samples.png) (default: 1000).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar.")
 
 

@@ -7,22 +7,19 @@ then one generator update on noise only).  Each update evaluates
 ``model.objective(phase, batch, size)`` and takes one Adam step of that phase's
 optimiser; the learning rate follows :func:`learning_rate` (constant or cosine).
 
-Randomness is *counter-based*, so a resumed run replays exactly what an uninterrupted
-run would have done:
-
-* batch order: data batch ``k`` (counted over all updates that use data) is a slice of
-  epoch ``k // (N // batch_size)``'s permutation, drawn from a generator seeded with
-  ``(seed, epoch)``; the global batch is the same whatever the number of ranks, and
-  rank ``r`` of ``R`` trains on its ``r``-th slice;
-* noise (latent codes, VAE sampling, penalty interpolation, dropout): at the start of
-  step ``s`` the global torch generators are seeded with ``(seed, s, rank)``.
+Randomness is counter-based (:mod:`genprior.training.randomness`): the batch order and
+every noise draw are functions of the seed and the step, so a resumed run replays
+exactly what an uninterrupted run would have done.  The global batch is the same
+whatever the number of ranks; rank ``r`` of ``R`` trains on its ``r``-th slice.
 
 Files (rank 0, all atomic, see :mod:`genprior.training.state`): every
 ``checkpoint_every`` steps, when stopped early and at the end, the resumable state,
 ``model.safetensors`` + ``config.json`` and ``losses.csv`` (one row per ``log_every``
 steps: ``step``, ``seconds``, the mean of each logged value); every ``sample_every``
-steps and at the end ``samples.png`` (``G(z)`` for fixed codes).  SIGTERM and Ctrl-C
-finish the current step, save, and raise :class:`TrainingInterrupted`.
+steps and at the end a grid of ``G(z)`` for fixed codes ``z ~ N(0, I)``, kept as
+``samples/step-NNNNNN.png`` (the history) and ``samples.png`` (the latest).  SIGTERM
+and Ctrl-C finish the current step, save, and raise :class:`TrainingInterrupted`
+(:mod:`genprior.training.interrupt`).
 """
 
 from __future__ import annotations
@@ -31,160 +28,26 @@ import csv
 import io
 import math
 import os
-import signal
-import threading
+import shutil
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genprior.atomic import write_text_atomic
+from genprior.atomic import write_atomic, write_text_atomic
 from genprior.models.checkpoint import model_config_dict, write_config
 from genprior.training import distributed, state
-from genprior.validation import check_choice, check_finite, check_positive
+from genprior.training.config import TrainConfig, learning_rate
+from genprior.training.interrupt import StopRequest, TrainingInterrupted
+from genprior.training.randomness import BatchOrder, mix_seed
+from genprior.validation import check_finite
 
 LOSSES = "losses.csv"
 SAMPLES = "samples.png"
-SCHEDULES = ("constant", "cosine")
-AMP_DTYPES = ("bfloat16", "float16")
-COSINE_FLOOR = 0.05  # the cosine schedule decays the learning rate to 5% of its start
+SAMPLE_HISTORY = "samples"  # samples/step-NNNNNN.png, one grid per sample_every steps
 N_SAMPLES = 32
-# Settings a resumed run must share with the run it continues (others may change).
-_RESUME_FIXED = ("batch_size", "lr", "seed", "schedule", "betas")
-
-
-def learning_rate(config: "TrainConfig", step: int) -> float:
-    """The learning rate of (1-based) ``step``: constant, or cosine decay over ``config.steps``.
-
-    cosine: ``lr * (f + (1 - f) (1 + cos(pi (step - 1) / steps)) / 2)`` with ``f = 0.05``.
-    """
-    if config.schedule == "constant":
-        return config.lr
-    progress = (step - 1) / config.steps
-    return config.lr * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-@dataclass
-class TrainConfig:
-    """How to train: the authors' VAE recipe for Shapes by default (Adam 5e-4, batch 32).
-
-    See :func:`genprior.training.recipes.recipe` for the defaults of each model.
-
-    Attributes:
-        steps: training steps (GAN: generator updates).
-        batch_size: images per update, over all ranks together.
-        lr: Adam learning rate (start of the schedule).
-        seed: seed of the batch order and of all noise.
-        log_every, checkpoint_every: steps between loss rows / saved states.
-        sample_every: steps between sample grids (``None``: no grids).
-        max_seconds: stop (and save) after this much training time in this session.
-        schedule: ``"constant"`` or ``"cosine"``.
-        betas: Adam betas (``None``: the model's, (0.9, 0.999) or the GAN's (0, 0.9)).
-        device: ``"cpu"`` or ``"cuda"``.
-        amp: mixed precision (autocast); ``amp_dtype`` ``"bfloat16"`` (CPU and CUDA) or
-            ``"float16"`` (with a gradient scaler).
-    """
-
-    steps: int = 30_000
-    batch_size: int = 32
-    lr: float = 5e-4
-    seed: int = 0
-    log_every: int = 50
-    checkpoint_every: int = 1000
-    max_seconds: float | None = None
-    schedule: str = "constant"
-    betas: tuple[float, float] | None = None
-    sample_every: int | None = 1000
-    device: str = "cpu"
-    amp: bool = False
-    amp_dtype: str = "bfloat16"
-
-    def __post_init__(self) -> None:
-        check_choice(self.schedule, SCHEDULES, "learning-rate schedule")
-        check_choice(self.amp_dtype, AMP_DTYPES, "mixed-precision dtype")
-        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.sample_every is not None and (not isinstance(self.sample_every, int) or self.sample_every < 1):
-            raise ValueError(f"sample_every must be a positive integer or None, got {self.sample_every!r}")
-        check_positive(self.lr, "learning rate")
-        if self.max_seconds is not None:
-            check_positive(self.max_seconds, "max_seconds")
-        if self.betas is not None:
-            self.betas = tuple(float(b) for b in self.betas)
-            if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-                raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["betas"] = list(self.betas) if self.betas is not None else None
-        return d
-
-
-class TrainingInterrupted(RuntimeError):
-    """Training stopped on SIGTERM / SIGINT after saving a resumable state at ``step``."""
-
-    def __init__(self, step: int, signum: int, directory: Path) -> None:
-        self.step, self.signum, self.directory = step, signum, directory
-        name = signal.Signals(signum).name
-        super().__init__(f"{name} received: stopped after step {step}; the state is saved in {directory} "
-                         "(continue with --resume)")
-
-
-def _mix(*values: int) -> int:
-    """A 63-bit seed from integers (splitmix64 chain): well-spread even for nearby inputs."""
-    mask = (1 << 64) - 1
-    h = 0x9E3779B97F4A7C15
-    for v in values:
-        h = (h ^ (int(v) & mask)) & mask
-        h = (h + 0x9E3779B97F4A7C15) & mask
-        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & mask
-        h ^= h >> 31
-    return h >> 1
-
-
-class BatchOrder:
-    """Index batches without replacement; batch ``k`` depends only on ``(seed, k)``."""
-
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.per_epoch = n // batch_size
-        self._epoch, self._perm = -1, None
-
-    def batch(self, k: int) -> Tensor:
-        epoch, pos = divmod(k, self.per_epoch)
-        if epoch != self._epoch:
-            gen = torch.Generator().manual_seed(_mix(self.seed, 0xBA7C4, epoch))
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
-        return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
-
-
-class _StopRequest:
-    """SIGTERM / SIGINT set a flag the loop reads after each step (a second Ctrl-C aborts)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
@@ -198,18 +61,6 @@ def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
-
-
-def _check_resume(saved: dict[str, Any], config: TrainConfig, model: nn.Module, where: Path) -> None:
-    """A resumed run must continue the same model with the same recipe."""
-    if saved.get("model") != model_config_dict(model):
-        raise ValueError(f"{where}: the checkpoint holds a different model ({saved.get('model')}) than the one "
-                         f"given ({model_config_dict(model)})")
-    old, new = saved.get("train", {}), config.to_dict()
-    changed = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in _RESUME_FIXED if old.get(k) != new[k]]
-    if changed:
-        raise ValueError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
-                         "start a new run in another directory (or overwrite with --force)")
 
 
 def _kind(model: nn.Module) -> str:
@@ -286,7 +137,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
             raise ValueError(f"{out_dir} already holds a checkpoint; pass --resume to continue it or --force to "
                              "overwrite it (resume=True / force=True in Python)")
         if ctx.is_main:
-            state.remove_checkpoint(out_dir, extra=(LOSSES, SAMPLES))
+            state.remove_checkpoint(out_dir, extra=(LOSSES, SAMPLES), extra_dirs=(SAMPLE_HISTORY,))
     if resume and saved_path is None:
         if state.has_checkpoint(out_dir):
             raise ValueError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
@@ -300,7 +151,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
     start_step, seconds_before, resumed_at, saved = 0, 0.0, [], {}
     if saved_path is not None:
         saved = state.read_state(saved_path)
-        _check_resume(saved, config, model, saved_path)
+        state.check_resumable(saved, config.to_dict(), model_config_dict(model), saved_path)
         state.load_state(saved_path, model, optimisers)
         start_step, seconds_before = int(saved["step"]), float(saved.get("seconds", 0.0))
         history = list(saved.get("history", []))
@@ -353,7 +204,9 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
             p = next(model.parameters())
             x = model(z_fixed.to(p.device, p.dtype)).float().cpu()
         model.train()
-        image_grid(x, out_dir / SAMPLES, ncol=8, title=f"{_kind(model)} samples G(z), z ~ N(0, I), step {step}")
+        grid = image_grid(x, out_dir / SAMPLE_HISTORY / f"step-{step:06d}.png", ncol=8,
+                          title=f"{_kind(model)} samples G(z), z ~ N(0, I), step {step}")
+        write_atomic(out_dir / SAMPLES, lambda tmp: shutil.copyfile(grid, tmp))
 
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}
@@ -380,10 +233,10 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
                unit="step", dynamic_ncols=True)
     stopped = "steps"
     model.train()
-    with _StopRequest() as stop_request:
+    with StopRequest() as stop_request:
         while step < config.steps:
             step += 1
-            torch.manual_seed(_mix(config.seed, step, ctx.rank))
+            torch.manual_seed(mix_seed(config.seed, step, ctx.rank))
             lr = learning_rate(config, step)
             for opt in optimisers.values():
                 for group in opt.param_groups:

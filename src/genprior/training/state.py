@@ -3,7 +3,8 @@
 Layout inside a run directory::
 
     model.safetensors, config.json     the model checkpoint (what ``load_model`` reads)
-    losses.csv, samples.png            loss history and a grid of samples
+    losses.csv, samples.png            loss history and the latest grid of samples
+    samples/step-NNNNNN.png            the grids saved every ``sample_every`` steps
     training-state/
         LATEST                         the name of the newest complete state, e.g. "step-000001000"
         step-000001000/
@@ -18,7 +19,7 @@ reader follows ``LATEST``, so it always finds a complete state.  Nothing is pick
 tensors go to safetensors, everything else to JSON.
 
 The random state needs no file: every random draw of step ``s`` on rank ``r`` comes from
-generators seeded with ``(seed, s, r)`` (see :mod:`genprior.training.loop`), so the seed
+generators seeded with ``(seed, s, r)`` (see :mod:`genprior.training.randomness`), so the seed
 and the step count restore it exactly.
 """
 
@@ -39,6 +40,21 @@ STATE_DIR = "training-state"
 LATEST = "LATEST"
 OPTIMISERS = "optimisers.safetensors"
 STATE = "state.json"
+# Settings a resumed run must share with the run it continues (others, like steps, may change).
+RESUME_FIXED = ("batch_size", "lr", "seed", "schedule", "betas")
+
+
+def check_resumable(saved: dict[str, Any], train: dict[str, Any], model: dict[str, Any], where: Path) -> None:
+    """A resumed run must continue the same model (``model``: its config dict) with the same
+    recipe (``train``: the new training settings; :data:`RESUME_FIXED` must not change)."""
+    if saved.get("model") != model:
+        raise ValueError(f"{where}: the checkpoint holds a different model ({saved.get('model')}) than the one "
+                         f"given ({model})")
+    old = saved.get("train", {})
+    changed = [f"{k}: {old.get(k)!r} -> {train[k]!r}" for k in RESUME_FIXED if old.get(k) != train[k]]
+    if changed:
+        raise ValueError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
+                         "start a new run in another directory (or overwrite with --force)")
 
 
 def has_checkpoint(directory: str | os.PathLike) -> bool:
@@ -47,12 +63,14 @@ def has_checkpoint(directory: str | os.PathLike) -> bool:
     return (directory / CONFIG).exists() or (directory / WEIGHTS).exists() or (directory / STATE_DIR).exists()
 
 
-def remove_checkpoint(directory: str | os.PathLike, extra: tuple[str, ...] = ()) -> None:
-    """Delete a run's checkpoint files (only those this module and the loop write)."""
+def remove_checkpoint(directory: str | os.PathLike, extra: tuple[str, ...] = (),
+                      extra_dirs: tuple[str, ...] = ()) -> None:
+    """Delete a run's checkpoint files and folders (only those this module and the loop write)."""
     directory = Path(directory)
     for name in (WEIGHTS, CONFIG, *extra):
         (directory / name).unlink(missing_ok=True)
-    shutil.rmtree(directory / STATE_DIR, ignore_errors=True)
+    for name in (STATE_DIR, *extra_dirs):
+        shutil.rmtree(directory / name, ignore_errors=True)
 
 
 def _flatten_optimisers(optimisers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], dict]:
