@@ -104,3 +104,23 @@ def test_reconstruct_new_options(workspace, capsys):
     assert "does not take --mu" in _error([*base, "--method", "hard", "--mu", "0.1"], capsys)
     assert "does not take --coordinates" in _error([*base, "--method", "sparse", "--coordinates", "u"], capsys)
     assert "--lam must be a number or 'auto'" in _error([*base, "--method", "hard", "--lam", "big"], capsys)
+
+
+def test_records_name_the_starts_and_help_lists_the_registries(workspace, capsys):
+    # The starts are drawn as tensors before solving (for sharding); the record names what was asked.
+    from genprior.methods import METHODS
+    from genprior.physics import PROBLEMS
+
+    base = ["reconstruct", "--data", str(workspace / "shapes.npz"), "--indices", "0:2", "--out",
+            str(workspace / "s.json"), "--max-iter", "3"]
+    assert run([*base, "--method", "tikhonov"]) == 0
+    assert json.loads((workspace / "s.json").read_text())["params"]["x_init"] == "random"
+    assert run([*base, "--method", "sparse", "--model", str(workspace / "model"), "--init", "encoder"]) == 0
+    params = json.loads((workspace / "s.json").read_text())["params"]
+    assert params["init"] == "encoder" and params["u_init"] == "zero"
+    capsys.readouterr()
+    for verb in ("reconstruct", "tune"):
+        assert run([verb, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for name in [*PROBLEMS, *METHODS]:
+            assert name in text, (verb, name)

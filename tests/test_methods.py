@@ -233,3 +233,43 @@ def test_projection_finds_codes_of_images_in_the_range(tiny_generator, tiny_auto
     assert psnr(enc.x, x).min() > 30
     with pytest.raises(ValueError, match="restarts must be >= 1"):
         project_to_range(tiny_generator, x, init="random", restarts=0)
+
+
+GENERATIVE = [name for name, spec in METHODS.items() if spec.needs_generator]
+
+
+@pytest.mark.parametrize("method", GENERATIVE)
+def test_generative_methods_refuse_bad_input(method, problem, tiny_generator):
+    # The issue's list: no generator, a critic prior on a model without a critic, mu < 0, K < 1.
+    physics, x, y = problem
+    solve = get_method(method).function
+    with pytest.raises(ValueError, match=f"method '{method}' needs a generator"):
+        solve(physics, y, None)
+    with pytest.raises(ValueError, match="latent prior 'critic' uses the GAN critic.*has no critic"):
+        solve(physics, y, tiny_generator, latent_prior="critic", max_iter=2)
+    for restarts in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="restarts must be >= 1"):
+            solve(physics, y, tiny_generator, restarts=restarts)
+    if "mu" in get_method(method).params:
+        with pytest.raises(ValueError, match="mu must be finite and >= 0"):
+            solve(physics, y, tiny_generator, mu=-0.1)
+
+
+def test_non_finite_reconstructions_raise_instead_of_being_returned(tomo16):
+    from tests.conftest import TinyGenerator
+
+    class NaNBeyondOne(TinyGenerator):
+        """NaN images for codes with z_0 > 1 (a broken model)."""
+
+        def forward(self, z):
+            x = super().forward(z)
+            return torch.where((z[:, 0] > 1).reshape(-1, 1, 1, 1), torch.full_like(x, float("nan")), x)
+
+    g = NaNBeyondOne()
+    z0 = torch.tensor([[0.0, 0.1, 0.2], [5.0, 0.0, 0.0], [0.3, 0.2, 0.1]])
+    with torch.no_grad():
+        y = tomo16.A(TinyGenerator()(torch.zeros(3, 3)))
+    with pytest.raises(FloatingPointError, match=r"method 'hard' produced NaN or Inf for 1 of 3 images \(rows 1\)"):
+        hard(tomo16, y, g, init=z0, max_iter=5)
+    fine = hard(tomo16, y[[0, 2]], g, init=z0[[0, 2]], max_iter=5)
+    assert torch.isfinite(fine.x).all()

@@ -190,3 +190,44 @@ def test_indexed_prox_steps_and_per_image_start_L(rng):
     with pytest.raises(ValueError, match="L0 must be positive"):
         block_backtracking(quadratic_partial(Q, b), [Block("v", torch.zeros(B, d, dtype=torch.float64))],
                            L0=torch.tensor([1.0, 2.0]))
+
+
+def test_null_prox_steps_keep_L_and_the_first_real_step_stays_finite():
+    # Regression (sparse on Shapes diverged to |x| ~ 1e24): while the soft threshold keeps u = 0
+    # every u step "passes" the test trivially; halving L_u on each such step sank it to ~1e-26, so
+    # the first step that moved u had length ~1e25, overflowed float32 (||du||^2 = inf) and
+    # inf <= inf accepted it.  Here u stays 0 until the slow coordinate z_2 passes 50.
+    dt = torch.float32
+    Q = torch.tensor([1.0, 1e-3], dtype=dt)
+    b = torch.tensor([[1.0, 100.0]], dtype=dt)
+    eps, t = 0.01, 1.0
+
+    def make(block, state, idx):
+        if block == "z":
+            u = state["u"]
+            return lambda z, rows: ((z - b).pow(2) * Q).sum(1) + (u[rows] - eps * z[:, 1:]).pow(2).sum(1)
+        z = state["z"]
+        return lambda u, rows: ((z[rows] - b).pow(2) * Q).sum(1) + (u - eps * z[rows, 1:]).pow(2).sum(1)
+
+    soft = lambda v, step: torch.sign(v) * torch.clamp(v.abs() - t * step, min=0)  # noqa: E731
+    blocks = [Block("z", torch.zeros(1, 2, dtype=dt)),
+              Block("u", torch.zeros(1, 1, dtype=dt), prox=soft, penalty=lambda u: t * u.abs().sum(1))]
+    out = block_backtracking(make, blocks, max_iter=300, tol=1e-9)
+    z, u = out.variables["z"], out.variables["u"]
+    h = out.objective[: int(out.iterations[0]) + 1, 0]
+    assert torch.isfinite(h).all() and torch.all(h[1:] <= h[:-1] * (1 + 1e-6))
+    assert float(z[0, 1]) > 50 and 0 < float(u[0, 0]) < 1  # u switched on, and by a sane amount
+    assert float(out.lipschitz["u"][0]) > 1e-3
+
+
+def test_non_finite_candidates_are_rejected():
+    # A tiny start L makes the first candidate overflow float32: its objective and the bound are
+    # both inf, and inf <= inf must not count as sufficient decrease.
+    c = torch.tensor([[1.0, -2.0]])
+
+    def make(block, state, idx):
+        return lambda v, rows: (v - c).pow(2).sum(1)
+
+    out = block_backtracking(make, [Block("v", torch.zeros(1, 2))], max_iter=100, L0=1e-30)
+    assert torch.allclose(out.variables["v"], c, atol=1e-4)
+    assert torch.isfinite(out.objective[: int(out.iterations[0]) + 1]).all()

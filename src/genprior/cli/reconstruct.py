@@ -14,8 +14,18 @@ from typing import Any
 import typer
 
 from genprior.cli.app import app
+from genprior.methods import METHODS
+from genprior.physics.problems import PROBLEMS
 
-METHOD_HELP = "hard, relaxed, sparse, sparse-tv, pgd, tikhonov or tv."
+
+def _one_of(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+# Built from the registries, so a newly registered method or problem shows up in --help.
+METHOD_HELP = f"Reconstruction method: {_one_of(METHODS)}."
+PROBLEM_HELP = f"Inverse problem: {_one_of(PROBLEMS)}."
 
 
 def _parse_range(text: str | None) -> tuple[float, float] | None:
@@ -68,7 +78,7 @@ def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
 def make_problem(problem: str, image_size: int, angles, angle_range, measurements, keep, kernel_size, kernel_width,
                  operator_seed):
     """The normalised operator of ``--problem`` and its options."""
-    from genprior.physics.problems import PROBLEMS, make_operator
+    from genprior.physics.problems import make_operator
     from genprior.validation import check_choice
 
     check_choice(problem, tuple(PROBLEMS), "problem")
@@ -79,7 +89,7 @@ def make_problem(problem: str, image_size: int, angles, angle_range, measurement
 
 @app.command("reconstruct")
 def reconstruct_command(
-    problem: str = typer.Option("tomography", "--problem", help="Inverse problem (tomography, cs, ...)."),
+    problem: str = typer.Option("tomography", "--problem", help=PROBLEM_HELP),
     method: str = typer.Option(..., "--method", help=METHOD_HELP),
     data: Path = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Results JSON file."),
@@ -124,7 +134,6 @@ def reconstruct_command(
     from genprior.parallel import start, stop
     from genprior.validation import check_nonnegative
 
-    from genprior.physics.problems import PROBLEMS
     from genprior.validation import check_choice
 
     spec = get_method(method)

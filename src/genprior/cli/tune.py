@@ -12,12 +12,13 @@ from pathlib import Path
 import typer
 
 from genprior.cli.app import app
-from genprior.cli.reconstruct import METHOD_HELP, make_problem, method_params
+from genprior.cli.reconstruct import METHOD_HELP, PROBLEM_HELP, make_problem, method_params
+from genprior.physics.problems import PROBLEMS
 
 
 @app.command("tune")
 def tune_command(
-    problem: str = typer.Option("tomography", "--problem", help="Inverse problem (tomography, cs, ...)."),
+    problem: str = typer.Option("tomography", "--problem", help=PROBLEM_HELP),
     method: str = typer.Option(..., "--method", help=METHOD_HELP),
     data: Path = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSON: chosen values, PSNR surface, test record."),
@@ -59,7 +60,6 @@ def tune_command(
     from genprior.methods.tuning import CRITERIA, default_grid, parse_grid
     from genprior.models.checkpoint import load_model
     from genprior.parallel import start, stop
-    from genprior.physics.problems import PROBLEMS
     from genprior.validation import check_choice, check_nonnegative
 
     spec = get_method(method)

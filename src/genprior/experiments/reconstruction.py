@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from genprior.evaluation.metrics import nrmse, psnr, ssim, summary
 from genprior.methods import get_method
-from genprior.methods.inputs import materialise_inputs, slice_inputs
+from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
 from genprior.parallel import Shard, gather
 from genprior.physics.noise import gaussian_noise
 from genprior.solvers.result import Result
@@ -138,6 +138,7 @@ def run_reconstruction(
         params.pop("lam")
     N = truth.shape[0]
     y = measure(physics, truth, noise, seed)
+    starts = start_choices(method, params)
     params = materialise_inputs(method, physics, y, generator, params)
     rows = shard.rows(N)
     mine = slice_inputs(params, rows, N)
@@ -157,7 +158,7 @@ def run_reconstruction(
     per_image = [r for p in parts for r in p[0]]
     seconds = max(p[1] for p in parts)
     x = torch.cat([p[2] for p in parts if p[2] is not None])
-    run_params = next(p[3] for p in parts if p[3])
+    run_params = {**next(p[3] for p in parts if p[3]), **starts}
     extra = {"processes": shard.world} if shard.world > 1 else {}
     info = {**info, "method": method, "params": run_params, "noise": noise, "seed": seed, **extra}
     return summarise(per_image, seconds, **info), x

@@ -75,7 +75,7 @@ def tikhonov(
         converged=out.converged, seconds=time.perf_counter() - start,
         params={"lam": param_record(lam), "x_init": x_init if isinstance(x_init, str) else "tensor", "seed": seed,
                 "max_iter": max_iter},
-    )
+    ).require_finite("tikhonov")
 
 
 def tv_problem(physics, y: Tensor, lam: Tensor) -> PDHGProblem:
@@ -126,4 +126,4 @@ def tv(
         converged=torch.zeros(B, dtype=torch.bool), seconds=time.perf_counter() - start,
         params={"lam": param_record(lam), "n_iter": n_iter, "x_init": x_init if isinstance(x_init, str) else "tensor",
                 "step": step},
-    )
+    ).require_finite("tv")

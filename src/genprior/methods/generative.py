@@ -220,6 +220,6 @@ def run_generative(
     record.update(init=init if isinstance(init, str) else "tensor", seed=seed, restarts=K)
     result = Result(x=x, z=z, u=u, iterations=out.iterations, objective=out.objective, converged=out.converged,
                     seconds=0.0, params=record)
-    result = keep_best(result, K, B)
+    result = keep_best(result, K, B).require_finite(method)
     result.seconds = time.perf_counter() - start
     return result

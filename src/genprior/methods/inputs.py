@@ -57,6 +57,17 @@ def materialise_inputs(method: str, physics, y: Tensor, generator: nn.Module | N
     return out
 
 
+def start_choices(method: str, params: dict[str, Any]) -> dict[str, str]:
+    """The named starting points (``init``, ``x_init``, ``u_init``) ``params`` asks ``method`` for.
+
+    :func:`materialise_inputs` turns them into tensors, so the method itself records
+    ``"tensor"``; a run's record uses these names instead (``"random"``, ``"encoder"``, ...).
+    """
+    defaults = _defaults(get_method(method).function)
+    chosen = {name: params.get(name, defaults[name]) for name in ("init", *IMAGE_STARTS) if name in defaults}
+    return {name: value for name, value in chosen.items() if isinstance(value, str)}
+
+
 def _is_per_image(value: Any, B: int) -> bool:
     return isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == B
 

@@ -81,6 +81,6 @@ def project_to_range(
                     converged=out.converged, seconds=0.0,
                     params={"init": init if isinstance(init, str) else "tensor", "restarts": K, "seed": seed,
                             "max_iter": max_iter})
-    result = keep_best(result, K, B)
+    result = keep_best(result, K, B).require_finite("projection")
     result.seconds = time.perf_counter() - start
     return result

@@ -71,7 +71,8 @@ def keep_best(result: Result, K: int, B: int) -> Result:
     if K == 1:
         return result
     final = result.final_objective.reshape(K, B)
-    final = torch.where(torch.isfinite(final), final, torch.full_like(final, float("inf")))
+    finite = torch.isfinite(final) & torch.isfinite(result.x).flatten(1).all(1).reshape(K, B).cpu()
+    final = torch.where(finite, final, torch.full_like(final, float("inf")))
     best = final.argmin(0)  # [B]
     pick = best * B + torch.arange(B)
     kept = result.select(pick.to(result.x.device))

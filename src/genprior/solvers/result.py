@@ -42,6 +42,22 @@ class Result:
         last = (self.iterations.clamp(max=hist.shape[0] - 1)).long()
         return hist.gather(0, last.unsqueeze(0).to(hist.device)).squeeze(0)
 
+    def require_finite(self, method: str) -> "Result":
+        """Return ``self`` if every image is finite; else raise ``FloatingPointError`` naming the images.
+
+        A reconstruction holding NaN or Inf is never handed back as if it were an answer
+        (a mean PSNR over it would be garbage).
+        """
+        bad = (~torch.isfinite(self.x.detach()).reshape(len(self), -1).all(1)).nonzero().flatten().tolist()
+        if bad:
+            shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
+            raise FloatingPointError(
+                f"method {method!r} produced NaN or Inf for {len(bad)} of {len(self)} images (rows {shown}): "
+                "the solve diverged or the generator returns non-finite values at the starting codes; check the "
+                "data, the parameters (a smaller step, e.g. eta, or larger L0) and the model"
+            )
+        return self
+
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
