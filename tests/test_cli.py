@@ -6,26 +6,19 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from genprior.cli import main
 from genprior.data.io import save_dataset
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A small Shapes file and a VAE trained for a few steps through the CLI."""
     d = tmp_path_factory.mktemp("cli")
-    assert run(["data", "shapes", "--n", "200", "--n-test", "12", "--seed", "3", "--out", str(d / "shapes.npz")]) == 0
-    assert run(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "20",
-                "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
+    assert run_cli(["data", "shapes", "--n", "200", "--n-test", "12", "--seed", "3", "--out", str(d / "shapes.npz")]) == 0
+    assert run_cli(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "20",
+                    "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
     return d
 
 
@@ -37,15 +30,15 @@ def workspace(tmp_path_factory):
 ])
 def test_reconstruct_writes_results(workspace, method, extra, capsys):
     out = workspace / f"{method}.json"
-    code = run(["reconstruct", "--problem", "tomography", "--method", method, "--model", str(workspace / "model"),
-                "--data", str(workspace / "shapes.npz"), "--indices", "0:3", "--noise", "0.1", "--seed", "1",
-                "--out", str(out), *extra])
+    code = run_cli(["reconstruct", "--problem", "tomography", "--method", method, "--model", str(workspace / "model"),
+                    "--data", str(workspace / "shapes.npz"), "--indices", "0:3", "--noise", "0.1", "--seed", "1",
+                    "--out", str(out), *extra])
     assert code == 0
     res = json.loads(out.read_text())
     for key in ("problem", "method", "params", "noise", "n_images", "psnr", "nrmse", "ssim", "seconds", "iterations",
                 "per_image"):
         assert key in res
-    assert res["n_images"] == 3 and res["psnr_data_range"] == 1.0
+    assert res["n_images"] == 3 and res["psnr_data_range"] == 1.0 and res["device"] == "cpu"
     assert {"mean", "std"} <= set(res["psnr"]) and "mean" in res["iterations"]
     assert [p["index"] for p in res["per_image"]] == [0, 1, 2]
     assert "PSNR" in capsys.readouterr().out
@@ -53,13 +46,13 @@ def test_reconstruct_writes_results(workspace, method, extra, capsys):
 
 def test_reconstruct_writes_figure(workspace):
     fig = workspace / "grid.png"
-    assert run(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "0:2",
-                "--max-iter", "5", "--out", str(workspace / "tv.json"), "--figure", str(fig)]) == 0
+    assert run_cli(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "0:2",
+                    "--max-iter", "5", "--out", str(workspace / "tv.json"), "--figure", str(fig)]) == 0
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _error(args, capsys) -> str:
-    assert run(args) == 2
+    assert run_cli(args) == 2
     return capsys.readouterr().err
 
 
@@ -112,3 +105,22 @@ def test_bad_index_selection(workspace, capsys):
     err = _error(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "5:500",
                   "--out", str(workspace / "x.json")], capsys)
     assert "outside the 12 available images" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+@pytest.mark.parametrize("command", [
+    ["reconstruct", "--method", "tv", "--out", "x.json"],
+    ["tune", "--method", "tv", "--out", "x.json", "--tune-indices", "0:2", "--test-indices", "2:4"],
+    ["evaluate", "MODEL", "--out", "report"],
+])
+def test_device_cuda_without_a_gpu_is_a_clear_error(workspace, command, capsys):
+    args = [str(workspace / "model") if a == "MODEL" else str(workspace / a) if a in ("x.json", "report") else a
+            for a in command]
+    err = _error([*args, "--data", str(workspace / "shapes.npz"), "--device", "cuda"], capsys)
+    assert "--device cuda was requested but CUDA is not available" in err
+
+
+def test_unknown_device(workspace, capsys):
+    err = _error(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--out",
+                  str(workspace / "x.json"), "--device", "tpu"], capsys)
+    assert "unknown device 'tpu'" in err

@@ -7,19 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from genprior.cli import main
 from genprior.data.io import save_dataset
 from genprior.evaluation.report import FIGURES
+from cli_runner import run_cli
 
 SMALL = ["--n", "12", "--emd-n", "30", "--mem-n", "30", "--off-n", "3", "--max-iter", "5", "--restarts", "2"]
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def blobs(n: int, size: int, seed: int) -> np.ndarray:
@@ -39,16 +31,16 @@ def workspace(tmp_path_factory):
     save_dataset(d / "blobs.npz", train=blobs(80, 16, 0), test=blobs(40, 16, 1), meta={"dataset": "blobs"})
     save_dataset(d / "big.npz", train=blobs(10, 32, 2), test=blobs(10, 32, 3), meta={"dataset": "big"})
     save_dataset(d / "testonly.npz", test=blobs(40, 16, 4), meta={"dataset": "blobs"})
-    assert run(["train", "vae", "--data", str(d / "blobs.npz"), "--latent-dim", "3", "--steps", "5",
-                "--batch-size", "16", "--out", str(d / "vae-3"), "--quiet"]) == 0
+    assert run_cli(["train", "vae", "--data", str(d / "blobs.npz"), "--latent-dim", "3", "--steps", "5",
+                    "--batch-size", "16", "--out", str(d / "vae-3"), "--quiet"]) == 0
     return d
 
 
 def test_evaluate_writes_every_promised_file(workspace, capsys):
     out = workspace / "report"
     model = str(workspace / "vae-3")
-    code = run(["evaluate", model, model, "--data", str(workspace / "blobs.npz"), "--out", str(out),
-                "--off-data", str(workspace / "big.npz"), *SMALL])
+    code = run_cli(["evaluate", model, model, "--data", str(workspace / "blobs.npz"), "--out", str(out),
+                    "--off-data", str(workspace / "big.npz"), *SMALL])
     assert code == 0
     for name in ["report.md", "metrics.json", *FIGURES.values()]:
         assert (out / name).stat().st_size > 0, name
@@ -66,8 +58,8 @@ def test_evaluate_writes_every_promised_file(workspace, capsys):
 
 def test_evaluate_without_training_images_skips_memorisation(workspace):
     out = workspace / "report-testonly"
-    assert run(["evaluate", str(workspace / "vae-3"), "--data", str(workspace / "testonly.npz"), "--out", str(out),
-                "--quick", "--sliced-only", *SMALL]) == 0
+    assert run_cli(["evaluate", str(workspace / "vae-3"), "--data", str(workspace / "testonly.npz"), "--out", str(out),
+                    "--quick", "--sliced-only", *SMALL]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert "memorisation" not in metrics["models"]["vae-3"] and not (out / "memorisation.png").exists()
     assert metrics["models"]["vae-3"]["A3"]["emd"] is None and metrics["settings"]["exact_emd"] is False
@@ -83,5 +75,5 @@ def test_evaluate_without_training_images_skips_memorisation(workspace):
 ])
 def test_evaluate_errors_are_clear(workspace, capsys, args, message):
     args = [a.format(ws=workspace) for a in args]
-    assert run(["evaluate", *args, "--out", str(workspace / "err")]) == 2
+    assert run_cli(["evaluate", *args, "--out", str(workspace / "err")]) == 2
     assert message in capsys.readouterr().err

@@ -6,31 +6,23 @@ import json
 
 import pytest
 
-from genprior.cli import main
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     d = tmp_path_factory.mktemp("tune")
-    assert run(["data", "shapes", "--n", "100", "--n-test", "8", "--seed", "5", "--out", str(d / "shapes.npz")]) == 0
-    assert run(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "10",
-                "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
+    assert run_cli(["data", "shapes", "--n", "100", "--n-test", "8", "--seed", "5", "--out", str(d / "shapes.npz")]) == 0
+    assert run_cli(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "10",
+                    "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
     return d
 
 
 def test_tune_psnr_writes_choice_surface_and_test_record(workspace, capsys):
     out, fig = workspace / "tv.json", workspace / "tv.png"
-    assert run(["tune", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--tune-indices", "0:3",
-                "--test-indices", "3:6", "--noise", "0.1", "--grid", "lam=0.2:0.5:0.02", "--max-iter", "60",
-                "--out", str(out), "--figure", str(fig)]) == 0
+    assert run_cli(["tune", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--tune-indices", "0:3",
+                    "--test-indices", "3:6", "--noise", "0.1", "--grid", "lam=0.2:0.5:0.02", "--max-iter", "60",
+                    "--out", str(out), "--figure", str(fig)]) == 0
     res = json.loads(out.read_text())
     assert res["criterion"] == "psnr" and res["grid"] == {"lam": [0.2, 0.1, 0.05, 0.025]}
     table = res["tuning"]["table"]
@@ -44,9 +36,9 @@ def test_tune_psnr_writes_choice_surface_and_test_record(workspace, capsys):
 
 def test_tune_discrepancy_compares_with_psnr_tuning(workspace, capsys):
     out = workspace / "relaxed.json"
-    assert run(["tune", "--method", "relaxed", "--model", str(workspace / "model"), "--data",
-                str(workspace / "shapes.npz"), "--tune-indices", "0:2", "--test-indices", "2:4", "--grid",
-                "lam=1,0.1,0.01", "--criterion", "discrepancy", "--max-iter", "5", "--out", str(out)]) == 0
+    assert run_cli(["tune", "--method", "relaxed", "--model", str(workspace / "model"), "--data",
+                    str(workspace / "shapes.npz"), "--tune-indices", "0:2", "--test-indices", "2:4", "--grid",
+                    "lam=1,0.1,0.01", "--criterion", "discrepancy", "--max-iter", "5", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["grid"]["mu"] == [0.1]  # mu fixed at the method's default: the principle chooses lam
     assert {"discrepancy", "psnr_tuned", "difference_db"} <= set(res["comparison"])
@@ -58,8 +50,8 @@ def test_tune_discrepancy_compares_with_psnr_tuning(workspace, capsys):
 
 def test_reconstruct_lam_auto(workspace):
     out = workspace / "auto.json"
-    assert run(["reconstruct", "--method", "tikhonov", "--data", str(workspace / "shapes.npz"), "--indices", "0:3",
-                "--lam", "auto", "--lam-grid", "1:0.5:0.05", "--max-iter", "50", "--out", str(out)]) == 0
+    assert run_cli(["reconstruct", "--method", "tikhonov", "--data", str(workspace / "shapes.npz"), "--indices", "0:3",
+                    "--lam", "auto", "--lam-grid", "1:0.5:0.05", "--max-iter", "50", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["params"]["lam"] == "auto" and res["params"]["lam_choice"] == "discrepancy"
     assert all(r["lam"] in res["params"]["lam_grid"] for r in res["per_image"])
@@ -67,7 +59,7 @@ def test_reconstruct_lam_auto(workspace):
 
 
 def _error(args, capsys) -> str:
-    assert run(args) == 2
+    assert run_cli(args) == 2
     return capsys.readouterr().err
 
 
@@ -98,7 +90,7 @@ def test_reconstruct_new_options(workspace, capsys):
     for method, extra in (("sparse", ["--lam", "0.1", "--mu", "0.1"]), ("sparse-tv", ["--lam", "0.05"]),
                           ("pgd", ["--latent-prior", "box"]), ("relaxed", ["--coordinates", "u", "--restarts", "2"]),
                           ("hard", ["--latent-prior", "sphere", "--init", "encoder"])):
-        assert run([*base, "--method", method, *extra]) == 0, method
+        assert run_cli([*base, "--method", method, *extra]) == 0, method
         res = json.loads((workspace / "r.json").read_text())
         assert res["method"] == method and res["n_images"] == 2
     assert "does not take --mu" in _error([*base, "--method", "hard", "--mu", "0.1"], capsys)
@@ -113,14 +105,14 @@ def test_records_name_the_starts_and_help_lists_the_registries(workspace, capsys
 
     base = ["reconstruct", "--data", str(workspace / "shapes.npz"), "--indices", "0:2", "--out",
             str(workspace / "s.json"), "--max-iter", "3"]
-    assert run([*base, "--method", "tikhonov"]) == 0
+    assert run_cli([*base, "--method", "tikhonov"]) == 0
     assert json.loads((workspace / "s.json").read_text())["params"]["x_init"] == "random"
-    assert run([*base, "--method", "sparse", "--model", str(workspace / "model"), "--init", "encoder"]) == 0
+    assert run_cli([*base, "--method", "sparse", "--model", str(workspace / "model"), "--init", "encoder"]) == 0
     params = json.loads((workspace / "s.json").read_text())["params"]
     assert params["init"] == "encoder" and params["u_init"] == "zero"
     capsys.readouterr()
     for verb in ("reconstruct", "tune"):
-        assert run([verb, "--help"]) == 0
+        assert run_cli([verb, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
         for name in [*PROBLEMS, *METHODS]:
             assert name in text, (verb, name)

@@ -8,17 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from genprior.cli import main
 from genprior.data.fastmri import load_fastmri, parse_slices, split_by_volume
 from genprior.data.io import load_images
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 def make_volume(path, n_slices=24, h=40, w=36, key="reconstruction_rss", acquisition="CORPD_FBK", seed=0, esc=False):
@@ -114,7 +106,7 @@ def test_split_keeps_volumes_whole(knees):
 
 def test_cli_fastmri(knees, tmp_path, capsys):
     out = tmp_path / "knee.npz"
-    assert run(["data", "fastmri", "--src", str(knees), "--out", str(out), "--size", "16", "--test-fraction", "0.5"]) == 0
+    assert run_cli(["data", "fastmri", "--src", str(knees), "--out", str(out), "--size", "16", "--test-fraction", "0.5"]) == 0
     assert load_images(out, "train").shape == (16, 1, 16, 16) and load_images(out, "test").shape == (16, 1, 16, 16)
     meta = json.loads(str(np.load(out)["meta"]))
     assert meta["dataset"] == "fastmri" and meta["skipped"] == {"fatsat.h5": "acquisition 'CORPDFS_FBK'"}
@@ -122,11 +114,11 @@ def test_cli_fastmri(knees, tmp_path, capsys):
     test_dir = tmp_path / "val"
     test_dir.mkdir()
     make_volume(test_dir / "v.h5")
-    assert run(["data", "fastmri", "--src", str(knees), "--test-src", str(test_dir), "--out", str(out),
-                "--size", "16"]) == 0
+    assert run_cli(["data", "fastmri", "--src", str(knees), "--test-src", str(test_dir), "--out", str(out),
+                    "--size", "16"]) == 0
     assert load_images(out, "test").shape == (8, 1, 16, 16)
     (tmp_path / "nokey").mkdir()
     with h5py.File(tmp_path / "nokey" / "k.h5", "w") as f:
         f.create_dataset("kspace", data=np.zeros(3))
-    assert run(["data", "fastmri", "--src", str(tmp_path / "nokey"), "--out", str(out)]) == 2
+    assert run_cli(["data", "fastmri", "--src", str(tmp_path / "nokey"), "--out", str(out)]) == 2
     assert "k.h5: no 'reconstruction_rss'" in capsys.readouterr().err

@@ -8,17 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genprior.cli import main
 from genprior.data.images import load_image_folder, read_image, split_train_test
 from genprior.data.io import load_images
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 @pytest.fixture
@@ -129,10 +121,10 @@ def test_split_is_seeded_and_complete():
 def test_cli_folder(folder, tmp_path, capsys):
     d, _ = folder
     out = tmp_path / "f.npz"
-    assert run(["data", "folder", "--src", str(d), "--size", "8", "--test-fraction", "0.25", "--out", str(out)]) == 0
+    assert run_cli(["data", "folder", "--src", str(d), "--size", "8", "--test-fraction", "0.25", "--out", str(out)]) == 0
     assert load_images(out, "train").shape == (3, 1, 8, 8) and load_images(out, "test").shape == (1, 1, 8, 8)
     data = np.load(out)
     assert sorted([*data["train_files"], *data["test_files"]]) == ["a.png", "b.PNG", "c.png", "d.npy"]
     assert json.loads(str(data["meta"]))["dataset"] == "folder"
-    assert run(["data", "folder", "--src", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert run_cli(["data", "folder", "--src", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "image folder not found" in capsys.readouterr().err

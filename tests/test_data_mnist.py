@@ -13,16 +13,8 @@ import numpy as np
 import pytest
 
 import genprior.data.mnist as mnist
-from genprior.cli import main
 from genprior.data.io import load_images, load_labels
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -204,7 +196,7 @@ def test_idx_errors_name_the_file(raw, tmp_path):
 
 def test_cli_mnist_from_the_wheel(fake_wheel, tmp_path, capsys):
     out = tmp_path / "mnist.npz"
-    assert run(["data", "mnist", "--out", str(out)]) == 0
+    assert run_cli(["data", "mnist", "--out", str(out)]) == 0
     assert load_images(out, "train").shape == (8, 1, 28, 28)
     assert load_labels(out, "test").shape == (4,)
     meta = json.loads(str(np.load(out)["meta"]))
@@ -215,9 +207,9 @@ def test_cli_mnist_from_the_wheel(fake_wheel, tmp_path, capsys):
 def test_cli_mnist_from_idx_and_errors(raw, tmp_path, capsys):
     _write_idx(tmp_path / "idx", raw[0], raw[2], gz=True)
     out = tmp_path / "m.npz"
-    assert run(["data", "mnist", "--source", str(tmp_path / "idx"), "--out", str(out)]) == 0
+    assert run_cli(["data", "mnist", "--source", str(tmp_path / "idx"), "--out", str(out)]) == 0
     assert load_images(out, "test").shape == (4, 1, 28, 28)
-    assert run(["data", "mnist", "--source", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert run_cli(["data", "mnist", "--source", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert f"MNIST source directory not found: {tmp_path / 'missing'}" in capsys.readouterr().err
-    assert run(["data", "mnist", "--out", str(tmp_path / "m.txt")]) == 2
+    assert run_cli(["data", "mnist", "--out", str(tmp_path / "m.txt")]) == 2
     assert "--out must be a .npz file" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from genprior.physics import (
     make_operator,
     problem_options,
 )
+from cli_runner import run_cli
 
 # name -> (problem, image_size, options); every problem appears at least once.
 REGISTRY = {
@@ -316,15 +317,6 @@ def test_duck_typed_operator_works_like_a_genprior_operator(method, params, blur
 
 
 # --- the CLI, one smoke run per problem -----------------------------------------------
-def _run(args: list[str]) -> int:
-    from genprior.cli import main
-
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
@@ -348,15 +340,15 @@ def small_data(tmp_path_factory):
 @pytest.mark.parametrize("method", ["tv", "tikhonov"])
 def test_cli_reconstructs_every_problem(small_data, problem, extra, method, capsys):
     out = small_data / f"{problem}-{method}.json"
-    code = _run(["reconstruct", "--problem", problem, "--method", method, "--data", str(small_data / "small.npz"),
-                 "--indices", "0:2", "--noise", "0.05", "--max-iter", "5", "--out", str(out), *extra])
+    code = run_cli(["reconstruct", "--problem", problem, "--method", method, "--data", str(small_data / "small.npz"),
+                    "--indices", "0:2", "--noise", "0.05", "--max-iter", "5", "--out", str(out), *extra])
     assert code == 0, capsys.readouterr().err
     res = json.loads(out.read_text())
     assert res["problem"] == problem and res["n_images"] == 2 and math.isfinite(res["psnr"]["mean"])
 
 
 def test_cli_rejects_an_option_the_problem_does_not_take(small_data, capsys):
-    code = _run(["reconstruct", "--problem", "cs", "--method", "tv", "--angles", "5", "--data",
-                 str(small_data / "small.npz"), "--out", str(small_data / "x.json")])
+    code = run_cli(["reconstruct", "--problem", "cs", "--method", "tv", "--angles", "5", "--data",
+                    str(small_data / "small.npz"), "--out", str(small_data / "x.json")])
     assert code == 2
     assert "does not take angles" in capsys.readouterr().err

@@ -9,16 +9,8 @@ import sys
 
 import pytest
 
-from genprior.cli import main
 from genprior.parallel import Shard, shard_from_env
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_runner import run_cli
 
 
 def test_shards_partition_the_images(monkeypatch):
@@ -39,9 +31,9 @@ def test_shards_partition_the_images(monkeypatch):
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     d = tmp_path_factory.mktemp("shard")
-    assert run(["data", "shapes", "--n", "100", "--n-test", "6", "--seed", "3", "--out", str(d / "shapes.npz")]) == 0
-    assert run(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "10",
-                "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
+    assert run_cli(["data", "shapes", "--n", "100", "--n-test", "6", "--seed", "3", "--out", str(d / "shapes.npz")]) == 0
+    assert run_cli(["train", "vae", "--data", str(d / "shapes.npz"), "--latent-dim", "4", "--steps", "10",
+                    "--batch-size", "16", "--out", str(d / "model"), "--quiet"]) == 0
     return d
 
 
@@ -52,7 +44,7 @@ def test_two_processes_equal_one(workspace):
             str(workspace / "shapes.npz"), "--indices", "0:5", "--noise", "0.1", "--seed", "4", "--lam", "0.4",
             "--mu", "0.1", "--restarts", "2", "--max-iter", "8"]
     single = workspace / "single.json"
-    assert run([*args, "--out", str(single)]) == 0
+    assert run_cli([*args, "--out", str(single)]) == 0
     merged = workspace / "merged.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -76,7 +68,7 @@ def test_tune_with_two_processes_equals_one(workspace):
             "--tune-indices", "0:3", "--test-indices", "3:6", "--grid", "lam=0.1,0.001", "--max-iter", "6",
             "--seed", "2"]
     single = workspace / "tune1.json"
-    assert run([*args, "--out", str(single)]) == 0
+    assert run_cli([*args, "--out", str(single)]) == 0
     merged = workspace / "tune2.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

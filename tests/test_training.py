@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genprior.cli import main
 from genprior.data.io import save_dataset
 from genprior.models import create_model, load_model, read_config
 from genprior.training.loop import BatchOrder, TrainConfig, TrainingInterrupted, train
 from genprior.training.recipes import dataset_of, recipe
 from genprior.training.state import STATE_DIR, latest_state, read_state
+from cli_runner import run_cli
 
 KINDS = ("ae", "vae", "gan")
 
@@ -205,14 +205,6 @@ def test_recipes_follow_the_paper():
     assert dataset_of({"dataset": "mnist"}, 28) == "mnist" and dataset_of({}, 56) == "shapes"
     assert dataset_of({"dataset": "shapes-plus"}, 56) == "shapes" and dataset_of({}, 128) == "knee"
     assert dataset_of({"dataset": "folder"}, 64) is None
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -50,12 +50,15 @@ def evaluate_command(
     sliced_only: bool = typer.Option(False, "--sliced-only", help="Skip the exact EMD (only the sliced estimate)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
     quick: bool = typer.Option(False, "--quick", help="Small sizes for a smoke test (n 200, emd-n 1000, ...)."),
+    device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda (data and EMD stay on the CPU)."),
 ) -> None:
     """Evaluate generators against the paper's criteria A1-A3, B1-B2 and a memorisation check."""
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.evaluation.report import METRICS, REPORT, EvaluationSettings, write_report
+    from genprior.devices import resolve_device
     from genprior.models.checkpoint import load_model
 
+    where = resolve_device(device)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a directory")
     for p in models:
@@ -74,7 +77,7 @@ def evaluate_command(
     if sliced_only:
         settings.exact_emd = False
     names = model_names(models)
-    generators = {name: load_model(p) for name, p in zip(names, models)}
+    generators = {name: load_model(p, device=where) for name, p in zip(names, models)}
     info = {"path": str(data), **{k: v for k, v in load_dataset_meta(data).items() if k in ("dataset", "seed")}}
     if train_data is not None:
         info["train_path"] = str(train_data)

@@ -120,6 +120,7 @@ def reconstruct_command(
     kernel_width: float = typer.Option(None, "--kernel-width", help="Deconvolution: Gaussian kernel standard deviation."),
     operator_seed: int = typer.Option(None, "--operator-seed", help="Seed of random operators (CS matrix, mask, angles)."),
     figure: Path = typer.Option(None, "--figure", help="Also write a PNG grid: truth and reconstruction."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)."),
 ) -> None:
     """Reconstruct images from simulated noisy measurements and report PSNR/NRMSE/SSIM."""
     import torch
@@ -131,10 +132,9 @@ def reconstruct_command(
     from genprior.methods import get_method
     from genprior.methods.tuning import parse_grid
     from genprior.models.checkpoint import load_model
+    from genprior.devices import device_for_shard
     from genprior.parallel import start, stop
-    from genprior.validation import check_nonnegative
-
-    from genprior.validation import check_choice
+    from genprior.validation import check_choice, check_nonnegative
 
     spec = get_method(method)
     check_choice(problem, tuple(PROBLEMS), "problem")
@@ -156,10 +156,13 @@ def reconstruct_command(
                            kernel_width, operator_seed)
     shard = start()
     try:
+        where = device_for_shard(device, shard.world)
+        physics, truth = physics.to(where), truth.to(where)
+        generator = generator.to(where) if generator is not None else None
         summary, x = run_reconstruction(
             physics, truth, picked, method, generator, params, noise=noise, seed=seed, shard=shard, lam_grid=grid,
             max_batch=max_batch, problem=problem, operator=physics.extra_repr(),
-            data=str(data), split=split, model=str(model) if model is not None else None,
+            data=str(data), split=split, model=str(model) if model is not None else None, device=str(where),
             versions={"genprior": __version__, "torch": torch.__version__},
         )
     finally:

@@ -48,6 +48,7 @@ def tune_command(
     kernel_width: float = typer.Option(None, "--kernel-width", help="Deconvolution: Gaussian kernel standard deviation."),
     operator_seed: int = typer.Option(None, "--operator-seed", help="Seed of random operators (CS matrix, mask, angles)."),
     figure: Path = typer.Option(None, "--figure", help="Also write the tuning surface as PNG (PSNR and residual vs lam)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)."),
 ) -> None:
     """Grid search (PSNR or discrepancy principle) on tuning images, then evaluation on test images."""
     import torch
@@ -59,6 +60,7 @@ def tune_command(
     from genprior.methods import get_method
     from genprior.methods.tuning import CRITERIA, default_grid, parse_grid
     from genprior.models.checkpoint import load_model
+    from genprior.devices import device_for_shard
     from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
@@ -97,11 +99,14 @@ def tune_command(
                            operator_seed)
     shard = start()
     try:
+        where = device_for_shard(device, shard.world)
+        physics, images = physics.to(where), images.to(where)
+        generator = generator.to(where) if generator is not None else None
         result = run_tuning(
             physics, method, chosen_grid, images[tune_idx], images[test_idx], test_idx, generator, params,
             criterion=criterion, noise=noise, seed=seed, shard=shard, max_batch=max_batch,
             problem=problem, operator=physics.extra_repr(), data=str(data), split=split,
-            model=str(model) if model is not None else None, tune_indices=tune_idx,
+            model=str(model) if model is not None else None, tune_indices=tune_idx, device=str(where),
             versions={"genprior": __version__, "torch": torch.__version__},
         )
     finally:

@@ -76,15 +76,17 @@ def range_coverage(
         raise ValueError(f"unknown latent initialisation {init!r}; choose one of: auto, encoder, random")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    p = next(generator.parameters(), None)
+    device = p.device if p is not None else images.device  # solve where the generator lives
     start = time.perf_counter()
     zs, xs, its, conv = [], [], [], []
     for k, b0 in enumerate(range(0, images.shape[0], batch_size)):
-        res = project_to_range(generator, images[b0:b0 + batch_size], init=init, restarts=restarts,
+        res = project_to_range(generator, images[b0:b0 + batch_size].to(device), init=init, restarts=restarts,
                                seed=seed + k, max_iter=max_iter, tol=tol)
         zs.append(res.z.detach().cpu())
         xs.append(res.x.detach().cpu().to(images.dtype))
-        its.append(res.iterations)
-        conv.append(res.converged)
+        its.append(res.iterations.cpu())
+        conv.append(res.converged.cpu())
     z, x_hat, iterations = torch.cat(zs), torch.cat(xs), torch.cat(its)
     err, quality = nrmse(x_hat, images.cpu()), psnr(x_hat, images.cpu())
     stats = {

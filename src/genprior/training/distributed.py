@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genprior import devices
+
 
 @dataclass(frozen=True)
 class Context:
@@ -63,18 +65,7 @@ def teardown(ctx: Context) -> None:
 
 def resolve_device(name: str, ctx: Context) -> torch.device:
     """``"cpu"`` or ``"cuda"`` (``cuda:LOCAL_RANK`` under torchrun); a clear error without CUDA."""
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            built = "without CUDA" if torch.version.cuda is None else f"with CUDA {torch.version.cuda}, but no GPU is visible"
-            raise ValueError(f"--device {name} was requested but CUDA is not available (torch {torch.__version__} "
-                             f"was built {built}); use --device cpu")
-        if ctx.enabled:
-            torch.cuda.set_device(ctx.local_rank)
-            return torch.device("cuda", ctx.local_rank)
-        return torch.device(name)
-    raise ValueError(f"unknown device {name!r}; choose cpu or cuda")
+    return devices.resolve_device(name, ctx.local_rank if ctx.enabled else None)
 
 
 def shard(indices: Tensor, ctx: Context) -> Tensor:
