@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import time
 
 from benchlib import machine, median_ms, record

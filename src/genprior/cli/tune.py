@@ -12,43 +12,44 @@ from pathlib import Path
 import typer
 
 from genprior.cli.app import app
-from genprior.cli.reconstruct import METHOD_HELP, PROBLEM_HELP, make_problem, method_params
+from genprior.cli import problem_options as opts
+from genprior.cli.problem_options import make_problem, method_params
 from genprior.physics.problems import PROBLEMS
 
 
 @app.command("tune")
 def tune_command(
-    problem: str = typer.Option("tomography", "--problem", help=PROBLEM_HELP),
-    method: str = typer.Option(..., "--method", help=METHOD_HELP),
-    data: Path = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`)."),
+    problem: str = opts.PROBLEM,
+    method: str = opts.METHOD,
+    data: Path = opts.DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Output JSON: chosen values, PSNR surface, test record."),
-    model: Path = typer.Option(None, "--model", help="Checkpoint directory (needed by the generative methods)."),
-    split: str = typer.Option("test", "--split", help="Which split of the data file: test or train."),
+    model: Path = opts.MODEL,
+    split: str = opts.SPLIT,
     tune_indices: str = typer.Option("0:20", "--tune-indices", help="Tuning images (the paper: 20)."),
     test_indices: str = typer.Option("20:120", "--test-indices", help="Test images (the paper: 100)."),
-    noise: float = typer.Option(0.1, "--noise", help="Noise standard deviation sigma (operator has norm 1)."),
+    noise: float = opts.NOISE,
     grid: list[str] = typer.Option(None, "--grid", help="NAME=start:factor:floor or NAME=v1,v2,... (repeatable); "
                                    "default: the method's grid (factor 0.25 for 28x28 images, else 0.5)."),
     criterion: str = typer.Option("psnr", "--criterion", help="psnr (needs ground truth) or discrepancy "
                                   "(||A x - y|| closest to sigma sqrt(m); chooses lam with mu fixed)."),
     mu: float = typer.Option(None, "--mu", help="Fixed mu when the grid has none (e.g. for --criterion discrepancy)."),
-    latent_prior: str = typer.Option(None, "--latent-prior", help="R_Z: l2, box, sphere, critic (GAN) or tv."),
-    restarts: int = typer.Option(None, "--restarts", help="Starts per image, best final objective kept (default 1)."),
-    init: str = typer.Option("random", "--init", help="Latent initialisation: random or encoder."),
+    latent_prior: str = opts.LATENT_PRIOR,
+    restarts: int = opts.RESTARTS,
+    init: str = opts.INIT,
     x_init: str = typer.Option(None, "--x-init", help="Start of x (relaxed, tikhonov, tv) or u (sparse)."),
-    coordinates: str = typer.Option(None, "--coordinates", help="Relaxed: x (Algorithm 2) or u (x = G(z) + u)."),
-    max_iter: int = typer.Option(None, "--max-iter", help="Iteration limit (method default if omitted)."),
+    coordinates: str = opts.COORDINATES,
+    max_iter: int = opts.MAX_ITER,
     max_batch: int = typer.Option(4096, "--max-batch", help="Problems (grid points x images) solved together at most."),
     seed: int = typer.Option(0, "--seed", help="Seed: test noise and starts use it, tuning noise uses seed + 1."),
-    angles: int = typer.Option(None, "--angles", help="Tomography: number of angles (default: ODL's)."),
-    angle_range: str = typer.Option(None, "--angle-range", help="Tomography: angle range, e.g. 0:90deg."),
-    measurements: int = typer.Option(None, "--measurements", help="Compressed sensing: number of measurements m."),
-    keep: float = typer.Option(None, "--keep", help="Inpainting: fraction of pixels kept."),
-    kernel_size: int = typer.Option(None, "--kernel-size", help="Deconvolution: Gaussian kernel size."),
-    kernel_width: float = typer.Option(None, "--kernel-width", help="Deconvolution: Gaussian kernel standard deviation."),
-    operator_seed: int = typer.Option(None, "--operator-seed", help="Seed of random operators (CS matrix, mask, angles)."),
+    angles: int = opts.ANGLES,
+    angle_range: str = opts.ANGLE_RANGE,
+    measurements: int = opts.MEASUREMENTS,
+    keep: float = opts.KEEP,
+    kernel_size: int = opts.KERNEL_SIZE,
+    kernel_width: float = opts.KERNEL_WIDTH,
+    operator_seed: int = opts.OPERATOR_SEED,
     figure: Path = typer.Option(None, "--figure", help="Also write the tuning surface as PNG (PSNR and residual vs lam)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)."),
+    device: str = opts.DEVICE,
 ) -> None:
     """Grid search (PSNR or discrepancy principle) on tuning images, then evaluation on test images."""
     import torch

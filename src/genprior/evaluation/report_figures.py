@@ -105,7 +105,7 @@ def emd_bars(emd: dict[str, float], sliced: dict[str, float], path: str | os.Pat
         ax.axhline(reference, color="k", ls="--", lw=0.8, label="test vs train (floor)")
     ax.set_xticks(x, names, fontsize=8)
     ax.set_ylabel("mean squared distance", fontsize=8)
-    ax.set_title(f"A3: EMD between test images and G(z), z ~ N(0, I)" + (f", N = {n}" if n else ""), fontsize=9)
+    ax.set_title("A3: EMD between test images and G(z), z ~ N(0, I)" + (f", N = {n}" if n else ""), fontsize=9)
     ax.legend(fontsize=7)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
