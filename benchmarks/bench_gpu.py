@@ -26,7 +26,7 @@ import genprior  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "runs"
+RUNS = Path(os.environ.get("GENPRIOR_RUNS", ROOT / "runs"))  # trained models and data
 # BENCH_GPU_DEVICE=cpu runs the same script on the CPU (a dry run of its code paths).
 CUDA = torch.device(os.environ.get("BENCH_GPU_DEVICE", "cuda"))
 
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="write the Markdown section here (GPU machine)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sections", nargs="+", default=["operators", "batching", "methods", "training"],
+                        choices=["operators", "batching", "methods", "training"])
     parser.add_argument("--record-from", help="record a section written by --out into RESULTS.md (here)")
     args = parser.parse_args(argv)
     if args.record_from:
@@ -214,8 +216,11 @@ def main(argv: list[str] | None = None) -> None:
              f"({time.strftime('%Y-%m-%d')}), recorded here with `--record-from`  ",
              f"Machine: {torch.cuda.get_device_name() if CUDA.type == 'cuda' else 'CPU dry run'}; torch {torch.__version__}; Python {platform.python_version()}; "
              f"{torch.get_num_threads()} CPU threads for the CPU columns (not the 2-core machine of the other sections)", ""]
-    for name, fn in (("operators", lambda: section_operators(lines)), ("methods", lambda: section_methods(lines, args.quick)),
-                     ("batching", lambda: section_batching(lines)), ("training", lambda: section_training(lines, args.quick))):
+    for name, fn in (("operators", lambda: section_operators(lines)), ("batching", lambda: section_batching(lines)),
+                     ("methods", lambda: section_methods(lines, args.quick)),
+                     ("training", lambda: section_training(lines, args.quick))):
+        if name not in args.sections:
+            continue
         start = time.perf_counter()
         try:
             fn()

@@ -231,3 +231,17 @@ def test_non_finite_candidates_are_rejected():
     out = block_backtracking(make, [Block("v", torch.zeros(1, 2))], max_iter=100, L0=1e-30)
     assert torch.allclose(out.variables["v"], c, atol=1e-4)
     assert torch.isfinite(out.objective[: int(out.iterations[0]) + 1]).all()
+
+
+def test_solvers_switch_tf32_off_and_restore_the_callers_settings():
+    from genprior.solvers.precision import ieee_float32
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        cudnn.allow_tf32 = matmul.allow_tf32 = True
+        with ieee_float32():
+            assert not cudnn.allow_tf32 and not matmul.allow_tf32
+        assert cudnn.allow_tf32 and matmul.allow_tf32
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = saved

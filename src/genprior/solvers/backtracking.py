@@ -52,6 +52,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.solvers.precision import in_ieee_float32
+
 # A partial objective: phi(v, rows) = f(state with block replaced by v) for the images
 # idx[rows] of the active subset idx, returning one value per row, shape [len(rows)].
 Partial = Callable[[Tensor, Tensor], Tensor]
@@ -109,6 +111,7 @@ def _sq_norm(t: Tensor) -> Tensor:
     return t.reshape(t.shape[0], -1).pow(2).sum(1)
 
 
+@in_ieee_float32
 def block_backtracking(
     make_partial: PartialFactory,
     blocks: list[Block],

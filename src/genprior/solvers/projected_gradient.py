@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from genprior.solvers.backtracking import SolveState
+from genprior.solvers.precision import in_ieee_float32
 
 # gradient_step(x, idx) -> w for the active images idx
 GradientStep = Callable[[Tensor, Tensor], Tensor]
@@ -27,6 +28,7 @@ Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 @torch.no_grad()
+@in_ieee_float32
 def projected_gradient(
     gradient_step: GradientStep,
     project: Projection,
