@@ -19,30 +19,22 @@ from torch import Tensor
 from genprior.methods.common import (
     check_measurements,
     data_fit,
-    image_shape,
     param_record,
     per_image,
-    random_image,
     sq_norm,
 )
+from genprior.methods.common import initial_image as common_initial_image
 from genprior.physics.finite_differences import grad, grad_adjoint, project_l2_ball, tv_norm
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.pdhg import PDHGProblem, operator_norm, pdhg
 from genprior.solvers.result import Result
-from genprior.validation import check_batch_shape, check_choice
 
 X_INITS = ("zero", "random")
 
 
 def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int) -> Tensor:
-    """The starting image: ``"zero"``, ``"random"`` (``N(0, 1)`` pixels from ``seed``) or a tensor."""
-    shape = image_shape(physics, y)
-    if isinstance(x_init, Tensor):
-        return check_batch_shape(x_init, shape, "initial x").to(y.device, y.dtype)
-    check_choice(x_init, X_INITS, "x initialisation")
-    if x_init == "random":
-        return random_image(shape, y.shape[0], seed, y)
-    return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
+    """The start of a classical method: ``"zero"``, ``"random"`` (``N(0, 1)`` pixels from ``seed``) or a tensor."""
+    return common_initial_image(physics, y, x_init, seed, X_INITS)
 
 
 def tikhonov(

@@ -183,6 +183,25 @@ def initial_latent(
         return encode(simple_reconstruction(physics, y)).to(dtype)
 
 
+def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, choices: tuple[str, ...],
+                  name: str = "x") -> Tensor | None:
+    """A starting image ``[B, 1, H, W]`` for ``x`` (or the deviation ``u``).
+
+    ``x_init`` is a tensor (checked and used as given) or one of ``choices``: ``"random"``
+    (``N(0, 1)`` pixels from ``seed``), ``"zero"``, or ``"generator"`` (``None``: the solver
+    starts from ``G(z0)``, made per start).
+    """
+    shape = image_shape(physics, y)
+    if isinstance(x_init, Tensor):
+        return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
+    check_choice(x_init, choices, f"{name} initialisation")
+    if x_init == "random":
+        return random_image(shape, y.shape[0], seed, y)
+    if x_init == "zero":
+        return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
+    return None
+
+
 def random_image(shape: tuple[int, ...], B: int, seed: int, like: Tensor) -> Tensor:
     """``B`` images of i.i.d. ``N(0, 1)`` pixels, seeded (the paper's initialisation of x)."""
     gen = torch.Generator().manual_seed(seed)

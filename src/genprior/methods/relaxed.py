@@ -26,27 +26,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import image_shape, param_record, per_image, random_image
+from genprior.methods.common import initial_image as common_initial_image
+from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import COORDINATES, run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
 from genprior.solvers.result import Result
-from genprior.validation import check_batch_shape, check_choice
+from genprior.validation import check_choice
 
 X_INITS = ("random", "generator", "zero")
 
 
-def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, name: str = "x") -> Tensor | None:
-    """A starting image ``[B, 1, H, W]``: ``"random"`` (``N(0, 1)`` pixels from ``seed + 1``),
-    ``"zero"``, a tensor, or ``None`` for ``"generator"`` (``G(z0)``, made per start by the solver)."""
-    shape = image_shape(physics, y)
-    if isinstance(x_init, Tensor):
-        return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
-    check_choice(x_init, X_INITS, f"{name} initialisation")
-    if x_init == "random":
-        return random_image(shape, y.shape[0], seed + 1, y)
-    if x_init == "zero":
-        return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
-    return None
+def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, name: str = "x",
+                  choices: tuple[str, ...] = X_INITS) -> Tensor | None:
+    """The start of ``x`` (or ``u``) of a generative method: one of ``choices`` or a tensor;
+    random pixels come from ``seed + 1`` (``seed`` itself draws the codes ``z0``)."""
+    return common_initial_image(physics, y, x_init, seed + 1, choices, name)
 
 
 def relaxed(

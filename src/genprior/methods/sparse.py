@@ -23,15 +23,15 @@ from genprior.methods.latent_priors import make_latent_prior
 from genprior.methods.relaxed import initial_image
 from genprior.solvers.result import Result
 
+U_INITS = ("zero", "random")  # u = 0 starts at x = G(z0); "generator" would double it
+
 
 def _sparse(name: str, deviation: str, physics, y: Tensor, generator, lam, mu, latent_prior, init, u_init, restarts,
             seed, max_iter, tol, tv_prox_iter, solver_options) -> Result:
     B = y.shape[0]
     lam_t = per_image(lam, B, "lam", y)
     lam_mu_t = lam_t * per_image(mu, B, "mu", y)
-    if isinstance(u_init, str) and u_init == "generator":
-        raise ValueError("u_init must be 'zero', 'random' or a tensor")
-    u0 = initial_image(physics, y, u_init, seed, name="u")
+    u0 = initial_image(physics, y, u_init, seed, name="u", choices=U_INITS)
 
     def solve(y_b, z0, lam_b, w_b, u0_b):
         prior = make_latent_prior(latent_prior, generator)
