@@ -31,6 +31,24 @@ class TinyAutoencoder(TinyGenerator):
         return torch.linalg.lstsq(self.weight, logits.T).solution.T
 
 
+def tomography64(rng: torch.Generator, sigma: float, bump: tuple[slice, slice, float] | None = None):
+    """A float64 problem: 3 images ``G(z)`` of :class:`TinyGenerator`, ``z ~ N(0, I)`` from ``rng``,
+    plus ``bump`` (rows, columns, height: a feature ``G`` cannot make) if given, measured by
+    16x16 tomography with noise ``sigma``.  Returns ``(physics, generator, x, y)``."""
+    from genprior.physics.tomography import Tomography
+
+    physics = Tomography(16).double()
+    g = TinyGenerator().double()
+    with torch.no_grad():
+        x = g(torch.randn(3, 3, generator=rng, dtype=torch.float64))
+        if bump is not None:
+            rows, cols, height = bump
+            x[:, :, rows, cols] += height
+        ax = physics.A(x)
+        y = ax + sigma * torch.randn(ax.shape, generator=rng, dtype=torch.float64)
+    return physics, g, x, y
+
+
 @pytest.fixture
 def rng() -> torch.Generator:
     return torch.Generator().manual_seed(1234)

@@ -8,6 +8,7 @@ import torch
 from genprior.evaluation.metrics import psnr
 from genprior.methods import METHODS, get_method, hard, relaxed, tikhonov, tv
 from genprior.methods.tuning import grid_search, paper_grid
+from tests.conftest import tomography64
 
 
 @pytest.fixture
@@ -23,13 +24,7 @@ def problem(tomo16, tiny_generator, rng):
 @pytest.fixture
 def problem64(rng):
     """The same kind of problem in float64."""
-    from genprior.physics.tomography import Tomography
-    from tests.conftest import TinyGenerator
-
-    physics = Tomography(16).double()
-    with torch.no_grad():
-        x = TinyGenerator().double()(torch.randn(3, 3, generator=rng, dtype=torch.float64))
-        y = physics.A(x) + 0.05 * torch.randn(physics.A(x).shape, generator=rng, dtype=torch.float64)
+    physics, _, x, y = tomography64(rng, sigma=0.05)
     return physics, x, y
 
 

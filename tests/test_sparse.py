@@ -8,21 +8,13 @@ import torch
 from genprior.methods import hard, relaxed, sparse, sparse_tv
 from genprior.physics.finite_differences import tv_norm
 from genprior.solvers.tv_prox import WarmTVProx, tv_prox
+from tests.conftest import tomography64
 
 
 @pytest.fixture
 def problem64(rng):
     """Tomography of images slightly off the range of the tiny generator, float64."""
-    from genprior.physics.tomography import Tomography
-    from tests.conftest import TinyGenerator
-
-    physics = Tomography(16).double()
-    g = TinyGenerator().double()
-    with torch.no_grad():
-        x = g(torch.randn(3, 3, generator=rng, dtype=torch.float64))
-        x[:, :, 5:8, 5:8] += 0.5  # a sparse feature the generator cannot make
-        y = physics.A(x) + 0.02 * torch.randn(physics.A(x).shape, generator=rng, dtype=torch.float64)
-    return physics, g, x, y
+    return tomography64(rng, sigma=0.02, bump=(slice(5, 8), slice(5, 8), 0.5))  # a sparse feature G cannot make
 
 
 def _monotone(result, slack=1e-9):
@@ -152,3 +144,5 @@ def test_sparse_refuses_bad_parameters(method, problem64):
         method(physics, y, None)
     with pytest.raises(ValueError, match="unknown u initialisation"):
         method(physics, y, g, u_init="ones")
+    with pytest.raises(ValueError, match="unknown u initialisation 'generator'"):
+        method(physics, y, g, u_init="generator")

@@ -17,22 +17,14 @@ from genprior.methods.tuning import (
     parse_grid,
     solve_grid,
 )
+from tests.conftest import tomography64
 
 SIGMA = 0.05
 
 
 @pytest.fixture
 def problem64(rng):
-    from genprior.physics.tomography import Tomography
-    from tests.conftest import TinyGenerator
-
-    physics = Tomography(16).double()
-    g = TinyGenerator().double()
-    with torch.no_grad():
-        x = g(torch.randn(3, 3, generator=rng, dtype=torch.float64))
-        x[:, :, 4:9, 6:10] += 0.3
-        y = physics.A(x) + SIGMA * torch.randn(physics.A(x).shape, generator=rng, dtype=torch.float64)
-    return physics, g, x, y
+    return tomography64(rng, sigma=SIGMA, bump=(slice(4, 9), slice(6, 10), 0.3))
 
 
 def _exact_tikhonov_residual(physics, y, lam):
