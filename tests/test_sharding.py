@@ -22,7 +22,10 @@ def test_shards_partition_the_images(monkeypatch):
             assert max(sizes) - min(sizes) <= 1
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "2")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
     assert shard_from_env() == Shard(2, 4) and not Shard(2, 4).is_main
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert shard_from_env() == Shard(2, 4, local_rank=1)
     monkeypatch.setenv("RANK", "4")
     with pytest.raises(ValueError, match="invalid RANK=4 for WORLD_SIZE=4"):
         shard_from_env()

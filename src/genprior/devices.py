@@ -7,8 +7,6 @@ says why (a CPU-only build of torch, or no visible GPU), not a CUDA traceback.  
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 
@@ -32,8 +30,9 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     raise ValueError(f"unknown device {name!r}; choose cpu or cuda")
 
 
-def device_for_shard(name: str, world: int) -> torch.device:
-    """The device of this process: under ``torchrun`` (``world > 1``) ``cuda`` means the GPU
-    of ``LOCAL_RANK``, so the processes of one machine do not share a GPU."""
-    local = int(os.environ.get("LOCAL_RANK", "0")) if world > 1 and name == "cuda" else None
+def device_for_shard(name: str, shard) -> torch.device:
+    """The device of a :class:`genprior.parallel.Shard`'s process: under ``torchrun``
+    ``cuda`` means the GPU of its ``local_rank``, so the processes of one machine do not
+    share a GPU."""
+    local = shard.local_rank if shard.world > 1 and name == "cuda" else None
     return resolve_device(name, local)

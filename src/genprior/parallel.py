@@ -24,6 +24,7 @@ class Shard:
 
     rank: int = 0
     world: int = 1
+    local_rank: int = 0  # this process's index on its machine (its GPU, with --device cuda)
 
     @property
     def is_main(self) -> bool:
@@ -36,15 +37,16 @@ class Shard:
 
 
 def shard_from_env() -> Shard:
-    """The shard described by ``RANK`` / ``WORLD_SIZE`` (``(0, 1)`` when they are unset)."""
+    """The shard described by ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` (``(0, 1, 0)`` when unset)."""
     try:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError as exc:
-        raise ValueError(f"RANK and WORLD_SIZE must be integers: {exc}") from None
+        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers: {exc}") from None
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"invalid RANK={rank} for WORLD_SIZE={world}")
-    return Shard(rank, world)
+    return Shard(rank, world, local_rank)
 
 
 def start() -> Shard:

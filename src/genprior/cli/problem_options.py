@@ -75,11 +75,9 @@ def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def make_problem(problem: str, image_size: int, angles, angle_range, measurements, keep, kernel_size, kernel_width,
                  operator_seed):
-    """The normalised operator of ``--problem`` and its options."""
+    """The normalised operator of ``--problem`` and its options (``make_operator`` checks the name)."""
     from genprior.physics.problems import make_operator
-    from genprior.validation import check_choice
 
-    check_choice(problem, tuple(PROBLEMS), "problem")
     return make_operator(problem, image_size, angles=angles, angle_range=_parse_range(angle_range),
                          measurements=measurements, keep=keep, kernel_size=kernel_size, kernel_width=kernel_width,
                          seed=operator_seed)

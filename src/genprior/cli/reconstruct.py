@@ -85,7 +85,7 @@ def reconstruct_command(
                            kernel_width, operator_seed)
     shard = start()
     try:
-        where = device_for_shard(device, shard.world)
+        where = device_for_shard(device, shard)
         physics, truth = physics.to(where), truth.to(where)
         generator = generator.to(where) if generator is not None else None
         summary, x = run_reconstruction(

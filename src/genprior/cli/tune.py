@@ -100,7 +100,7 @@ def tune_command(
                            operator_seed)
     shard = start()
     try:
-        where = device_for_shard(device, shard.world)
+        where = device_for_shard(device, shard)
         physics, images = physics.to(where), images.to(where)
         generator = generator.to(where) if generator is not None else None
         result = run_tuning(
