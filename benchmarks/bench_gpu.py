@@ -67,7 +67,7 @@ def section_operators(lines: list[str]) -> None:
         op = make_operator(name, image_size=n, **options)
         x = torch.rand(100, 1, n, n, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
-            ax, y = op.A(x), None
+            ax = op.A(x)
             y = torch.randn(ax.shape, generator=torch.Generator().manual_seed(1))
             aty = op.A_adjoint(y)
             op_gpu = op.to(CUDA)

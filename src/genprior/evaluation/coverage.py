@@ -68,6 +68,7 @@ def range_coverage(
         ``summary``: NRMSE and PSNR statistics with quantiles, ``below`` (threshold ->
         fraction of images with NRMSE below it), iterations, settings and seconds.
     """
+    from genprior.methods.common import placement
     from genprior.methods.projection import project_to_range
 
     if init == "auto":
@@ -76,8 +77,7 @@ def range_coverage(
         raise ValueError(f"unknown latent initialisation {init!r}; choose one of: auto, encoder, random")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    p = next(generator.parameters(), None)
-    device = p.device if p is not None else images.device  # solve where the generator lives
+    device = placement(generator, images)[0]  # solve where the generator lives
     start = time.perf_counter()
     zs, xs, its, conv = [], [], [], []
     for k, b0 in enumerate(range(0, images.shape[0], batch_size)):

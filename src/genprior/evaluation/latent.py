@@ -41,11 +41,11 @@ KS_CRITICAL_95 = 1.358  # sqrt(-log(0.025) / 2): asymptotic 95% quantile of sqrt
 @torch.no_grad()
 def generate(generator: nn.Module, z: Tensor, batch_size: int = 1000) -> Tensor:
     """``G(z)`` in batches without gradients, in evaluation mode, returned on the CPU as float32."""
+    from genprior.methods.common import placement
+
     was_training = generator.training
     generator.eval()
-    p = next(generator.parameters(), None)
-    dtype = p.dtype if p is not None else z.dtype
-    device = p.device if p is not None else z.device
+    device, dtype = placement(generator, z)
     try:
         out = [generator(z[i:i + batch_size].to(device, dtype)).cpu().float() for i in range(0, z.shape[0], batch_size)]
     finally:

@@ -48,6 +48,12 @@ def check_measurements(physics, y: Tensor) -> Tensor:
     return check_finite(y, "measurements y")
 
 
+def placement(module: nn.Module, like: Tensor) -> tuple[torch.device, torch.dtype]:
+    """Device and dtype of ``module``'s parameters (``like``'s for a module without any)."""
+    p = next(module.parameters(), None)
+    return (p.device, p.dtype) if p is not None else (like.device, like.dtype)
+
+
 def image_shape(physics, y: Tensor) -> tuple[int, ...]:
     """Shape of one image: ``physics.in_shape`` or, for duck-typed operators, that of ``A^T y``."""
     shape = getattr(physics, "in_shape", None)
@@ -69,8 +75,7 @@ def check_generator(generator: nn.Module | None, physics, y: Tensor, method: str
         )
     expected = image_shape(physics, y)
     with torch.no_grad():
-        p = next(generator.parameters(), None)
-        probe = torch.zeros(1, latent_dim, dtype=p.dtype if p is not None else y.dtype, device=y.device)
+        probe = torch.zeros(1, latent_dim, dtype=placement(generator, y)[1], device=y.device)
         produced = tuple(generator(probe).shape[1:])
     if produced != expected:
         raise ValueError(
@@ -164,8 +169,7 @@ def initial_latent(
     """
     B = y.shape[0]
     d = generator.latent_dim
-    p = next(generator.parameters(), None)
-    dtype = p.dtype if p is not None else y.dtype
+    dtype = placement(generator, y)[1]
     if isinstance(init, Tensor):
         check_batch_shape(init, (d,), "initial latent codes")
         return check_finite(init, "initial latent codes").to(device=y.device, dtype=dtype)

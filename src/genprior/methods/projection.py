@@ -15,7 +15,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import frozen, sq_norm
+from genprior.methods.common import frozen, placement, sq_norm
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.result import Result
@@ -51,8 +51,7 @@ def project_to_range(
     start = time.perf_counter()
     B, d = x.shape[0], generator.latent_dim
     with frozen(generator):
-        p = next(generator.parameters(), None)
-        dtype = p.dtype if p is not None else x.dtype
+        dtype = placement(generator, x)[1]
         if isinstance(init, Tensor):
             z0 = check_batch_shape(init, (d,), "initial latent codes").to(x.device, dtype).unsqueeze(0)
         elif init == "encoder":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import initial_latent
+from genprior.methods.common import initial_latent, placement
 from genprior.solvers.result import Result
 from genprior.validation import check_finite
 
@@ -51,8 +51,7 @@ def initial_codes(generator: nn.Module, physics, y: Tensor, init: str | Tensor =
         if init.shape[1] != y.shape[0] or init.shape[2] != generator.latent_dim:
             raise ValueError(f"initial codes must have shape [K, {y.shape[0]}, {generator.latent_dim}], "
                              f"got {list(init.shape)}")
-        p = next(generator.parameters(), None)
-        return check_finite(init, "initial latent codes").to(y.device, p.dtype if p is not None else y.dtype)
+        return check_finite(init, "initial latent codes").to(y.device, placement(generator, y)[1])
     first = initial_latent(generator, physics, y, init, seed)
     if first.shape[0] != y.shape[0]:
         raise ValueError(f"initial codes must have one row per image ({y.shape[0]}), got {first.shape[0]}")
