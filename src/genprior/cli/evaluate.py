@@ -48,11 +48,15 @@ def evaluate_command(
                                     "(default: the train split of --data, if it has one)."),
     off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),
     sliced_only: bool = typer.Option(False, "--sliced-only", help="Skip the exact EMD (only the sliced estimate)."),
+    digits: bool = typer.Option(True, "--digits/--no-digits", help="MNIST only: score samples and test images "
+                                "with the project's digit classifier (trained on the data's train split on first "
+                                "use, about a minute per core, then cached)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
     quick: bool = typer.Option(False, "--quick", help="Small sizes for a smoke test (n 200, emd-n 1000, ...)."),
     device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda (data and EMD stay on the CPU)."),
 ) -> None:
-    """Evaluate generators against the paper's criteria A1-A3, B1-B2 and a memorisation check."""
+    """Evaluate generators against the paper's criteria A1-A3, B1-B2, a memorisation check and, on MNIST,
+    sample quality by a digit classifier."""
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.evaluation.report import METRICS, REPORT, EvaluationSettings, write_report
     from genprior.devices import resolve_device
@@ -83,12 +87,25 @@ def evaluate_command(
         info["train_path"] = str(train_data)
     if off_data is not None:
         info["off_path"] = str(off_data)
+    classifier, note = None, "switched off by --no-digits"
+    if digits:
+        from genprior.evaluation.digits import classifier_for_data
+
+        classifier, note = classifier_for_data(data, info.get("dataset"), train if train_data is None else None,
+                                               log=typer.echo)
+        if classifier is not None:
+            acc = classifier.record.get("test_accuracy")
+            typer.echo(f"digit classifier: {classifier.record.get('path')}"
+                       + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else ""))
     metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
                            off_name=off_data.stem if off_data is not None else "other data", data_info=info,
-                           model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo)
+                           model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo,
+                           classifier=classifier, classifier_note=note)
     for name, m in metrics["models"].items():
         emd = (m["A3"].get("emd") or {}).get("emd")
         typer.echo(f"{name}: A1 NRMSE median {m['A1']['nrmse']['median']:.3f}, "
                    + (f"EMD {emd:.3g}, " if emd is not None else "")
-                   + f"D*SW2^2 {m['A3']['sliced']['scaled']:.3g}")
+                   + f"D*SW2^2 {m['A3']['sliced']['scaled']:.3g}"
+                   + (f", digits p >= 0.9 {100 * m['digits']['confident_share']:.0f}%, smallest digit share "
+                      f"{100 * m['digits']['min_share']:.1f}%" if "digits" in m else ""))
     typer.echo(f"report: {out / REPORT}; metrics: {out / METRICS}")

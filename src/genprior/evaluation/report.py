@@ -5,7 +5,9 @@
 one model; :func:`data_reference` computes what does not depend on the model (the EMD
 between test and training images, a floor no sampler beats at that ``N``; the test
 images' nearest training images); :func:`write_report` runs both for several models and
-writes the files.  Settings live in one :class:`EvaluationSettings`.
+writes the files.  Settings live in one :class:`EvaluationSettings`.  Given a digit
+classifier (MNIST), the samples and the test images are also scored for sample quality
+(:mod:`genprior.evaluation.digits`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ FIGURES = {
     "b1_lipschitz": "b1_lipschitz.png",
     "memorisation": "memorisation.png",
 }
+DIGITS_FIGURE = "digits.png"  # only with a digit classifier (MNIST)
 
 
 @dataclass
@@ -117,9 +120,17 @@ def check_model_fits(generator: nn.Module, images: Tensor, name: str = "model") 
                          "evaluate a model on the data set it was trained for")
 
 
-def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSettings) -> dict:
-    """Model-independent references: test-vs-train EMD (floor) and test images' nearest training images."""
+def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSettings,
+                   classifier: nn.Module | None = None) -> dict:
+    """Model-independent references: test-vs-train EMD (floor), test images' nearest training images,
+    and (with a digit ``classifier``) the sample-quality scores of the first ``emd_n`` test images."""
     ref: dict[str, Any] = {"summary": {}}
+    if classifier is not None:
+        from genprior.evaluation.digits import digit_quality
+
+        start = time.perf_counter()
+        ref["summary"]["digits"] = {**digit_quality(test[: settings.emd_n], classifier).to_dict(),
+                                    "seconds": time.perf_counter() - start}
     if train is None:
         return ref
     n = settings.emd_n
@@ -137,7 +148,8 @@ def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSetti
 
 def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None = None,
                        off_sets: dict[str, Tensor] | None = None, settings: EvaluationSettings | None = None,
-                       reference: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
+                       reference: dict | None = None, log: Callable[[str], None] | None = None,
+                       classifier: nn.Module | None = None) -> dict:
     """Run every criterion on one generator.
 
     Args:
@@ -148,16 +160,19 @@ def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None 
         settings: sizes and seeds (resolved against the data here).
         reference: :func:`data_reference` output, shared between models.
         log: called with one line per finished criterion.
+        classifier: a digit classifier (MNIST): scores the first ``emd_n`` samples ``G(z)``
+            (:func:`genprior.evaluation.digits.digit_quality`) as ``"digits"``.
 
     Returns:
-        ``{"A1", "A2", "A3", "B2", "far", "B1", "memorisation", "timings"}``: each a dict with
-        a JSON-ready ``summary`` and the tensors the figures need.
+        ``{"A1", "A2", "A3", "B2", "far", "B1", "memorisation", "digits", "timings"}``: each a
+        dict with a JSON-ready ``summary`` and the tensors the figures need (``memorisation``
+        only with training images, ``digits`` only with a classifier).
     """
     s = (settings or EvaluationSettings()).resolved(test.shape[0])
     say = log or (lambda _msg: None)
     check_model_fits(generator, test)
     if reference is None:
-        reference = data_reference(test, train, s)
+        reference = data_reference(test, train, s, classifier)
     if off_sets is None:
         off_sets = C.off_distribution_images(test, s.off_n, s.seed)
     proj = dict(restarts=s.restarts, seed=s.seed, max_iter=s.max_iter, tol=s.tol, batch_size=s.batch_size)
@@ -180,6 +195,10 @@ def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None 
     timed("A3", lambda: {**C.distribution_distance(test[: s.emd_n], samples[: s.emd_n], exact=s.exact_emd,
                                                    n_projections=s.n_projections, seed=s.seed),
                          "sampling_seconds": sample_seconds})
+    if classifier is not None:
+        from genprior.evaluation.digits import digit_quality
+
+        timed("digits", lambda: digit_quality(samples[: s.emd_n], classifier).to_dict())
     codes = out["A1"]["z"]
     timed("B2", lambda: C.latent_statistics(codes, seed=s.seed))
     timed("far", lambda: C.far_from_prior_samples(generator, s.far_radii, n=8, seed=s.seed, reference=test[: s.n]))
@@ -222,6 +241,8 @@ def model_summary(result: dict) -> dict:
     }
     if "memorisation" in result:
         out["memorisation"] = _strip(result["memorisation"])
+    if "digits" in result:
+        out["digits"] = result["digits"]
     out["timings"] = result["timings"]
     return _strip(out)
 
@@ -234,6 +255,15 @@ def model_info(generator: nn.Module, path: str | None) -> dict:
             "training_steps": (config.get("training") or {}).get("steps")}
 
 
+def _digits_info(classifier: nn.Module | None, note: str | None) -> dict:
+    """``metrics["digits"]``: the classifier's record, or why there are no sample-quality scores."""
+    if classifier is None:
+        return {"classifier": None, "note": note or "no digit classifier was given"}
+    from genprior.evaluation.digits import THRESHOLD, classifier_info
+
+    return {"classifier": classifier_info(classifier), "threshold": THRESHOLD}
+
+
 # ---------------------------------------------------------------------------------------
 # The report
 
@@ -242,8 +272,12 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
                  train: Tensor | None = None, settings: EvaluationSettings | None = None,
                  off_data: Tensor | None = None, off_name: str = "other data",
                  data_info: dict | None = None, model_paths: dict[str, str] | None = None,
-                 log: Callable[[str], None] | None = None) -> dict:
+                 log: Callable[[str], None] | None = None, classifier: nn.Module | None = None,
+                 classifier_note: str | None = None) -> dict:
     """Evaluate ``models`` (name -> generator) and write ``report.md``, ``metrics.json`` and figures.
+
+    ``classifier`` (a digit classifier, for MNIST) adds the sample-quality scores of each
+    model and of the test set; without one, ``classifier_note`` says why in the report.
 
     Returns:
         The metrics dictionary written to ``metrics.json``.
@@ -265,14 +299,14 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     out.mkdir(parents=True, exist_ok=True)
     say(f"reference: test vs train (EMD at N = {s.emd_n}, nearest neighbours of {s.mem_n} test images)")
     ref_start = time.perf_counter()
-    reference = data_reference(test, train, s)
+    reference = data_reference(test, train, s, classifier)
     ref_seconds = time.perf_counter() - ref_start
     off_sets = C.off_distribution_images(test, s.off_n, s.seed, other=off_data, other_name=off_name)
     results: dict[str, dict] = {}
     for name, g in models.items():
         say(f"evaluating {name}")
         results[name] = evaluate_generator(g, test, train, off_sets, s, reference,
-                                           log=lambda msg, name=name: say(f"  {name}: {msg}"))
+                                           log=lambda msg, name=name: say(f"  {name}: {msg}"), classifier=classifier)
 
     say("writing figures")
     fig_start = time.perf_counter()
@@ -310,6 +344,13 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
                                   figs["memorisation"], threshold=first["copy_threshold"])
     else:
         figs.pop("memorisation")
+    if classifier is not None:
+        figs["digits"] = out / DIGITS_FIGURE
+        ref_digits = reference["summary"]["digits"]
+        F.digit_histograms({m: r["digits"]["shares"] for m, r in results.items()}, ref_digits["shares"],
+                           figs["digits"], n=s.emd_n, confident={"test set": ref_digits["confident_share"],
+                                                                 **{m: r["digits"]["confident_share"]
+                                                                    for m, r in results.items()}})
     fig_seconds = time.perf_counter() - fig_start
 
     metrics = {
@@ -320,6 +361,7 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
         "settings": {k: v for k, v in asdict(s).items()},
         "psnr_data_range": 1.0,
         "reference": {**_strip(reference["summary"]), "seconds": ref_seconds},
+        "digits": _digits_info(classifier, classifier_note),
         "models": {m: {"model": model_info(models[m], (model_paths or {}).get(m)), **model_summary(r)}
                    for m, r in results.items()},
         "figures": {k: p.name for k, p in figs.items()},

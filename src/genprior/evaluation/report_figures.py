@@ -206,3 +206,28 @@ def memorisation_histograms(gen: dict[str, Tensor], test: Tensor, path: str | os
                  fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def digit_histograms(shares: dict[str, list[float]], reference: list[float], path: str | os.PathLike,
+                     n: int | None = None, confident: dict[str, float] | None = None) -> Path:
+    """Share of samples classified as each digit, per model, beside the test set's and the uniform 1/10;
+    ``confident`` (name or ``"test set"`` -> share with p >= 0.9) goes into the legend."""
+    plt = _pyplot()
+    names = list(shares)
+    x = torch.arange(10).double().numpy()
+    width = 0.8 / (len(names) + 1)
+    fig, ax = plt.subplots(figsize=(7.5 + 0.4 * len(names), 2.8))
+    conf = confident or {}
+    label = lambda name: name + (f" ({100 * conf[name]:.0f}% p >= 0.9)" if name in conf else "")  # noqa: E731
+    ax.bar(x - 0.4 + width / 2, reference, width, color="grey", label=label("test set"))
+    for k, name in enumerate(names):
+        ax.bar(x - 0.4 + (k + 1.5) * width, shares[name], width, label=label(name))
+    ax.axhline(0.1, color="k", ls="--", lw=0.7, label="uniform")
+    ax.set_xticks(x, [str(d) for d in range(10)], fontsize=8)
+    ax.set_xlabel("digit (most probable class of the classifier)", fontsize=8)
+    ax.set_ylabel("share of images", fontsize=8)
+    ax.set_title("Sample quality: digits of G(z), z ~ N(0, I)" + (f", N = {n}" if n else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)

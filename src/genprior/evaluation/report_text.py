@@ -93,6 +93,12 @@ def summary_rows(metrics: dict) -> list[tuple[str, str, str, list[str]]]:
             lambda m: f"{_p(m['memorisation']['p_gen_farther'])} ({m['memorisation']['z_score']:.1f})")
         row("Memorisation", "distinct nearest training images, G(z) / test", "about 1",
             lambda m: _p(m["memorisation"]["distinct_neighbours"]))
+    ref = _get(metrics, "reference", "digits")
+    if ref and all("digits" in m for m in models.values()):
+        row("Sample quality (MNIST)", f"samples classified with p >= {ref['threshold']:g} (test set "
+            f"{_pct(ref['confident_share'])})", "higher", lambda m: _pct(m["digits"]["confident_share"]))
+        row("Sample quality", f"smallest digit share (test set {_pct(ref['min_share'])})", "about 10%",
+            lambda m: f"{_pct(m['digits']['min_share'])} ({m['digits']['min_digit']})")
     return rows
 
 
@@ -107,9 +113,41 @@ def table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def digits_section(metrics: dict) -> list[str]:
+    """The sample-quality section (MNIST digit classifier), or one line saying why it is absent."""
+    info = metrics.get("digits") or {}
+    ref = _get(metrics, "reference", "digits")
+    if not info.get("classifier") or not ref:
+        return [f"Sample quality (digit classifier): not computed; {info.get('note', 'no digit classifier')}.", ""]
+    c = info["classifier"]
+    rows = [("test set (reference)", ref)] + [(f"`{m}`", v["digits"]) for m, v in metrics["models"].items()
+                                              if "digits" in v]
+    who = "A digit classifier given by the caller"
+    if c.get("n_train"):
+        who = (f"A small CNN trained by genprior on {c['n_train']:,} MNIST training images (test accuracy "
+               f"{100 * (c.get('test_accuracy') or 0):.2f}%; "
+               + (f"cached in `{c['path']}`)" if c.get("path") else "not cached)"))
+    lines = ["## Sample quality (MNIST digit classifier)", "",
+             f"{who} classifies {ref['n']:,} samples G(z), z ~ N(0, I), of each model "
+             f"and as many test images. A generator that has learnt MNIST makes digits the classifier recognises "
+             f"with confidence p >= {ref['threshold']:g}, each digit about 10% of the time (total variation "
+             "distance to uniform near 0); IS = exp(E KL(p(y|x) || p(y))) is the Inception score with this "
+             f"classifier (1 to 10). The test set is the reference. ![digits]({metrics['figures'].get('digits')})",
+             "",
+             f"| images | p >= {ref['threshold']:g} | mean max p | smallest share (digit) | TV to uniform | IS "
+             "| shares of 0-9 (%) |", "|---|---:|---:|---:|---:|---:|---|"]
+    for name, q in rows:
+        lines.append(f"| {name} | {_pct(q['confident_share'])} | {q['mean_confidence']:.3f} | "
+                     f"{100 * q['min_share']:.1f}% ({q['min_digit']}) | {q['tv_uniform']:.3f} | "
+                     f"{q['inception_score']:.2f} | " + " ".join(f"{100 * v:.0f}" for v in q["shares"]) + " |")
+    return lines + [""]
+
+
 def timing_table(metrics: dict) -> str:
     names = list(metrics["models"])
     keys = ["A1", "A2", "A3", "B2", "far", "B1", "memorisation"]
+    if any("digits" in metrics["models"][m]["timings"] for m in names):
+        keys.append("digits")
     labels = {"far": "B2 far", "memorisation": "memorisation"}
     lines = ["| model | " + " | ".join(labels.get(k, k) for k in keys) + " | total |", "|---|" + "---:|" * (len(keys) + 1)]
     for m in names:
@@ -185,7 +223,8 @@ def render_report(metrics: dict) -> str:
             "nearest training image (Meehan et al. 2020's data-copying test). Copies sit closer to the training "
             "set than unseen data do; a collapsed generator reaches few distinct training images. "
             f"![Memorisation]({figs['memorisation']})")
-    lines += ["", "## Time (seconds)", "", timing_table(metrics), "",
+    lines += [""] + digits_section(metrics)
+    lines += ["## Time (seconds)", "", timing_table(metrics), "",
               f"Reference computations (test vs train): {_f(ref.get('seconds'))} s; figures "
               f"{_f(metrics['seconds']['figures'])} s; total {_f(metrics['seconds']['total'])} s.", ""]
     warn = [m for m in names if _get(metrics["models"][m], "A3", "emd", "warning")]
