@@ -199,7 +199,8 @@ def test_recipes_follow_the_paper():
     assert recipe("vae", "shapes", "paper").kl_weight == 0.01
     g = recipe("gan", "mnist", "paper")
     assert (g.lr, g.betas, g.batch_size) == (1e-4, (0.0, 0.9), 50)
-    assert recipe("gan", "shapes", "compact").lr == 1e-4  # the GAN optimiser is kept in the compact preset
+    g = recipe("gan", "shapes", "compact")  # the compact GAN: the paper's loss and betas, a faster optimiser
+    assert (g.lr, g.betas, g.batch_size, g.critic_steps) == (1e-3, (0.0, 0.9), 50, 2)
     k = recipe("vae", "knee", "paper")
     assert (k.latent_dim, k.kl_weight) == (800, 0.001)
     assert dataset_of({"dataset": "mnist"}, 28) == "mnist" and dataset_of({}, 56) == "shapes"
@@ -221,8 +222,12 @@ def test_cli_uses_the_recipe_and_flags_override_it(mnist_like, tmp_path, capsys)
                     "--quiet"]) == 0
     cfg = json.loads((tmp_path / "gan" / "config.json").read_text())
     assert cfg["model"] == {"kind": "gan", "preset": "compact", "latent_dim": 8, "image_size": 28,
-                            "gp_weight": 10.0, "critic_steps": 5}
-    assert (cfg["training"]["lr"], cfg["training"]["batch_size"], cfg["training"]["betas"]) == (1e-4, 50, [0.0, 0.9])
+                            "gp_weight": 10.0, "critic_steps": 2}  # the compact GAN recipe
+    assert (cfg["training"]["lr"], cfg["training"]["batch_size"], cfg["training"]["betas"]) == (1e-3, 50, [0.0, 0.9])
+    assert run_cli(["train", "gan", "--data", str(mnist_like), "--out", str(tmp_path / "gan5"), "--steps", "1",
+                    "--critic-steps", "5", "--lr", "1e-4", "--quiet"]) == 0  # flags override the recipe
+    cfg = json.loads((tmp_path / "gan5" / "config.json").read_text())
+    assert cfg["model"]["critic_steps"] == 5 and cfg["training"]["lr"] == 1e-4
     assert run_cli(["train", "vae", "--data", str(mnist_like), "--out", str(tmp_path / "vae0"), "--steps", "1",
                     "--quiet"]) == 0
     cfg = json.loads((tmp_path / "vae0" / "config.json").read_text())  # the compact MNIST recipe
