@@ -229,7 +229,7 @@ def _tuned(p: dict, label: str, method: str, extra: dict, n_tune: int, args) -> 
     if G is not None:
         opts["init"] = "encoder"
     if args.quick:
-        opts["n_iter" if method == "tv" else "max_iter"] = 30
+        opts["max_iter"] = 30
     out = grid_search(p["physics"], y, truth, method, grid, G, **opts)
     return out["best"], out["seconds"]
 
@@ -268,7 +268,7 @@ def section_methods(args) -> str:
             if G is not None:
                 opts["init"] = "encoder"
             if args.quick:
-                opts["n_iter" if method == "tv" else "max_iter"] = 30
+                opts["max_iter"] = 30
             wait_for_quiet(patience=120)
             result = reconstruct(p["physics"], y, method, G, **opts)
             score = psnr(result.x.to(x.dtype), x)
@@ -390,7 +390,7 @@ def section_discrepancy(args) -> str:
             if G is not None:
                 opts["init"] = "encoder"
             if args.quick:
-                opts["n_iter" if method == "tv" else "max_iter"] = 30
+                opts["max_iter"] = 30
             tune_idx = list(range(200, 200 + n_tune))
             res = run_tuning(p["physics"], method, grid, p["images"][tune_idx], p["images"][:n_test],
                              list(range(n_test)), G, opts, criterion="discrepancy", noise=p["sigma"], seed=0)

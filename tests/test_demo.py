@@ -17,12 +17,17 @@ def test_quick_demo_writes_report_and_reuses_its_model(tmp_path, capsys):
     assert "| method |" in printed and "tv" in printed and "relaxed" in printed
     results = json.loads((out / "results.json").read_text())
     assert set(results["methods"]) == {"tv", "tikhonov", "hard", "relaxed"}
+    assert "| converged |" in printed
     for rec in results["methods"].values():
         assert rec["n_images"] == results["n_test"]
         assert rec["psnr"]["mean"] > 10.0
         assert rec["tuning"]["best"]
+        assert 0 <= rec["converged"] <= rec["n_images"]
+        assert sum(r["converged"] for r in rec["per_image"]) == rec["converged"]
+    assert results["init"] == "encoder"
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
-    assert "PSNR" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "PSNR" in report and "N(0, I)" in report and "converged" in report
     assert (out / "model" / "model.safetensors").exists()
 
     weights = (out / "model" / "model.safetensors").read_bytes()

@@ -48,8 +48,8 @@ def test_backtracking_methods_decrease_their_objective(method, problem, tiny_gen
 
 def test_tv_decreases_objective_and_beats_noisy_least_squares(problem):
     physics, x, y = problem
-    result = tv(physics, y, lam=0.05, n_iter=300)
-    assert result.objective[-1].lt(result.objective[0]).all()
+    result = tv(physics, y, lam=0.05, max_iter=300)
+    assert result.final_objective.lt(result.objective[0]).all()
     assert psnr(result.x, x).mean() > psnr(physics.A_adjoint(y), x).mean()
 
 
@@ -113,9 +113,9 @@ def test_batched_methods_equal_one_by_one(method, problem64, tiny_generator):
 def test_per_image_parameters_equal_separate_runs(problem, tiny_generator):
     physics, x, y = problem
     lams = torch.tensor([0.5, 0.05, 0.005])
-    together = tv(physics, y, lam=lams, n_iter=100)
+    together = tv(physics, y, lam=lams, max_iter=100, tol=0)
     for i in range(3):
-        alone = tv(physics, y[i : i + 1], lam=float(lams[i]), n_iter=100)
+        alone = tv(physics, y[i : i + 1], lam=float(lams[i]), max_iter=100, tol=0)
         assert torch.allclose(alone.x, together.x[i : i + 1], atol=1e-5)
 
 
@@ -131,7 +131,7 @@ def test_encoder_initialisation(problem, tiny_autoencoder):
 
 def test_grid_search_picks_best_parameter(problem):
     physics, x, y = problem
-    out = grid_search(physics, y, x, "tv", {"lam": [10.0, 0.05, 1e-5]}, n_iter=200)
+    out = grid_search(physics, y, x, "tv", {"lam": [10.0, 0.05, 1e-5]}, max_iter=200)
     assert len(out["table"]) == 3
     assert out["best_psnr"] == max(row["psnr"] for row in out["table"])
     assert out["best"] == {"lam": 0.05}

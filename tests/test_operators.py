@@ -301,7 +301,7 @@ def blur_pair(tiny_generator):
 
 
 @pytest.mark.parametrize("method, params", [("tikhonov", {"lam": 0.05, "max_iter": 30}),
-                                            ("tv", {"lam": 0.02, "n_iter": 30}),
+                                            ("tv", {"lam": 0.02, "max_iter": 30}),
                                             ("hard", {"lam": 0.01, "max_iter": 15}),
                                             ("relaxed", {"lam": 0.5, "mu": 0.1, "max_iter": 10})])
 def test_duck_typed_operator_works_like_a_genprior_operator(method, params, blur_pair, tiny_generator):

@@ -64,8 +64,6 @@ def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
     given = {k: v for k, v in options.items() if v is not None}
     if "x_init" in given and "x_init" not in accepted and "u_init" in accepted:
         given["u_init"] = given.pop("x_init")  # sparse methods start u, not x
-    if method == "tv" and "max_iter" in given:
-        given["n_iter"] = given.pop("max_iter")
     unused = sorted(set(given) - accepted)
     if unused:
         flags = ", ".join("--" + k.replace("_", "-") for k in unused)

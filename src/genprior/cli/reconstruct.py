@@ -108,4 +108,5 @@ def reconstruct_command(
     p = summary["psnr"]
     procs = f", {shard.world} processes" if shard.world > 1 else ""
     typer.echo(f"{method} on {problem} ({len(picked)} images, sigma {noise}{procs}): PSNR {p['mean']:.2f} +- "
-               f"{p['std']:.2f} dB (data range 1), {summary['seconds_per_image']:.3f} s/image; wrote {out}")
+               f"{p['std']:.2f} dB (data range 1), {summary['seconds_per_image']:.3f} s/image, {summary['converged']} of "
+               f"{summary['n_images']} converged (mean {summary['iterations']['mean']:.0f} iterations); wrote {out}")

@@ -120,7 +120,9 @@ def tune_command(
     chosen = ", ".join(f"{k}={v:g}" for k, v in result["chosen"].items())
     t = result["test"]["psnr"]
     line = (f"{method} on {problem}, {criterion} choice {chosen} ({len(tune_idx)} tuning images): test PSNR "
-            f"{t['mean']:.2f} +- {t['std']:.2f} dB on {len(test_idx)} images (data range 1)")
+            f"{t['mean']:.2f} +- {t['std']:.2f} dB on {len(test_idx)} images (data range 1, {result['test']['converged']} "
+            f"converged; tuning: {result['tuning']['unconverged_points']} of {len(result['tuning']['table'])} grid "
+            f"points with unconverged solves)")
     if "comparison" in result:
         c = result["comparison"]
         other = ", ".join(f"{k}={v:g}" for k, v in c["psnr_tuned"]["params"].items())

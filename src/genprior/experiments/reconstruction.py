@@ -58,7 +58,7 @@ def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list
     for k, i in enumerate(indices):
         rec = {"index": int(i), "psnr": round(float(scores["psnr"][k]), 4), "nrmse": round(float(scores["nrmse"][k]), 6),
                "ssim": round(float(scores["ssim"][k]), 6), "iterations": int(result.iterations[k]),
-               "final_objective": float(final[k])}
+               "converged": bool(result.converged[k]), "final_objective": float(final[k])}
         rec.update({name: values[k] for name, values in extra.items()})
         records.append(rec)
     return records
@@ -80,6 +80,7 @@ def summarise(per_image: list[dict[str, Any]], seconds: float, **info: Any) -> d
         "seconds": round(seconds, 4),
         "seconds_per_image": round(seconds / max(n, 1), 5),
         "iterations": {"mean": float(iterations.mean()), "max": int(iterations.max())},
+        "converged": sum(bool(r["converged"]) for r in per_image),
         "per_image": per_image,
     }
 

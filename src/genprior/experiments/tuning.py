@@ -58,11 +58,12 @@ def run_tuning(
     if rows:
         raw = grid_scores(physics, y[rows], tune_truth[rows], method, grid, generator, max_batch=max_batch,
                           **slice_inputs(fixed, rows, n))
-        raw = {k: raw[k] for k in ("points", "psnr", "residual", "iterations", "seconds")}
+        raw = {k: raw[k] for k in ("points", "psnr", "residual", "iterations", "converged", "seconds")}
     parts = [p for p in gather(raw, shard) if p is not None]
     points = parts[0]["points"]
     cat = lambda key: torch.cat([p[key] for p in parts], dim=1)  # noqa: E731  [G, n]
-    tuning = choose(points, cat("psnr"), cat("residual"), cat("iterations"), criterion, noise_norm(noise, y))
+    tuning = choose(points, cat("psnr"), cat("residual"), cat("iterations"), cat("converged"), criterion,
+                    noise_norm(noise, y))
     tuning["seconds"] = max(p["seconds"] for p in parts)
     chosen = tuning["best"]
 
@@ -90,7 +91,8 @@ def run_tuning(
 def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
     """Mean PSNR (left) and mean residual ``||A x - y||`` (right) against ``lam``, one line per
     other parameter value, with the noise norm ``sigma sqrt(m)`` (the paper's Figure 7 line)
-    and the chosen point marked."""
+    and the chosen point marked.  Grid points where some solve did not converge (iteration
+    cap or failed line search) are circled in red, and the title gives the number of converged solves."""
     from genprior.evaluation.figures import _pyplot, save_figure
 
     plt = _pyplot()
@@ -98,6 +100,8 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
 
     table = result["tuning"]["table"]
     chosen = result["chosen"]
+    n = result["n_tune"]
+    solved = sum(r.get("converged", n) for r in table)
     others = sorted({tuple((k, v) for k, v in row.items() if k in result["grid"] and k != "lam") for row in table})
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     for key, ax, label in (("psnr", axes[0], "mean PSNR (dB, data range 1)"),
@@ -106,6 +110,10 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
             rows = sorted((r for r in table if all(r[k] == v for k, v in other)), key=lambda r: r["lam"])
             name = ", ".join(f"{k}={v:g}" for k, v in other) or result["method"]
             ax.plot([r["lam"] for r in rows], [r[key] for r in rows], marker="o", ms=3, label=name)
+        capped = [r for r in table if r.get("converged", n) < n]
+        if capped:
+            ax.plot([r["lam"] for r in capped], [r[key] for r in capped], marker="o", ms=8, mfc="none",
+                    color="red", linestyle="none", label="some solves did not converge")
         best = next(r for r in table if all(r[k] == v for k, v in chosen.items()))
         ax.plot([best["lam"]], [best[key]], marker="*", ms=12, color="black", linestyle="none",
                 label=f"chosen ({result['criterion']})")
@@ -116,7 +124,7 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
     axes[1].axhline(result["tuning"]["noise_norm"], color="black", lw=1, label="sigma sqrt(m)")
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7)
-    fig.suptitle(f"{result['method']} on {result.get('problem', '')}: tuning surface ({result['n_tune']} images)",
-                 fontsize=9)
+    fig.suptitle(f"{result['method']} on {result.get('problem', '')}: tuning surface ({n} images; "
+                 f"{solved} of {n * len(table)} solves converged)", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)

@@ -3,6 +3,9 @@
     Tikhonov:  min_x ||A x - y||^2 + lam ||x||^2        (Algorithm 1 on x, as the paper)
     TV:        min_x ||A x - y||^2 + lam TV(x)          (PDHG / Chambolle-Pock)
 
+Both run until each image converges (:mod:`genprior.solvers.backtracking`,
+:mod:`genprior.solvers.pdhg`), not for a fixed number of iterations.
+
 For TV, PDHG runs on ``K = [A; D]`` with ``F(v, w) = ||v - y||^2 + lam ||w||_{2,1}`` and
 ``G = 0``, steps ``tau = sigma = 1 / (1.1 ||K||)`` as in the authors' code; the dual
 proxes are ``prox_{s F1*}(p) = (p - s y) / (1 + s / 2)`` and the projection of each
@@ -25,7 +28,7 @@ from genprior.methods.common import (
 )
 from genprior.methods.common import initial_image as common_initial_image
 from genprior.physics.finite_differences import grad, grad_adjoint, project_l2_ball, tv_norm
-from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
 from genprior.solvers.pdhg import PDHGProblem, operator_norm, pdhg
 from genprior.solvers.result import Result
 
@@ -45,7 +48,7 @@ def tikhonov(
     x_init: str | Tensor = "random",
     seed: int = 0,
     max_iter: int = 1000,
-    tol: float = 1e-8,
+    tol: float = OBJECTIVE_TOL,
     **solver_options,
 ) -> Result:
     """Minimise ``||A x - y||^2 + lam ||x||^2`` by gradient descent with backtracking.
@@ -74,16 +77,16 @@ def tv_problem(physics, y: Tensor, lam: Tensor) -> PDHGProblem:
     """The PDHG splitting of ``||A x - y||^2 + lam TV(x)`` (``G = 0``), ``lam`` of shape ``[B]``."""
     radius = lam.reshape(-1, 1, 1, 1, 1)  # broadcasts against the dual gradient [B, C, 2, H, W]
 
-    def prox_dual(p, s):
+    def prox_dual(p, s, idx):
         p_data, p_grad = p
-        return (p_data - s * y) / (1.0 + s / 2.0), project_l2_ball(p_grad, radius)
+        return (p_data - s * y[idx]) / (1.0 + s / 2.0), project_l2_ball(p_grad, radius[idx])
 
     return PDHGProblem(
         K=lambda x: (physics.A(x), grad(x)),
         K_adjoint=lambda p: physics.A_adjoint(p[0]) + grad_adjoint(p[1]),
         prox_dual=prox_dual,
         prox_primal=None,
-        objective=lambda x: data_fit(physics, x, y) + lam * tv_norm(x),
+        objective=lambda x, idx: data_fit(physics, x, y[idx]) + lam[idx] * tv_norm(x),
     )
 
 
@@ -92,30 +95,36 @@ def tv(
     y: Tensor,
     generator=None,
     lam: float = 0.05,
-    n_iter: int = 1000,
+    max_iter: int = 5000,
+    tol: float = 1e-4,
     x_init: str | Tensor = "zero",
     seed: int = 0,
     record_every: int = 10,
 ) -> Result:
-    """Minimise ``||A x - y||^2 + lam TV(x)`` (isotropic TV) by PDHG, ``n_iter`` iterations.
+    """Minimise ``||A x - y||^2 + lam TV(x)`` (isotropic TV) by PDHG until each image converges.
 
     ``generator`` is accepted and ignored so every method shares one signature.
-    The objective history is recorded every ``record_every`` iterations.
+
+    Args:
+        lam: the TV weight, ``> 0`` (a number or one value per image).
+        max_iter: PDHG iterations at most (the authors ran a fixed 1000).
+        tol: per-image threshold on the relative change of the primal and dual iterates
+            (:func:`genprior.solvers.pdhg.pdhg`); 0 runs ``max_iter`` iterations.
+        record_every: the objective history is recorded every ``record_every`` iterations.
     """
     check_measurements(physics, y)
     lam_t = per_image(lam, y.shape[0], "lam", y)
-    if n_iter < 1:
-        raise ValueError(f"n_iter must be >= 1, got {n_iter}")
+    if bool((lam_t <= 0).any()):
+        raise ValueError(f"TV needs lam > 0 (with lam = 0 its dual ball is a point and PDHG divides by zero), "
+                         f"got {param_record(lam)!r}")
     start = time.perf_counter()
     x0 = initial_image(physics, y, x_init, seed)
     problem = tv_problem(physics, y, lam_t)
     step = 1.0 / (1.1 * operator_norm(problem.K, problem.K_adjoint, x0))
-    with torch.no_grad():
-        x, history = pdhg(problem, x0, tau=step, sigma=step, n_iter=n_iter, record_every=record_every)
-    B = y.shape[0]
+    out = pdhg(problem, x0, tau=step, sigma=step, max_iter=max_iter, tol=tol, record_every=record_every)
     return Result(
-        x=x, z=None, u=None, iterations=torch.full((B,), n_iter, dtype=torch.long), objective=history,
-        converged=torch.zeros(B, dtype=torch.bool), seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "n_iter": n_iter, "x_init": x_init if isinstance(x_init, str) else "tensor",
-                "step": step},
+        x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
+        converged=out.converged, seconds=time.perf_counter() - start,
+        params={"lam": param_record(lam), "max_iter": max_iter, "tol": tol,
+                "x_init": x_init if isinstance(x_init, str) else "tensor", "step": step},
     ).require_finite("tv")

@@ -38,7 +38,7 @@ from genprior.methods.common import check_generator, check_measurements, data_fi
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.restarts import check_restarts, initial_codes, keep_best, repeat_batch
 from genprior.physics.finite_differences import tv_norm
-from genprior.solvers.backtracking import Block, SolveState, block_backtracking
+from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, SolveState, block_backtracking
 from genprior.solvers.result import Result
 from genprior.solvers.tv_prox import WarmTVProx
 from genprior.validation import check_choice
@@ -69,8 +69,8 @@ def solve_generative(
     coordinates: str = "x",
     x_steps: int = 1,
     tv_prox_iter: int = 50,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = OBJECTIVE_TOL,
     **solver_options: Any,
 ) -> tuple[Tensor, Tensor, Tensor | None, SolveState]:
     """Minimise one member of the family for a batch (the generator must be frozen).

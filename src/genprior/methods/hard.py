@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 
 
@@ -28,8 +29,8 @@ def hard(
     init: str | Tensor = "random",
     restarts: int = 1,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = OBJECTIVE_TOL,
     **solver_options: Any,
 ) -> Result:
     """Reconstruct ``x = G(z*)`` with ``z* = argmin ||A G(z) - y||^2 + lam R_Z(z)``.

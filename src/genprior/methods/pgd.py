@@ -50,7 +50,7 @@ def pgd(
     init: str | Tensor = "random",
     restarts: int = 1,
     seed: int = 0,
-    max_iter: int = 200,
+    max_iter: int = 1000,
     tol: float = 1e-5,
     **solver_options: Any,
 ) -> Result:

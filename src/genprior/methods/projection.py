@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from genprior.methods.common import frozen, placement, sq_norm
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
-from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
 from genprior.solvers.result import Result
 from genprior.validation import check_batch_shape, check_finite
 
@@ -28,8 +28,8 @@ def project_to_range(
     init: str | Tensor = "encoder",
     restarts: int = 4,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = OBJECTIVE_TOL,
     **solver_options,
 ) -> Result:
     """Find ``z*(x) = argmin_z ||G(z) - x||^2`` for every image of ``x`` ``[B, 1, n, n]``.

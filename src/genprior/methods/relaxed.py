@@ -30,6 +30,7 @@ from genprior.methods.common import initial_image as common_initial_image
 from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import COORDINATES, run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 from genprior.validation import check_choice
 
@@ -56,8 +57,8 @@ def relaxed(
     coordinates: str = "x",
     x_steps: int = 1,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 3000,
+    tol: float = OBJECTIVE_TOL,
     **solver_options: Any,
 ) -> Result:
     """Minimise ``||A x - y||^2 + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z``.

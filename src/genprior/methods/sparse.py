@@ -21,6 +21,7 @@ from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
 from genprior.methods.relaxed import initial_image
+from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 
 U_INITS = ("zero", "random")  # u = 0 starts at x = G(z0); "generator" would double it
@@ -57,8 +58,8 @@ def sparse(
     u_init: str | Tensor = "zero",
     restarts: int = 1,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 3000,
+    tol: float = OBJECTIVE_TOL,
     **solver_options: Any,
 ) -> Result:
     """Minimise ``||A (G(z) + u) - y||^2 + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u``.
@@ -84,8 +85,8 @@ def sparse_tv(
     u_init: str | Tensor = "zero",
     restarts: int = 1,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 3000,
+    tol: float = OBJECTIVE_TOL,
     tv_prox_iter: int = 50,
     **solver_options: Any,
 ) -> Result:

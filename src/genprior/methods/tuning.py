@@ -117,6 +117,7 @@ class GridSolution:
         points: the ``G`` parameter dicts.
         residual: ``||A x - y||`` per point and image ``[G, n]``.
         iterations: ``[G, n]``.
+        converged: ``[G, n]`` bool: the solve met its stopping rule before the cap.
         final_objective: ``[G, n]``.
         x: reconstructions ``[G, n, 1, H, W]`` if kept, else ``None``.
         seconds: wall time of all solves.
@@ -125,6 +126,7 @@ class GridSolution:
     points: list[dict[str, float]]
     residual: Tensor
     iterations: Tensor
+    converged: Tensor
     final_objective: Tensor
     x: Tensor | None
     seconds: float
@@ -168,7 +170,7 @@ def solve_grid(
     fixed = materialise_inputs(method, physics, y, generator, fixed)
     K = int(fixed.get("restarts", 1))
     per_solve = max(1, max_batch // (n * K))
-    residual, iterations, final, xs = [], [], [], []
+    residual, iterations, converged, final, xs = [], [], [], [], []
     for lo in range(0, G, per_solve):
         chunk = points[lo : lo + per_solve]
         g = len(chunk)
@@ -179,11 +181,12 @@ def solve_grid(
             r = physics.A(result.x.detach().to(y.dtype)) - y_rep
         residual.append(r.reshape(g, n, -1).norm(dim=2).cpu())
         iterations.append(result.iterations.reshape(g, n))
+        converged.append(result.converged.reshape(g, n))
         final.append(result.final_objective.reshape(g, n))
         if keep_x:
             xs.append(result.x.detach().reshape(g, n, *result.x.shape[1:]))
     return GridSolution(points=points, residual=torch.cat(residual), iterations=torch.cat(iterations),
-                        final_objective=torch.cat(final), x=torch.cat(xs) if keep_x else None,
+                        converged=torch.cat(converged), final_objective=torch.cat(final), x=torch.cat(xs) if keep_x else None,
                         seconds=time.perf_counter() - start)
 
 
@@ -206,7 +209,7 @@ def check_criterion(criterion: str, grid: dict[str, list[float]], truth_given: b
 def grid_scores(physics, y: Tensor, truth: Tensor | None, method: str, grid: dict[str, list[float]],
                 generator: nn.Module | None = None, max_batch: int = 4096, **fixed: Any) -> dict[str, Any]:
     """Per-image scores of every grid point: ``{"points", "psnr" [G, n] or None, "residual" [G, n],
-    "iterations" [G, n], "seconds"}`` (the raw material of :func:`choose`)."""
+    "iterations" [G, n], "converged" [G, n], "seconds"}`` (the raw material of :func:`choose`)."""
     sol = solve_grid(physics, y, method, grid, generator, max_batch=max_batch, keep_x=truth is not None, **fixed)
     G, n = sol.residual.shape
     scores = None
@@ -214,15 +217,18 @@ def grid_scores(physics, y: Tensor, truth: Tensor | None, method: str, grid: dic
         x = sol.x.reshape(G * n, *sol.x.shape[2:]).to(truth.dtype)
         scores = psnr(x, truth.repeat(G, *([1] * (truth.dim() - 1)))).reshape(G, n).double().cpu()
     return {"points": sol.points, "psnr": scores, "residual": sol.residual.double(),
-            "iterations": sol.iterations.double(), "seconds": sol.seconds}
+            "iterations": sol.iterations.double(), "converged": sol.converged, "seconds": sol.seconds}
 
 
 def choose(points: list[dict[str, float]], psnr_values: Tensor | None, residual: Tensor, iterations: Tensor,
-           criterion: str = "psnr", target: float | None = None) -> dict[str, Any]:
+           converged: Tensor, criterion: str = "psnr", target: float | None = None) -> dict[str, Any]:
     """Choose a grid point from per-image scores ``[G, n]`` (PSNR optional) by ``criterion``.
 
+    Every row of the table says how many of its ``n`` solves converged (``converged``)
+    and ``unconverged_points`` counts the grid points where some did not.
+
     Returns:
-        ``{"best", "criterion", "table", "best_residual"}`` plus ``"best_psnr"`` with
+        ``{"best", "criterion", "table", "best_residual", "unconverged_points"}`` plus ``"best_psnr"`` with
         PSNR values, ``"noise_norm"`` with a target, and for the discrepancy criterion
         with PSNR values ``"psnr_choice"`` (what PSNR tuning would have chosen).
     """
@@ -235,8 +241,10 @@ def choose(points: list[dict[str, float]], psnr_values: Tensor | None, residual:
             row["psnr_std"] = float(psnr_values[g].std(unbiased=False)) if n > 1 else 0.0
         row["residual"] = float(residual[g].mean())
         row["iterations"] = float(iterations[g].mean())
+        row["converged"] = int(converged[g].sum())
         table.append(row)
-    out: dict[str, Any] = {"criterion": criterion, "table": table, "n_images": n}
+    out: dict[str, Any] = {"criterion": criterion, "table": table, "n_images": n,
+                           "unconverged_points": sum(row["converged"] < n for row in table)}
     if target is not None:
         out["noise_norm"] = target
     psnr_best = int(torch.argmax(psnr_values.mean(1))) if psnr_values is not None else None
@@ -247,6 +255,7 @@ def choose(points: list[dict[str, float]], psnr_values: Tensor | None, residual:
         if psnr_best is not None:
             out["psnr_choice"] = {"best": points[psnr_best], "psnr": table[psnr_best]["psnr"]}
     out["best"] = points[best]
+    out["best_converged"] = table[best]["converged"]
     if psnr_values is not None:
         out["best_psnr"] = table[best]["psnr"]
     out["best_residual"] = table[best]["residual"]
@@ -281,14 +290,14 @@ def grid_search(
         **fixed: further keyword arguments of the method (``max_iter``, ``init``, ...).
 
     Returns:
-        ``{"best": {param: value}, "best_psnr", "criterion", "table": [{**params, "psnr",
-        "psnr_std", "residual", "iterations"}], "seconds"}``; with ``sigma`` also
+        ``{"best": {param: value}, "best_psnr", "best_converged", "criterion", "table": [{**params,
+        "psnr", "psnr_std", "residual", "iterations", "converged"}], "unconverged_points", "seconds"}``; with ``sigma`` also
         ``"noise_norm"``; for the discrepancy criterion with ground truth also
         ``"psnr_choice"`` (the point PSNR tuning would have chosen, for comparison).
     """
     check_criterion(criterion, grid, truth is not None, sigma)
     raw = grid_scores(physics, y, truth, method, grid, generator, max_batch=max_batch, **fixed)
-    out = choose(raw["points"], raw["psnr"], raw["residual"], raw["iterations"], criterion,
+    out = choose(raw["points"], raw["psnr"], raw["residual"], raw["iterations"], raw["converged"], criterion,
                  noise_norm(sigma, y) if sigma is not None else None)
     out["seconds"] = raw["seconds"]
     return out

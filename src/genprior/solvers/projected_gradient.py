@@ -5,8 +5,12 @@
     x_{t+1} = G(z_{t+1})
 
 The loop is generic: the caller supplies the gradient step and the projection; this
-module only runs them for B images at once with per-image stopping (relative change of
-``x`` below ``tol``) and an objective history per image.
+module only runs them for B images at once with per-image stopping and an objective
+history per image.  An image has converged when ``||x_{t+1} - x_t|| <= tol ||x_t||``:
+``(x_t - x_{t+1}) / eta`` is the gradient mapping of projected gradient descent, the
+first-order optimality measure of a constrained problem (zero exactly at its fixed
+points), so this is a test of stationarity, not only of slow progress.  An image that
+reaches ``max_iter`` stops unconverged.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ def projected_gradient(
     objective: Objective,
     z0: Tensor,
     x0: Tensor,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = 1e-5,
 ) -> SolveState:
     """Run projected gradient descent from ``(z0, x0 = G(z0))``.
 

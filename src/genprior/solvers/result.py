@@ -19,9 +19,10 @@ class Result:
         u: the deviation from the generator's range ``[B, 1, H, W]`` (sparse methods), else ``None``.
         iterations: outer iterations each image ran, ``[B]`` (int64).
         objective: objective history ``[K + 1, B]``; row 0 is the initial value and
-            rows after an image stopped are NaN.
-        converged: ``[B]`` bool, True where the per-image stopping rule fired before
-            the iteration limit.
+            rows after an image stopped (or where it was not recorded) are NaN.
+        converged: ``[B]`` bool, True where the per-image stopping rule (a test on the
+            objective or on the iterates, see the solver) fired; False where the
+            iteration cap or a failed line search stopped the image.
         seconds: wall-clock time of the whole batch.
         params: the parameters the method ran with.
     """
@@ -37,10 +38,17 @@ class Result:
 
     @property
     def final_objective(self) -> Tensor:
-        """The last recorded objective value of each image, ``[B]``."""
+        """The last recorded (non-NaN) objective value of each image, ``[B]``."""
         hist = self.objective
-        last = (self.iterations.clamp(max=hist.shape[0] - 1)).long()
-        return hist.gather(0, last.unsqueeze(0).to(hist.device)).squeeze(0)
+        recorded = ~torch.isnan(hist)
+        rows = torch.arange(hist.shape[0], device=hist.device).unsqueeze(1).expand_as(hist)
+        last = torch.where(recorded, rows, torch.zeros_like(rows)).amax(0)
+        return hist.gather(0, last.unsqueeze(0)).squeeze(0)
+
+    @property
+    def n_converged(self) -> int:
+        """How many images met their stopping rule before the iteration cap."""
+        return int(self.converged.sum())
 
     def require_finite(self, method: str) -> "Result":
         """Return ``self`` if every image is finite; else raise ``FloatingPointError`` naming the images.
