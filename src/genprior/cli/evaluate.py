@@ -43,7 +43,7 @@ def evaluate_command(
     mem_n: int = typer.Option(None, "--mem-n", help="Samples for the memorisation check (default 2000)."),
     off_n: int = typer.Option(None, "--off-n", help="Images per off-distribution set, A2 (default 100)."),
     restarts: int = typer.Option(None, "--restarts", help="Random starts of z* for models without encoder (default 4)."),
-    max_iter: int = typer.Option(None, "--max-iter", help="Iterations of Algorithm 1 for z* (default 200)."),
+    max_iter: int = typer.Option(None, "--max-iter", help="Iteration cap of Algorithm 1 for z* (default 1000; it stops earlier at convergence)."),
     train_data: Path = typer.Option(None, "--train-data", help="Training images for the memorisation check "
                                     "(default: the train split of --data, if it has one)."),
     off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genprior.evaluation.metrics import nrmse, psnr, summary
+from genprior.solvers.backtracking import OBJECTIVE_TOL
 
 THRESHOLDS = (0.1, 0.2, 0.3)
 
@@ -45,8 +46,8 @@ def range_coverage(
     init: str = "auto",
     restarts: int = 4,
     seed: int = 0,
-    max_iter: int = 200,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = OBJECTIVE_TOL,
     batch_size: int = 1000,
     thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> dict:

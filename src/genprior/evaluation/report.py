@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from genprior.evaluation import criteria as C
+from genprior.solvers.backtracking import OBJECTIVE_TOL
 
 METRICS = "metrics.json"
 REPORT = "report.md"
@@ -67,8 +68,8 @@ class EvaluationSettings:
     mem_n: int | None = None
     off_n: int = 100
     restarts: int = 4
-    max_iter: int = 200
-    tol: float = 1e-6
+    max_iter: int = 1000
+    tol: float = OBJECTIVE_TOL
     thresholds: tuple[float, ...] = C.THRESHOLDS
     exact_emd: bool = True
     n_projections: int = 1000

@@ -59,6 +59,8 @@ def summary_rows(metrics: dict) -> list[tuple[str, str, str, list[str]]]:
         lambda m: f"{m['A1']['psnr']['mean']:.2f} +- {m['A1']['psnr']['std']:.2f}")
     row("A1", "start of z*: encoder or best of K random", "-",
         lambda m: m["A1"]["init"] + ("" if m["A1"]["init"] == "encoder" else f" (K = {m['A1']['restarts']})"))
+    row("A1", f"fits z* that converged (cap {s['max_iter']} iterations)", "all",
+        lambda m: _pct(m["A1"]["converged_fraction"]) if "converged_fraction" in m["A1"] else "-")
     for off in metrics["data"].get("off_distribution_sets", []):
         row("A2 off-distribution", f"{off}: NRMSE median (AUROC vs test)", "higher",
             lambda m, off=off: f"{_f(m['A2'][off]['nrmse']['median'])} ({_p(m['A2'][off].get('auroc'))})")
