@@ -25,7 +25,7 @@ from genprior.cli import main
 from genprior.data.io import save_dataset
 from genprior.training.state import STATE_DIR
 
-STEPS = {"ae": 300, "vae": 300, "gan": 100}  # a GAN step is 6 updates
+STEPS = {"ae": 300, "vae": 300, "gan": 200}  # a compact GAN step is 3 updates (2 critic, 1 generator)
 EVERY = 10
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
