@@ -16,32 +16,33 @@ from __future__ import annotations
 
 import time
 
-import torch
 from torch import Tensor
 
 from genprior.methods.common import (
     check_measurements,
     data_fit,
+    image_shape,
     param_record,
     per_image,
     sq_norm,
 )
 from genprior.methods.common import initial_image as common_initial_image
-from genprior.physics.finite_differences import grad, grad_adjoint, project_l2_ball, tv_norm
+from genprior.physics.finite_differences import FiniteDifferences, project_l2_ball, tv_norm
+from genprior.physics.operator import LinearPhysics, Stack
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
-from genprior.solvers.pdhg import PDHGProblem, operator_norm, pdhg
+from genprior.solvers.pdhg import PDHGProblem, pdhg
 from genprior.solvers.result import Result
 
 X_INITS = ("zero", "random")
 
 
-def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int) -> Tensor:
+def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed: int) -> Tensor:
     """The start of a classical method: ``"zero"``, ``"random"`` (``N(0, 1)`` pixels from ``seed``) or a tensor."""
     return common_initial_image(physics, y, x_init, seed, X_INITS)
 
 
 def tikhonov(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator=None,
     lam: float = 0.2,
@@ -73,7 +74,7 @@ def tikhonov(
     ).require_finite("tikhonov")
 
 
-def tv_problem(physics, y: Tensor, lam: Tensor) -> PDHGProblem:
+def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor) -> PDHGProblem:
     """The PDHG splitting of ``||A x - y||^2 + lam TV(x)`` (``G = 0``), ``lam`` of shape ``[B]``."""
     radius = lam.reshape(-1, 1, 1, 1, 1)  # broadcasts against the dual gradient [B, C, 2, H, W]
 
@@ -82,8 +83,7 @@ def tv_problem(physics, y: Tensor, lam: Tensor) -> PDHGProblem:
         return (p_data - s * y[idx]) / (1.0 + s / 2.0), project_l2_ball(p_grad, radius[idx])
 
     return PDHGProblem(
-        K=lambda x: (physics.A(x), grad(x)),
-        K_adjoint=lambda p: physics.A_adjoint(p[0]) + grad_adjoint(p[1]),
+        K=Stack(physics, FiniteDifferences(image_shape(physics, y))),
         prox_dual=prox_dual,
         prox_primal=None,
         objective=lambda x, idx: data_fit(physics, x, y[idx]) + lam[idx] * tv_norm(x),
@@ -91,7 +91,7 @@ def tv_problem(physics, y: Tensor, lam: Tensor) -> PDHGProblem:
 
 
 def tv(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator=None,
     lam: float = 0.05,
@@ -120,7 +120,7 @@ def tv(
     start = time.perf_counter()
     x0 = initial_image(physics, y, x_init, seed)
     problem = tv_problem(physics, y, lam_t)
-    step = 1.0 / (1.1 * operator_norm(problem.K, problem.K_adjoint, x0))
+    step = 1.0 / (1.1 * problem.K.norm(x0))
     out = pdhg(problem, x0, tau=step, sigma=step, max_iter=max_iter, tol=tol, record_every=record_every)
     return Result(
         x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from genprior.physics.operator import check_physics
+from genprior.physics.operator import LinearPhysics, check_physics
 from genprior.validation import check_batch_shape, check_choice, check_finite
 
 LATENT_INITS = ("random", "encoder")
@@ -37,7 +37,7 @@ def param_record(value: float | Tensor) -> float | list[float]:
     return float(value)
 
 
-def check_measurements(physics, y: Tensor) -> Tensor:
+def check_measurements(physics: LinearPhysics, y: Tensor) -> Tensor:
     """Validate the operator and the data ``y`` (shape against ``physics.out_shape``, NaN/Inf)."""
     check_physics(physics)
     if not isinstance(y, Tensor):
@@ -54,7 +54,7 @@ def placement(module: nn.Module, like: Tensor) -> tuple[torch.device, torch.dtyp
     return (p.device, p.dtype) if p is not None else (like.device, like.dtype)
 
 
-def image_shape(physics, y: Tensor) -> tuple[int, ...]:
+def image_shape(physics: LinearPhysics, y: Tensor) -> tuple[int, ...]:
     """Shape of one image: ``physics.in_shape`` or, for duck-typed operators, that of ``A^T y``."""
     shape = getattr(physics, "in_shape", None)
     if shape is not None:
@@ -121,7 +121,7 @@ def frozen(module: nn.Module | None, channels_last: bool = True) -> Iterator[Non
         module.train(was_training)
 
 
-def data_fit(physics, x: Tensor, y: Tensor) -> Tensor:
+def data_fit(physics: LinearPhysics, x: Tensor, y: Tensor) -> Tensor:
     """``||A x - y||^2`` per image, shape ``[B]``, summed in float64 (see :func:`sq_norm`)."""
     return sq_norm(physics.A(x) - y)
 
@@ -145,7 +145,7 @@ def _sq_norm_same_dtype(t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def simple_reconstruction(physics, y: Tensor, n_iter: int = 20) -> Tensor:
+def simple_reconstruction(physics: LinearPhysics, y: Tensor, n_iter: int = 20) -> Tensor:
     """A quick regularised least-squares image: ``n_iter`` conjugate-gradient steps on
     ``A^T A x = A^T y`` from zero (early stopping regularises), clipped to ``[0, 1]``.
 
@@ -171,7 +171,7 @@ def simple_reconstruction(physics, y: Tensor, n_iter: int = 20) -> Tensor:
 
 def initial_latent(
     generator: nn.Module,
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     init: str | Tensor = "random",
     seed: int = 0,
@@ -199,7 +199,7 @@ def initial_latent(
         return encode(simple_reconstruction(physics, y)).to(dtype)
 
 
-def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, choices: tuple[str, ...],
+def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed: int, choices: tuple[str, ...],
                   name: str = "x") -> Tensor | None:
     """A starting image ``[B, 1, H, W]`` for ``x`` (or the deviation ``u``).
 

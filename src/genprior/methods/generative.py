@@ -11,7 +11,9 @@ Deviation terms ``F`` (what the reconstruction may add to the generator's output
 | ``l1``        | ``||u||_1`` (sparse)     | ``z, u``       | ``z`` then ``u`` with soft threshold|
 | ``tv``        | ``TV(u)`` (sparse-TV)    | ``z, u``       | ``z`` then ``u`` with a TV prox     |
 
-with ``x = G(z) + u``.  ``l2`` can also run in the deviation coordinates ``(z, u)``
+with ``x = G(z) + u``.  The terms are the entries of :data:`DEVIATION_TERMS` (a
+:class:`Deviation` each: a smooth ``F`` joins the smooth part, a non-smooth one brings
+the ``u`` block with its prox), so a new term is one entry.  ``l2`` can also run in the deviation coordinates ``(z, u)``
 (``coordinates="u"``): the same objective, but the ``z`` step then fits the data
 through ``G(z) + u`` instead of chasing ``x``, which removes the slow coupling of
 Algorithm 2 when ``lam`` is large (see the relaxed method).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -38,12 +41,12 @@ from genprior.methods.common import check_generator, check_measurements, data_fi
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.restarts import check_restarts, initial_codes, keep_best, repeat_batch
 from genprior.physics.finite_differences import tv_norm
+from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, SolveState, block_backtracking
 from genprior.solvers.result import Result
 from genprior.solvers.tv_prox import WarmTVProx
 from genprior.validation import check_choice
 
-DEVIATIONS = ("exact", "l2", "l1", "tv")
 COORDINATES = ("x", "u")
 
 
@@ -56,8 +59,50 @@ def _rows(t: Tensor, like: Tensor) -> Tensor:
     return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
+# The u block of each non-smooth F: (lam [B], u0, x_steps, tv_prox_iter) -> Block with F's prox and penalty.
+UBlock = Callable[[Tensor, Tensor, int, int], Block]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One deviation term ``F(u)``, ``u = x - G(z)``.
+
+    Attributes:
+        name: its name in :data:`DEVIATIONS`.
+        smooth: ``F(u)`` per image if ``F`` is smooth (it joins the smooth part, weighted
+            by ``lam``), else ``None``.
+        u_block: for a non-smooth ``F``, the ``u`` block carrying the prox of ``lam F``.
+        exact: ``F`` is the indicator of ``{0}``: no ``u`` at all (the hard method).
+    """
+
+    name: str
+    smooth: Callable[[Tensor], Tensor] | None = None
+    u_block: UBlock | None = None
+    exact: bool = False
+
+
+def _l1_block(lam: Tensor, u0: Tensor, steps: int, _tv_iter: int) -> Block:
+    return Block("u", u0, steps=steps, indexed=True,
+                 prox=lambda v, step, index: soft_threshold(v, step * _rows(lam[index], v)),
+                 penalty=lambda u, index: lam[index] * u.reshape(u.shape[0], -1).abs().sum(1))
+
+
+def _tv_block(lam: Tensor, u0: Tensor, steps: int, tv_iter: int) -> Block:
+    return Block("u", u0, steps=steps, indexed=True, prox=WarmTVProx(lam, u0, tv_iter),
+                 penalty=lambda u, index: lam[index] * tv_norm(u))
+
+
+DEVIATION_TERMS: dict[str, Deviation] = {
+    "exact": Deviation("exact", exact=True),
+    "l2": Deviation("l2", smooth=sq_norm),
+    "l1": Deviation("l1", u_block=_l1_block),
+    "tv": Deviation("tv", u_block=_tv_block),
+}
+DEVIATIONS = tuple(DEVIATION_TERMS)
+
+
 def solve_generative(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module,
     z0: Tensor,
@@ -94,6 +139,7 @@ def solve_generative(
     """
     check_choice(deviation, DEVIATIONS, "deviation term")
     check_choice(coordinates, COORDINATES, "coordinates")
+    term = DEVIATION_TERMS[deviation]
     if x_steps < 1:
         raise ValueError(f"x_steps must be >= 1, got {x_steps}")
     if prior.project is not None:
@@ -103,7 +149,7 @@ def solve_generative(
     def latent(z: Tensor, gz: Tensor, w: Tensor) -> Tensor:
         return w * prior.smooth(z, gz) if prior.smooth is not None else torch.zeros_like(w)
 
-    if deviation == "exact":
+    if term.exact:
         def make_partial(block, state, idx):
             y_i, w_i = y[idx], latent_weight[idx]
 
@@ -120,7 +166,7 @@ def solve_generative(
 
     if dev0 is None:
         raise ValueError("a deviation method needs a starting x or u")
-    if deviation == "l2" and coordinates == "x":
+    if term.smooth is not None and coordinates == "x":
         def make_partial(block, state, idx):
             y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]
             with torch.no_grad():
@@ -129,25 +175,25 @@ def solve_generative(
 
                     def phi(z, rows):
                         gz = generator(z)
-                        return fit[rows] + lam_i[rows] * sq_norm(gz - x[rows]) + latent(z, gz, w_i[rows])
+                        return fit[rows] + lam_i[rows] * term.smooth(x[rows] - gz) + latent(z, gz, w_i[rows])
                     return phi
                 gz = generator(state["z"])
                 pen = latent(state["z"], gz, w_i)
-            return lambda x, rows: data_fit(physics, x, y_i[rows]) + lam_i[rows] * sq_norm(gz[rows] - x) + pen[rows]
+            return lambda x, rows: data_fit(physics, x, y_i[rows]) + lam_i[rows] * term.smooth(x - gz[rows]) + pen[rows]
 
         blocks = [Block("z", z0, prox=z_prox), Block("x", dev0, steps=x_steps)]
         out = block_backtracking(make_partial, blocks, max_iter=max_iter, tol=tol, **solver_options)
         return out.variables["x"], out.variables["z"], None, out
 
     # deviation coordinates: x = G(z) + u
-    smooth_u = deviation == "l2"
+    smooth_u = term.smooth is not None
 
     def make_partial(block, state, idx):
         y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]
         with torch.no_grad():
             if block == "z":
                 u = state["u"]
-                dev = lam_i * sq_norm(u) if smooth_u else torch.zeros_like(lam_i)
+                dev = lam_i * term.smooth(u) if smooth_u else torch.zeros_like(lam_i)
 
                 def phi(z, rows):
                     gz = generator(z)
@@ -156,24 +202,16 @@ def solve_generative(
             gz = generator(state["z"])
             pen = latent(state["z"], gz, w_i)
         if smooth_u:
-            return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + lam_i[rows] * sq_norm(u) + pen[rows]
+            return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + lam_i[rows] * term.smooth(u) + pen[rows]
         return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + pen[rows]
 
-    if deviation == "l2":
-        u_block = Block("u", dev0, steps=x_steps)
-    elif deviation == "l1":
-        u_block = Block("u", dev0, steps=x_steps, indexed=True,
-                        prox=lambda v, step, index: soft_threshold(v, step * _rows(lam[index], v)),
-                        penalty=lambda u, index: lam[index] * u.reshape(u.shape[0], -1).abs().sum(1))
-    else:
-        u_block = Block("u", dev0, steps=x_steps, indexed=True, prox=WarmTVProx(lam, dev0, tv_prox_iter),
-                        penalty=lambda u, index: lam[index] * tv_norm(u))
+    u_block = Block("u", dev0, steps=x_steps) if smooth_u else term.u_block(lam, dev0, x_steps, tv_prox_iter)
     out = block_backtracking(make_partial, [Block("z", z0, prox=z_prox), u_block], max_iter=max_iter, tol=tol,
                              **solver_options)
     z, u = out.variables["z"], out.variables["u"]
     with torch.no_grad():
         x = generator(z).to(u.dtype) + u
-    return x, z, (None if deviation == "l2" else u), out
+    return x, z, (None if smooth_u else u), out
 
 
 # solve(y_rep, z0_rep, **per_image_rep) -> (x, z, u, SolveState)
@@ -182,7 +220,7 @@ Solve = Callable[..., tuple[Tensor, Tensor, Tensor | None, Any]]
 
 def run_generative(
     method: str,
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None,
     solve: Solve,

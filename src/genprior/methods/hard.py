@@ -16,12 +16,13 @@ from torch import Tensor, nn
 from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 
 
 def hard(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None = None,
     lam: float | Tensor = 0.01,

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from genprior.methods.common import data_fit, param_record, per_image, sq_norm
 from genprior.methods.generative import run_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.projected_gradient import projected_gradient
 from genprior.solvers.result import Result
@@ -40,7 +41,7 @@ from genprior.validation import check_positive
 
 
 def pgd(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None = None,
     lam: float | Tensor = 0.0,

@@ -30,6 +30,7 @@ from genprior.methods.common import initial_image as common_initial_image
 from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import COORDINATES, run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 from genprior.validation import check_choice
@@ -37,7 +38,7 @@ from genprior.validation import check_choice
 X_INITS = ("random", "generator", "zero")
 
 
-def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, name: str = "x",
+def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed: int, name: str = "x",
                   choices: tuple[str, ...] = X_INITS) -> Tensor | None:
     """The start of ``x`` (or ``u``) of a generative method: one of ``choices`` or a tensor;
     random pixels come from ``seed + 1`` (``seed`` itself draws the codes ``z0``)."""
@@ -45,7 +46,7 @@ def initial_image(physics, y: Tensor, x_init: str | Tensor, seed: int, name: str
 
 
 def relaxed(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None = None,
     lam: float | Tensor = 0.4,

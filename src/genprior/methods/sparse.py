@@ -21,6 +21,7 @@ from genprior.methods.common import param_record, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
 from genprior.methods.relaxed import initial_image
+from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 
@@ -48,7 +49,7 @@ def _sparse(name: str, deviation: str, physics, y: Tensor, generator, lam, mu, l
 
 
 def sparse(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None = None,
     lam: float | Tensor = 0.4,
@@ -75,7 +76,7 @@ def sparse(
 
 
 def sparse_tv(
-    physics,
+    physics: LinearPhysics,
     y: Tensor,
     generator: nn.Module | None = None,
     lam: float | Tensor = 0.05,

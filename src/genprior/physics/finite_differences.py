@@ -4,12 +4,17 @@ Forward differences with a Neumann boundary: ``(D x)_1[i, j] = x[i+1, j] - x[i, 
 (zero in the last row) and ``(D x)_2[i, j] = x[i, j+1] - x[i, j]`` (zero in the last
 column).  ``grad_adjoint`` is the exact adjoint ``D^T`` (minus the discrete divergence),
 and ``||D||^2 <= 8``.  Isotropic TV is ``TV(x) = sum_ij sqrt((Dx)_1^2 + (Dx)_2^2)``.
+:class:`FiniteDifferences` is ``D`` as a :class:`~genprior.physics.operator.LinearOperator`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
+
+from genprior.physics.operator import LinearOperator
 
 GRAD_NORM_SQ_BOUND = 8.0
 
@@ -48,3 +53,21 @@ def project_l2_ball(p: Tensor, radius: Tensor | float) -> Tensor:
     """Project each pixel's gradient vector of ``p`` ``[..., 2, H, W]`` onto ``{|.| <= radius}``."""
     mag = p.pow(2).sum(dim=-3, keepdim=True).sqrt()
     return p / torch.clamp(mag / radius, min=1.0)
+
+
+class FiniteDifferences(LinearOperator):
+    """``D``: ``[B, C, H, W] -> [B, C, 2, H, W]`` (:func:`grad`), adjoint :func:`grad_adjoint`; not normalised.
+
+    Args:
+        in_shape: shape of one image ``(C, H, W)``.
+    """
+
+    def __init__(self, in_shape: Sequence[int]) -> None:
+        in_shape = tuple(int(s) for s in in_shape)
+        super().__init__(in_shape, (*in_shape[:-2], 2, *in_shape[-2:]))
+
+    def _forward(self, x: Tensor) -> Tensor:
+        return grad(x)
+
+    def _adjoint(self, p: Tensor) -> Tensor:
+        return grad_adjoint(p)

@@ -14,12 +14,85 @@ Tensors an operator needs live in buffers, so ``.to(device)`` and ``.double()`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
 from genprior.validation import check_batch_shape
+
+
+@runtime_checkable
+class LinearPhysics(Protocol):
+    """What every function taking ``physics`` needs: DeepInverse's ``LinearPhysics`` names.
+
+    ``A(x)`` maps images ``[B, *in_shape]`` to measurements and ``A_adjoint(y)`` is its
+    exact adjoint.  genprior's operators also carry ``in_shape``, ``out_shape``, a dtype
+    and a device (their buffers); a DeepInverse physics object satisfies the protocol
+    without them (shapes are then found by applying ``A_adjoint``).
+    """
+
+    def A(self, x: Tensor) -> Tensor: ...
+
+    def A_adjoint(self, y: Tensor) -> Tensor: ...
+
+
+@torch.no_grad()
+def power_norm(normal: Callable[[Tensor], Tensor], start: Tensor, n_iter: int = 200, tol: float = 1e-7) -> float:
+    """``||A||`` by power iteration on ``A^T A``: ``x <- A^T A x / ||A^T A x||`` from ``start``.
+
+    ``||A^T A x||^(1/2)`` converges to the largest singular value of ``A``.  Stops when the
+    estimate changes by at most ``tol`` (relative) or after ``n_iter`` iterations; returns 0
+    for the zero operator.  The one power iteration of the package (operators, PDHG steps).
+
+    Args:
+        normal: ``x -> A^T (A x)``.
+        start: the starting vector ``[1, ...]`` (a seeded random draw).
+    """
+    x = start / start.norm()
+    estimate = 0.0
+    for _ in range(n_iter):
+        w = normal(x)
+        size = float(w.norm())
+        if size == 0.0:
+            return 0.0
+        new = size ** 0.5
+        x = w / size
+        if abs(new - estimate) <= tol * new:
+            return new
+        estimate = new
+    return estimate
+
+
+def seeded_start(shape: Sequence[int], dtype: torch.dtype, device: torch.device | str, seed: int = 0) -> Tensor:
+    """A standard normal draw of ``shape`` from ``seed`` (the start of :func:`power_norm`)."""
+    return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
+
+
+class Stack:
+    """``K = [K_1; ...; K_m]``: ``K x = (K_1 x, ..., K_m x)``, ``K^T (p_1, ..., p_m) = sum_i K_i^T p_i``.
+
+    The operator of a splitting with several dual variables (PDHG's ``[A; D]`` for TV).
+    """
+
+    def __init__(self, *operators: LinearPhysics) -> None:
+        if not operators:
+            raise ValueError("a stack needs at least one operator")
+        self.operators = operators
+
+    def A(self, x: Tensor) -> tuple[Tensor, ...]:
+        return tuple(op.A(x) for op in self.operators)
+
+    def A_adjoint(self, p: Sequence[Tensor]) -> Tensor:
+        if len(p) != len(self.operators):
+            raise ValueError(f"a stack of {len(self.operators)} operators needs as many parts, got {len(p)}")
+        return sum(op.A_adjoint(pi) for op, pi in zip(self.operators, p))
+
+    def norm(self, like: Tensor, n_iter: int = 200, tol: float = 1e-7, seed: int = 0) -> float:
+        """``||K||`` by :func:`power_norm` on images shaped like ``like[:1]``."""
+        start = seeded_start(like[:1].shape, like.dtype, like.device, seed)
+        return power_norm(lambda x: self.A_adjoint(self.A(x)), start, n_iter, tol)
 
 
 class _ApplyForward(torch.autograd.Function):
@@ -85,25 +158,10 @@ class LinearOperator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.A(x)
 
-    @torch.no_grad()
     def norm(self, n_iter: int = 200, tol: float = 1e-7, seed: int = 0) -> float:
-        """Estimate ``||A||`` (largest singular value) by power iteration on ``A^T A``."""
-        dtype = self._dtype()
-        gen = torch.Generator().manual_seed(seed)
-        x = torch.randn((1, *self.in_shape), generator=gen, dtype=dtype).to(self._device())
-        x /= x.norm()
-        estimate = 0.0
-        for _ in range(n_iter):
-            w = self.A_adjoint(self.A(x))
-            new = float(w.norm()) ** 0.5
-            if new == 0.0:
-                return 0.0
-            x = w / w.norm()
-            if abs(new - estimate) <= tol * new:
-                estimate = new
-                break
-            estimate = new
-        return estimate
+        """Estimate ``||A||`` (largest singular value) by :func:`power_norm` on ``A^T A``."""
+        start = seeded_start((1, *self.in_shape), self._dtype(), self._device(), seed)
+        return power_norm(lambda x: self.A_adjoint(self.A(x)), start, n_iter, tol)
 
     def normalise(self, **norm_kwargs) -> "LinearOperator":
         """Rescale in place so that ``||A|| = 1``; returns ``self``."""

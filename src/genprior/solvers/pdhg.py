@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.physics.operator import Stack
 from genprior.solvers.backtracking import SolveState
 
 Dual = tuple[Tensor, ...]
@@ -42,34 +43,19 @@ class PDHGProblem:
     """The pieces of ``min_x F(K x) + G(x)``.
 
     Attributes:
-        K: ``x -> (K_1 x, ..., K_m x)`` (any batch size: ``K`` is shared by all images).
-        K_adjoint: ``(p_1, ..., p_m) -> sum_i K_i^T p_i``.
+        K: the operator ``x -> (K_1 x, ..., K_m x)`` with adjoint ``(p_1, ..., p_m) ->
+            sum_i K_i^T p_i`` (``K.A``, ``K.A_adjoint``; e.g. a
+            :class:`~genprior.physics.operator.Stack`), shared by all images.
         prox_dual: ``(p, sigma, idx) -> prox_{sigma F*}(p)`` componentwise on the tuple,
             for the images ``idx`` ``[b]`` of the batch (``F`` may hold per-image data).
         prox_primal: ``(x, tau, idx) -> prox_{tau G}(x)``; ``None`` for ``G = 0``.
         objective: ``(x, idx) -> F(K x) + G(x)`` per image ``[b]``, for the record.
     """
 
-    K: Callable[[Tensor], Dual]
-    K_adjoint: Callable[[Dual], Tensor]
+    K: Stack
     prox_dual: Callable[[Dual, float, Tensor], Dual]
     prox_primal: Callable[[Tensor, float, Tensor], Tensor] | None
     objective: Callable[[Tensor, Tensor], Tensor]
-
-
-@torch.no_grad()
-def operator_norm(K: Callable[[Tensor], Dual], K_adjoint: Callable[[Dual], Tensor], like: Tensor,
-                  n_iter: int = 100, seed: int = 0) -> float:
-    """Estimate ``||K||`` by power iteration on ``K^T K`` started from a seeded draw shaped ``like[:1]``."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(like[:1].shape, generator=gen, dtype=like.dtype).to(like.device)
-    x /= x.norm()
-    est = 0.0
-    for _ in range(n_iter):
-        w = K_adjoint(K(x))
-        est = float(w.norm()) ** 0.5
-        x = w / w.norm()
-    return est
 
 
 def _norms(*parts: Tensor) -> Tensor:
@@ -104,7 +90,7 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
     B, device = x0.shape[0], x0.device
     x = x0.clone()
     xbar = x.clone()
-    p = tuple(torch.zeros_like(t) for t in problem.K(x))
+    p = tuple(torch.zeros_like(t) for t in problem.K.A(x))
     all_idx = torch.arange(B, device=device)
     active = torch.ones(B, dtype=torch.bool, device=device)
     converged = torch.zeros(B, dtype=torch.bool, device=device)
@@ -117,8 +103,8 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
         whole = idx.numel() == B
         x_i, xbar_i = (x, xbar) if whole else (x[idx], xbar[idx])
         p_i = p if whole else tuple(t[idx] for t in p)
-        p_new = problem.prox_dual(tuple(pi + sigma * ki for pi, ki in zip(p_i, problem.K(xbar_i))), sigma, idx)
-        x_new = x_i - tau * problem.K_adjoint(p_new)
+        p_new = problem.prox_dual(tuple(pi + sigma * ki for pi, ki in zip(p_i, problem.K.A(xbar_i))), sigma, idx)
+        x_new = x_i - tau * problem.K.A_adjoint(p_new)
         if problem.prox_primal is not None:
             x_new = problem.prox_primal(x_new, tau, idx)
         small = (_norms(x_new - x_i) <= tol * _norms(x_new)) & (
