@@ -1,7 +1,10 @@
 """genprior: generative regularisers for imaging inverse problems.
 
-Import what you need from the sub-packages (``genprior.physics``, ``genprior.methods``,
-``genprior.models``, ...); this top-level module stays light so ``import genprior`` is fast.
+``import genprior as gp`` gives the calls a script needs (:mod:`genprior.api`):
+``gp.operator``, ``gp.measure``, ``gp.load_model``, ``gp.solve``, ``gp.psnr`` (also
+``gp.nrmse``, ``gp.ssim``) and the registries ``gp.METHODS`` and ``gp.PROBLEMS``.  They
+load on first use, so ``import genprior`` itself stays fast; the sub-packages
+(``genprior.physics``, ``genprior.methods``, ``genprior.models``, ...) hold the rest.
 """
 
 from __future__ import annotations
@@ -14,3 +17,19 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+_API = ("METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator", "psnr",
+        "solve", "ssim")
+
+
+def __getattr__(name: str):
+    """Load :mod:`genprior.api` on the first use of one of its names."""
+    if name in _API:
+        from genprior import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'genprior' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -1,0 +1,69 @@
+"""The calls a script needs, in one place: ``import genprior as gp`` then ``gp.solve(...)``.
+
+A reconstruction in five lines::
+
+    import genprior as gp
+    A = gp.operator("tomography", 56)                  # y = A x + noise, ||A|| = 1
+    G = gp.load_model("runs/shapes-vae")               # any G: [B, d] -> [B, 1, n, n] works
+    y = gp.measure(A, x_true, noise=0.1, seed=0)
+    result = gp.solve("hard", A, y, G, lam=0.01)       # min_z ||A G(z) - y||^2 + lam ||z||^2
+    print(gp.psnr(result.x, x_true), result.n_converged)
+
+Everything here is a thin, documented entry point to the sub-packages (which stay
+importable on their own); ``genprior/__init__.py`` loads this module lazily, so
+``import genprior`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from genprior.evaluation.metrics import nrmse, psnr, ssim
+from genprior.experiments.reconstruction import measure
+from genprior.methods import METHODS, get_method
+from genprior.models.checkpoint import load_model
+from genprior.physics.operator import LinearOperator, LinearPhysics
+from genprior.physics.problems import PROBLEMS, make_operator
+from genprior.solvers.result import Result
+
+
+def operator(problem: str, image_size: int, **options: Any) -> LinearOperator:
+    """The forward operator ``A`` of a named problem, rescaled to ``||A|| = 1``.
+
+    ``problem`` is a key of :data:`PROBLEMS` (``tomography``, ``sparse-view``,
+    ``limited-angle``, ``cs``, ``deconvolution``, ``inpainting``, ``denoising``);
+    ``options`` are the problem's own (``angles``, ``measurements``, ``kernel_size``, ...).
+    ``y = A x + sigma e`` then means the same noise level ``sigma`` on every problem.
+    """
+    return make_operator(problem, image_size, **options)
+
+
+def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None,
+          **params: Any) -> Result:
+    """Reconstruct a batch ``x`` from ``y = A x + noise`` with a registered method.
+
+    Methods (:data:`METHODS`) and their objectives (``G`` the generator, ``x = G(z) + u``):
+
+    - ``hard``: ``min_z ||A G(z) - y||^2 + lam ||z||^2``;
+    - ``relaxed``: ``min_{x,z} ||A x - y||^2 + lam ||G(z) - x||^2 + lam mu ||z||^2``;
+    - ``sparse`` / ``sparse-tv``: ``min_{z,u} ||A (G(z) + u) - y||^2 + lam (F(u) + mu ||z||^2)``
+      with ``F = ||.||_1`` or ``TV``;
+    - ``pgd``: projected gradient onto the range of ``G`` (equation (8));
+    - ``tikhonov``: ``min_x ||A x - y||^2 + lam ||x||^2``; ``tv``: ``... + lam TV(x)``.
+
+    Every image is solved to its stopping rule (``result.converged`` says which did).
+
+    Raises:
+        ValueError: unknown method, or a generative method without a generator.
+    """
+    spec = get_method(method)
+    if spec.needs_generator and generator is None:
+        raise ValueError(f"method {method!r} needs a generator (a trained model or any torch module "
+                         "mapping [B, d] to [B, 1, H, W] with a latent_dim attribute)")
+    return spec.function(physics, y, generator=generator, **params)
+
+
+__all__ = ["METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",
+           "psnr", "solve", "ssim"]
