@@ -9,9 +9,12 @@ know them ignore them.  Files are written atomically.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -62,36 +65,109 @@ def save_dataset(
 
 
 def load_dataset_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the ``meta`` dictionary stored in a data-set file."""
+    """Return the ``meta`` dictionary stored in a data-set file (``{}`` if it has none)."""
     with _open_npz(path) as data:
-        return json.loads(str(data["meta"])) if "meta" in data.files else {}
+        if "meta" not in data.files:
+            return {}
+        try:
+            meta = json.loads(str(_read(data, "meta", path)))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: the 'meta' entry is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the 'meta' entry must be a JSON object, got {type(meta).__name__}")
+    return meta
 
 
-def load_images(path: str | os.PathLike, split: str = "test") -> torch.Tensor:
-    """Load one split of a data-set file as a float32 tensor ``[N, 1, H, W]``.
+def load_images(path: str | os.PathLike, split: str = "test", rescale: str | None = None) -> torch.Tensor:
+    """Load one split of a data-set file as a float32 tensor ``[N, 1, H, W]`` with values in [0, 1].
+
+    The array's header (dtype, shape) is checked before it is read, so a file claiming
+    a huge array is refused without allocating it.
+
+    Args:
+        path: the ``.npz`` file.
+        split: ``"train"`` or ``"test"``.
+        rescale: ``None`` (values outside [0, 1] are an error), ``"minmax"`` (map the
+            split's smallest value to 0 and largest to 1) or ``"dtype"`` (divide integer
+            images by their type's maximum, e.g. 255 for uint8).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a genprior data set (corrupt, wrong keys or shape),
-            the split is unknown or empty, or the images hold NaN/Inf.
+        ValueError: the file is not a genprior data set (corrupt, wrong keys, dtype or
+            shape), the split is unknown or empty, the images hold NaN/Inf or values
+            outside [0, 1] (without ``rescale``), or the array is too large for memory.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    if rescale is not None and rescale not in RESCALE:
+        raise ValueError(f"unknown rescale {rescale!r}; choose one of: {', '.join(RESCALE)}")
     with _open_npz(path) as data:
         if split not in data.files:
             raise ValueError(f"{path}: no {split!r} array (found {', '.join(data.files)}); "
                              "make data sets with `genprior data`")
-        try:
-            images = np.asarray(data[split], dtype=np.float32)
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: the {split!r} array cannot be read ({exc}); the file is corrupt") from exc
-    if images.ndim != 4 or images.shape[1] != 1:
-        raise ValueError(f"{path}: {split} images must have shape [N, 1, H, W], got {list(images.shape)}")
-    if images.shape[0] == 0:
-        raise ValueError(f"{path}: the {split!r} split is empty")
+        dtype, shape = _header(data, split, path)
+        if dtype.kind not in "biuf":
+            raise ValueError(f"{path}: the {split!r} images have dtype {dtype}; images must be numbers "
+                             "(float in [0, 1], or integers to rescale)")
+        if len(shape) != 4 or shape[1] != 1:
+            raise ValueError(f"{path}: {split} images must have shape [N, 1, H, W], got {list(shape)}")
+        if shape[0] == 0:
+            raise ValueError(f"{path}: the {split!r} split is empty")
+        if min(shape[2:]) < 2:
+            raise ValueError(f"{path}: {split} images must be at least 2 x 2 pixels, got {list(shape[2:])}")
+        from genprior.resources import check_memory
+
+        count = math.prod(shape)
+        check_memory(count * (dtype.itemsize + 8), f"the {split!r} split of {path} ({list(shape)}, {dtype})",
+                     "use a smaller data file")
+        raw = _read(data, split, path)
+    images = np.asarray(raw, dtype=np.float32)
     if not np.isfinite(images).all():
         raise ValueError(f"{path}: the {split!r} images contain NaN or Inf values")
+    images = _to_unit_range(images, raw.dtype, rescale, f"{path}: the {split!r} images")
     return torch.from_numpy(images)
+
+
+RESCALE = ("minmax", "dtype")
+RANGE_TOLERANCE = 1e-5  # float rounding of images computed in [0, 1]
+
+
+def _to_unit_range(images: np.ndarray, dtype: np.dtype, rescale: str | None, what: str) -> np.ndarray:
+    """``images`` checked to lie in [0, 1], or rescaled into it as ``rescale`` asks."""
+    lo, hi = float(images.min()), float(images.max())
+    if rescale == "dtype":
+        if dtype.kind not in "iu":
+            raise ValueError(f"{what} are {dtype}, not integers: rescale 'dtype' divides integer images by their "
+                             "type's maximum; use 'minmax' instead")
+        images = images / np.float32(np.iinfo(dtype).max)
+        lo, hi = lo / np.iinfo(dtype).max, hi / np.iinfo(dtype).max
+    elif rescale == "minmax":
+        if hi == lo:
+            raise ValueError(f"{what} are constant ({lo:g}): min-max rescaling is undefined")
+        return ((images - lo) / (hi - lo)).astype(np.float32)
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        hint = ("integer images: divide by their type's maximum (rescale 'dtype')" if dtype.kind in "iu"
+                else "map them to [0, 1] (rescale 'minmax')")
+        raise ValueError(f"{what} range from {lo:g} to {hi:g}, outside [0, 1]; genprior's images lie in [0, 1]: "
+                         f"{hint}, e.g. `genprior data rescale --src FILE --out NEW.npz`")
+    return np.clip(images, 0.0, 1.0, out=images) if lo < 0 or hi > 1 else images
+
+
+def images_sha256(images: torch.Tensor | np.ndarray) -> str:
+    """SHA-256 of an image array's float32 bytes: a content hash that names a training set."""
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
+
+
+def count_duplicates(train: torch.Tensor | np.ndarray, test: torch.Tensor | np.ndarray) -> int:
+    """How many ``test`` images are exact copies of some ``train`` image (hashes of their bytes)."""
+    def rows(a):
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        a = np.ascontiguousarray(a, dtype=np.float32).reshape(a.shape[0], -1)
+        return [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in a]
+
+    seen = set(rows(train))
+    return sum(h in seen for h in rows(test))
 
 
 def load_labels(path: str | os.PathLike, split: str = "test") -> np.ndarray:
@@ -102,7 +178,7 @@ def load_labels(path: str | os.PathLike, split: str = "test") -> np.ndarray:
         key = f"{split}_labels"
         if key not in data.files:
             raise ValueError(f"{path}: no {key!r} array; this data set has no labels")
-        return np.asarray(data[key])
+        return np.asarray(_read(data, key, path))
 
 
 def parse_indices(spec: str, n: int) -> list[int]:
@@ -133,6 +209,33 @@ def parse_indices(spec: str, n: int) -> list[int]:
     return out
 
 
+_READ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, KeyError, NotImplementedError)
+
+
+def _read(data, name: str, path) -> np.ndarray:
+    """Read the array ``name`` of an open ``.npz``; a damaged member is a ``ValueError``."""
+    try:
+        return data[name]
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
+                         "the file is corrupt") from None
+
+
+def _header(data, name: str, path) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape of the array ``name`` from its ``.npy`` header, without reading the data."""
+    try:
+        member = f"{name}.npy" if f"{name}.npy" in data.zip.namelist() else name
+        with data.zip.open(member) as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(fh)
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
+                         "the file is corrupt") from None
+    return np.dtype(dtype), tuple(int(d) for d in shape)
+
+
 class _open_npz:
     """Context manager opening an ``.npz`` with errors that name the file."""
 
@@ -144,8 +247,10 @@ class _open_npz:
             raise FileNotFoundError(f"data file not found: {self.path}")
         try:
             self.data = np.load(self.path, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{self.path}: not a readable .npz data set ({exc})") from exc
+        except IsADirectoryError:
+            raise ValueError(f"{self.path} is a directory, not an .npz data set") from None
+        except _READ_ERRORS as exc:
+            raise ValueError(f"{self.path}: not a readable .npz data set ({exc})") from None
         if not hasattr(self.data, "files"):
             raise ValueError(f"{self.path}: not an .npz data set (a single array)")
         return self.data

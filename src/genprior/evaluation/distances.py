@@ -135,7 +135,11 @@ def nearest_neighbours(queries: Tensor, reference: Tensor, chunk: int = 2048) ->
             better = val < best[q0:q0 + chunk]
             best[q0:q0 + chunk] = torch.where(better, val, best[q0:q0 + chunk])
             index[q0:q0 + chunk] = torch.where(better, arg + r0, index[q0:q0 + chunk])
-    return best.clamp_min(0).to(torch.float64).sqrt(), index
+    # The expansion loses precision for close pairs: recompute each found pair's distance directly,
+    # so that a test image copied in the training set is at distance 0, not at rounding noise.
+    exact = torch.cat([(Q[q0:q0 + chunk].double() - R[index[q0:q0 + chunk]].double()).norm(dim=1)
+                       for q0 in range(0, Q.shape[0], chunk)]) if Q.shape[0] else best.double()
+    return exact, index
 
 
 def prob_greater(a: Tensor, b: Tensor) -> tuple[float, float]:
@@ -168,7 +172,8 @@ def memorisation(generated: Tensor, train_images: Tensor, test_images: Tensor,
 
     Returns:
         A dict with ``gen_distance`` / ``test_distance`` tensors and the statistics
-        ``median_ratio`` (median gen / median test distance; about 1 is good, << 1 copying),
+        ``median_ratio`` (median gen / median test distance; about 1 is good, << 1 copying;
+        ``None`` when the test median is 0 because the splits overlap), ``test_copies_in_train``,
         ``copy_fraction`` (fraction of samples closer than the ``copy_quantile`` quantile of
         test distances; about ``copy_quantile`` is good), ``p_gen_farther`` and ``z_score``
         (Mann-Whitney; 0.5 and 0 are good, low is copying, high is underfitting), and
@@ -191,7 +196,10 @@ def memorisation(generated: Tensor, train_images: Tensor, test_images: Tensor,
         "gen_distance": d_gen, "test_distance": d_test,
         "n_generated": int(d_gen.numel()), "n_test": int(d_test.numel()), "n_train": int(train_images.shape[0]),
         "median_gen_distance": float(d_gen.median()), "median_test_distance": float(d_test.median()),
-        "median_ratio": float(d_gen.median() / d_test.median().clamp_min(1e-12)),
+        # With half the test images copied in the training set the test median is 0: the
+        # ratio is undefined, and the splits overlap (reported instead of a huge number).
+        "median_ratio": float(d_gen.median() / d_test.median()) if float(d_test.median()) > 0 else None,
+        "test_copies_in_train": int((d_test == 0).sum()),
         "copy_quantile": copy_quantile, "copy_threshold": threshold,
         "copy_fraction": float((d_gen < threshold).to(torch.float64).mean()),
         "p_gen_farther": p, "z_score": z, "distinct_neighbours": float(distinct),

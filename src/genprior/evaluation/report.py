@@ -141,6 +141,9 @@ def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSetti
                                        n_projections=settings.n_projections, seed=settings.seed)
         ref["summary"]["emd_test_train"] = _strip(dist)
         ref["summary"]["emd_test_train"]["seconds"] = time.perf_counter() - start
+    from genprior.data.io import count_duplicates
+
+    ref["summary"]["test_in_train"] = count_duplicates(train, test)  # overlapping splits void the scores
     start = time.perf_counter()
     ref["test_neighbours"] = C.nearest_neighbours(test[: settings.mem_n], train)
     ref["summary"]["test_neighbours_seconds"] = time.perf_counter() - start
@@ -302,6 +305,10 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     ref_start = time.perf_counter()
     reference = data_reference(test, train, s, classifier)
     ref_seconds = time.perf_counter() - ref_start
+    copies = reference["summary"].get("test_in_train", 0)
+    if copies:
+        say(f"warning: {copies} of {test.shape[0]} test images also appear in the training images: the splits "
+            "overlap, so A1 and the memorisation check overstate how well the models generalise")
     off_sets = C.off_distribution_images(test, s.off_n, s.seed, other=off_data, other_name=off_name)
     results: dict[str, dict] = {}
     for name, g in models.items():

@@ -88,7 +88,8 @@ def summary_rows(metrics: dict) -> list[tuple[str, str, str, list[str]]]:
     if all("memorisation" in m for m in models.values()):
         q = next(iter(models.values()))["memorisation"]["copy_quantile"]
         row("Memorisation", "median NN distance to train: G(z) / test", "about 1",
-            lambda m: _f(m["memorisation"]["median_ratio"]))
+            lambda m: "splits overlap" if m["memorisation"].get("median_ratio") is None
+            else _f(m["memorisation"]["median_ratio"]))
         row("Memorisation", f"samples closer than the test {100 * q:.0f}% quantile", f"about {100 * q:.0f}%",
             lambda m: _pct(m["memorisation"]["copy_fraction"]))
         row("Memorisation", "P(G(z) farther than test), Mann-Whitney (z-score)", "about 0.5 (0)",
@@ -186,6 +187,11 @@ def render_report(metrics: dict) -> str:
         lines += [f"Exact EMD ranks the models {' < '.join(by_emd)}; the sliced estimate "
                   + ("ranks them the same." if by_emd == by_sw else f"ranks them differently: {' < '.join(by_sw)}."),
                   ""]
+    copies = ref.get("test_in_train", 0)
+    if copies:
+        lines += [f"**Warning: {copies:,} of the {d['n_test']:,} test images also appear in the training images.** "
+                  "The splits overlap, so scores on test images measure memory, not generalisation, and the "
+                  "memorisation ratio is undefined where the test images' nearest training image is themselves.", ""]
     emd_ref = _get(ref, "emd_test_train", "emd", "emd")
     if emd_ref is not None:
         lines += [f"Reference: the exact EMD between {s['emd_n']:,} test and as many training images is "

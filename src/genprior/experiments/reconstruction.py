@@ -19,9 +19,11 @@ from torch import Tensor, nn
 
 from genprior.evaluation.metrics import nrmse, psnr, ssim, summary
 from genprior.methods import get_method
+from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
 from genprior.parallel import Shard, gather
 from genprior.physics.noise import gaussian_noise
+from genprior.resources import check_memory
 from genprior.solvers.result import Result
 
 # Result.params entries that hold one value per image: they go into the per-image records.
@@ -121,7 +123,8 @@ def run_reconstruction(
             discrepancy principle over ``lam_grid`` (default: the method's default grid).
         noise, seed: noise level and seed (noise and random starts are drawn for all N images).
         shard: this process's shard (default: a single process).
-        max_batch: problems per solve at most (``lam="auto"`` solves a grid per image).
+        max_batch: problems per solve at most: images are solved in chunks of at most
+            ``max_batch // restarts`` (``lam="auto"``: a grid per image, chunked likewise).
         **info: fields put first in the summary (then ``method``, ``params``, ``noise``, ``seed``).
 
     Returns:
@@ -138,6 +141,12 @@ def run_reconstruction(
     if auto:
         params.pop("lam")
     N = truth.shape[0]
+    restarts = params.get("restarts", 1)
+    if isinstance(restarts, int) and not isinstance(restarts, bool):
+        image_chunks(N, restarts, max_batch)  # one image's starts must fit one solve
+        d = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
+        check_memory(4.0 * N * (restarts * d + 4 * truth[0].numel()),
+                     f"the starting points of {N} images x {restarts} restarts", "use fewer images or restarts")
     y = measure(physics, truth, noise, seed)
     starts = start_choices(method, params)
     params = materialise_inputs(method, physics, y, generator, params)
@@ -151,8 +160,11 @@ def run_reconstruction(
         if auto:
             result = discrepancy_per_image(physics, y_mine, method, noise, lam_grid, generator, max_batch=max_batch,
                                            **mine)
-        else:
-            result = reconstruct(physics, y_mine, method, generator, **mine)
+        else:  # chunks of at most max_batch problems (restarts x images)
+            starts_per_image = mine["init"].shape[0] if isinstance(mine.get("init"), Tensor) else 1
+            chunks = image_chunks(len(rows), starts_per_image, max_batch)
+            result = concat_results([reconstruct(physics, y_mine[c.start:c.stop], method, generator,
+                                                 **slice_inputs(mine, list(c), len(rows))) for c in chunks])
         part = (per_image_records(result, truth_mine, idx_mine), result.seconds, result.x.detach().cpu(),
                 scalar_params(result.params))
     parts = gather(part, shard)

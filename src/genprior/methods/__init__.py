@@ -27,6 +27,7 @@ class MethodSpec:
     function: Callable
     needs_generator: bool
     params: tuple[str, ...]
+    positive: tuple[str, ...] = ()  # parameters the maths needs > 0 (the others need >= 0)
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -36,7 +37,7 @@ METHODS: dict[str, MethodSpec] = {
     "sparse-tv": MethodSpec(sparse_tv, True, ("lam", "mu")),
     "pgd": MethodSpec(pgd, True, ("lam",)),
     "tikhonov": MethodSpec(tikhonov, False, ("lam",)),
-    "tv": MethodSpec(tv, False, ("lam",)),
+    "tv": MethodSpec(tv, False, ("lam",), positive=("lam",)),
 }
 
 
@@ -46,4 +47,17 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "MethodSpec", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv", "tikhonov", "tv"]
+def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:
+    """Raise ``ValueError`` unless every value of each parameter is finite and ``>= 0`` (``> 0``
+    for the method's :attr:`MethodSpec.positive` parameters, e.g. TV's ``lam``), before any solve."""
+    spec = get_method(name)
+    for param, given in values.items():
+        for v in given if isinstance(given, (list, tuple)) else [given]:
+            bad = not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")) or v < 0
+            if not bad and param in spec.positive and v == 0:
+                raise ValueError(f"method {name!r} needs {param} > 0, got {v!r}")
+            if bad:
+                raise ValueError(f"{param} must be finite and >= 0 (method {name!r}), got {v!r}")
+
+
+__all__ = ["METHODS", "check_param_values", "MethodSpec", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv", "tikhonov", "tv"]

@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.methods import get_method
+from genprior.methods import check_param_values, get_method
+from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.common import image_shape
-from genprior.methods.inputs import materialise_inputs, repeat_inputs
+from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
 from genprior.methods.tuning import default_grid, noise_norm
 from genprior.solvers.result import Result
@@ -53,10 +54,17 @@ def discrepancy_per_image(
         lams = default_grid(method, int(image_shape(physics, y)[-1]))["lam"]
     if not lams:
         raise ValueError("the lam grid is empty")
+    check_param_values(method, {"lam": lams})
     start = time.perf_counter()
     fixed = materialise_inputs(method, physics, y, generator, fixed)
     n, G = y.shape[0], len(lams)
     K = int(fixed.get("restarts", 1))
+    if n * K > max_batch:  # more images than one solve may hold: chunks of images, each with the whole grid
+        parts = [discrepancy_per_image(physics, y[c.start:c.stop], method, sigma, lams, generator, max_batch,
+                                       **slice_inputs(fixed, list(c), n)) for c in image_chunks(n, K, max_batch)]
+        out = concat_results(parts)
+        out.seconds = time.perf_counter() - start
+        return out
     per_solve = max(1, max_batch // (n * K))
     results, residuals = [], []
     for lo in range(0, G, per_solve):

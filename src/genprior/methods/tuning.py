@@ -26,6 +26,7 @@ observes that hard does not reach the discrepancy value).
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,13 @@ import torch
 from torch import Tensor, nn
 
 from genprior.evaluation.metrics import psnr
-from genprior.methods import get_method
-from genprior.methods.inputs import materialise_inputs, repeat_inputs
+from genprior.methods import check_param_values, get_method
+from genprior.methods.batching import check_max_batch, image_chunks
+from genprior.methods.common import image_shape
+from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
 from genprior.physics.noise import expected_noise_norm
+from genprior.resources import MAX_GRID_POINTS, ResourceLimitError, check_count, check_memory
 from genprior.validation import check_choice, check_nonnegative
 
 CRITERIA = ("psnr", "discrepancy")
@@ -45,8 +49,11 @@ CRITERIA = ("psnr", "discrepancy")
 
 def paper_grid(start: float, factor: float, floor: float) -> list[float]:
     """``start, start * factor, ...`` down to ``floor`` (the authors' grids: factor 0.5 or 0.25)."""
-    if not (0 < factor < 1) or start <= 0 or floor <= 0:
-        raise ValueError(f"need start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
+    if not (0 < factor < 1) or not 0 < start < math.inf or not 0 < floor < math.inf:
+        raise ValueError(f"need finite start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
+    count = math.floor(math.log(floor / start) / math.log(factor) + 1e-9) + 1 if floor <= start else 0
+    check_count(count, MAX_GRID_POINTS, f"the grid {start:g}:{factor:g}:{floor:g}'s number of values",
+                "use a smaller factor (coarser grid) or a higher floor")
     values, v = [], start
     while v >= floor * (1 - 1e-9):
         values.append(v)
@@ -88,11 +95,15 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
                 start, factor, floor = (float(t) for t in body.split(":"))
                 values = paper_grid(start, factor, floor)
             else:
+                check_count(body.count(",") + 1, MAX_GRID_POINTS, f"the number of values in grid {name!r}",
+                            "give fewer values")
                 values = [float(t) for t in body.split(",") if t.strip()]
-        except ValueError as exc:
+        except ResourceLimitError:
+            raise
+        except (ValueError, OverflowError) as exc:
             raise ValueError(f"cannot read grid {spec!r}: {exc}") from None
-        if not values or any(v < 0 or v != v for v in values):
-            raise ValueError(f"grid {spec!r} must hold values >= 0")
+        if not values or any(not 0 <= v < math.inf for v in values):
+            raise ValueError(f"grid {spec!r} must hold finite values >= 0")
         grid[name] = values
     return grid
 
@@ -100,6 +111,8 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
 def grid_points(grid: dict[str, list[float]]) -> list[dict[str, float]]:
     """The Cartesian product of a ``{name: values}`` grid as a list of parameter dicts."""
     names = list(grid)
+    check_count(math.prod(len(v) for v in grid.values()), MAX_GRID_POINTS, "the number of grid points (the "
+                "product of the values per parameter)", "give fewer values")
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
@@ -163,12 +176,22 @@ def solve_grid(
         raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.params)}")
     if spec.needs_generator and generator is None:
         raise ValueError(f"method {method!r} needs a generator (a trained model); none was given")
-    if max_batch < 1:
-        raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    check_max_batch(max_batch)
+    check_param_values(method, {name: [p[name] for p in points if name in p] for name in names})
     start = time.perf_counter()
     n, G = y.shape[0], len(points)
+    if keep_x:
+        check_memory(4.0 * G * y.shape[0] * math.prod(image_shape(physics, y)),
+                     f"keeping the reconstructions of {G} grid points x {n} images", "use a smaller grid")
     fixed = materialise_inputs(method, physics, y, generator, fixed)
     K = int(fixed.get("restarts", 1))
+    if n * K > max_batch:  # chunks of images, each solved for the whole grid
+        parts = [solve_grid(physics, y[c.start:c.stop], method, points, generator, max_batch, keep_x,
+                            **slice_inputs(fixed, list(c), n)) for c in image_chunks(n, K, max_batch)]
+        cat = lambda name: torch.cat([getattr(p, name) for p in parts], dim=1)  # noqa: E731  [G, n]
+        return GridSolution(points=points, residual=cat("residual"), iterations=cat("iterations"),
+                            converged=cat("converged"), final_objective=cat("final_objective"),
+                            x=cat("x") if keep_x else None, seconds=time.perf_counter() - start)
     per_solve = max(1, max_batch // (n * K))
     residual, iterations, converged, final, xs = [], [], [], [], []
     for lo in range(0, G, per_solve):

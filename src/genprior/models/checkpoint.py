@@ -38,16 +38,38 @@ def _model_classes() -> dict[str, tuple[type, type]]:
 
 def build_model(model_config: dict[str, Any]) -> nn.Module:
     """Instantiate an untrained model from the ``model`` section of a config."""
+    if not isinstance(model_config, dict):
+        raise ValueError(f"the model settings must be a JSON object, got {type(model_config).__name__}")
     kind = model_config.get("kind")
     classes = _model_classes()
-    if kind not in classes:
+    if not isinstance(kind, str) or kind not in classes:
         raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(sorted(classes))}")
     model_cls, config_cls = classes[kind]
     known = {f.name for f in fields(config_cls)}
     unknown = set(model_config) - known
     if unknown:
         raise ValueError(f"unknown model settings {sorted(unknown)} for kind {kind!r}")
-    return model_cls(config_cls(**model_config))
+    config = config_cls(**model_config)
+    check_model_size(model_cls, config)
+    return model_cls(config)
+
+
+def check_model_size(model_cls: type, config: Any) -> int:
+    """Bytes of the model's parameters, counted on the ``meta`` device (nothing is allocated);
+    raise :class:`~genprior.resources.ResourceLimitError` if they exceed the memory limit.
+
+    A ``config.json`` claiming a huge image or latent size is refused before any weights exist.
+    """
+    from genprior.resources import check_memory
+
+    with torch.device("meta"):
+        probe = model_cls(config)
+    nbytes = sum(p.numel() * p.element_size() for p in probe.parameters())
+    nbytes += sum(b.numel() * b.element_size() for b in probe.buffers())
+    check_memory(4.0 * nbytes, f"a {getattr(config, 'kind', 'model')} with image size "  # weights, grads, Adam
+                 f"{getattr(config, 'image_size', '?')} and latent dimension {getattr(config, 'latent_dim', '?')}",
+                 "use smaller sizes")
+    return nbytes
 
 
 def save_checkpoint(model: nn.Module, directory: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
@@ -97,10 +119,13 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     path = directory / CONFIG
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: corrupt checkpoint config ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: corrupt checkpoint config ({type(exc).__name__}: {exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or "model" not in config:
         raise ValueError(f"{path}: not a genprior checkpoint config (no format/model entries)")
+    for key in ("model", "training", "versions"):
+        if key in config and not isinstance(config[key], dict):
+            raise ValueError(f"{path}: the {key!r} entry must be a JSON object, got {type(config[key]).__name__}")
     return config
 
 

@@ -119,4 +119,45 @@ def make_operator(problem: str, image_size: int, **options: Any) -> LinearOperat
     if unknown:
         takes = ", ".join(accepted) if accepted else "no options"
         raise ValueError(f"problem {problem!r} does not take {', '.join(unknown)} (it takes: {takes})")
+    check_sizes(problem, image_size, options)
     return PROBLEMS[problem](image_size, **options)
+
+
+def check_sizes(problem: str, image_size: int, options: dict[str, Any]) -> None:
+    """Check the sizes of ``problem`` before its operator is built.
+
+    A blur kernel may not be larger than the image (its outer entries would never meet
+    a pixel, and the convolution's cost grows with its area), and the memory of the
+    operator's matrix (compressed sensing: ``m x n^2``; tomography: about ``2 n`` ray
+    crossings per detector bin and angle; inpainting: a pixel list) is estimated against
+    :func:`genprior.resources.memory_limit`.
+
+    Raises:
+        ValueError: a size is not a positive integer or is larger than the image allows.
+        genprior.resources.ResourceLimitError: the operator would not fit in memory.
+    """
+    from genprior.resources import check_memory
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    for name in ("angles", "bins", "measurements", "kernel_size"):
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n = image_size
+    if problem == "deconvolution":
+        k = options.get("kernel_size", 5)
+        if k > n:
+            raise ValueError(f"kernel_size {k} is larger than the {n} x {n} images; a blur kernel must fit in the "
+                             f"image (at most {n if n % 2 else n - 1}, odd)")
+        check_memory(8.0 * k * k * n * n, f"a {k} x {k} blur of {n} x {n} images")
+    elif problem == "cs":
+        m = options.get("measurements", 150)
+        check_memory(12.0 * m * n * n, f"a {m} x {n * n} compressed-sensing matrix", "use fewer measurements")
+    elif problem in ("tomography", "sparse-view", "limited-angle"):
+        angles = options.get("angles") or math.ceil(math.pi * n / math.sqrt(2))
+        bins = options.get("bins") or math.ceil(n * math.sqrt(2)) + 1
+        check_memory(40.0 * angles * bins * (2 * n + 2), f"a ray transform of {angles} angles x {bins} bins "
+                     f"on {n} x {n} images", "use fewer angles")
+    elif problem == "inpainting":
+        check_memory(24.0 * n * n, f"a pixel mask of {n} x {n} images")

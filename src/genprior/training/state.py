@@ -165,9 +165,12 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
     """``state.json`` of a training state folder."""
     path = Path(path) / STATE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: corrupt training state ({exc})") from exc
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: corrupt training state ({type(exc).__name__}: {exc})") from None
+    if not isinstance(info, dict) or not all(isinstance(info.get(k), dict) for k in ("model", "train")):
+        raise ValueError(f"{path}: corrupt training state (not an object with 'model' and 'train' objects)")
+    return info
 
 
 def load_state(

@@ -1,0 +1,71 @@
+"""Resource bounds: sizes a user controls are checked against a memory budget before allocation.
+
+A request such as a 999 x 999 blur kernel, 100,000 restarts or a grid of 10^8 values
+should fail at once with a sentence, not exhaust the machine.  Callers estimate the
+bytes an allocation needs and call :func:`check_memory`; counts that drive Python
+loops are bounded by :func:`check_count`.  The budget is half of the machine's memory
+unless the environment variable ``GENPRIOR_MAX_MEMORY_GB`` sets another.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+MEMORY_ENV = "GENPRIOR_MAX_MEMORY_GB"
+MAX_GRID_POINTS = 10_000  # values of one tuning grid (and points of a product grid)
+
+
+class ResourceLimitError(ValueError):
+    """A request would need more memory (or more items) than the configured limit allows."""
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def memory_limit() -> int:
+    """The memory budget in bytes: ``GENPRIOR_MAX_MEMORY_GB`` or half of physical memory."""
+    text = os.environ.get(MEMORY_ENV)
+    if text is not None:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{MEMORY_ENV} must be a number of gigabytes, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{MEMORY_ENV} must be a number of gigabytes > 0, got {text!r}")
+        return int(value * 2**30)
+    return _physical_memory() // 2
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GB"
+
+
+def check_memory(nbytes: float, what: str, lower: str = "") -> None:
+    """Raise :class:`ResourceLimitError` if ``what`` would need more than :func:`memory_limit` bytes.
+
+    Args:
+        nbytes: an estimate of the bytes ``what`` allocates.
+        what: the request in words (``"a 999 x 999 blur kernel on 28 x 28 images"``).
+        lower: how to ask for less (``"use fewer restarts"``), put before the limit's hint.
+    """
+    limit = memory_limit()
+    if nbytes > limit:
+        source = f"{MEMORY_ENV}" if os.environ.get(MEMORY_ENV) else f"half of this machine's memory; set {MEMORY_ENV}"
+        hint = f"{lower}, or " if lower else ""
+        raise ResourceLimitError(f"{what} needs about {_gb(nbytes)}, more than the limit of {_gb(limit)}; "
+                                 f"{hint}raise the limit ({source} to the gigabytes allowed)")
+
+
+def check_count(value: int, limit: int, what: str, raise_how: str) -> int:
+    """Raise :class:`ResourceLimitError` unless ``0 <= value <= limit``; the message says how to go higher."""
+    if value > limit:
+        raise ResourceLimitError(f"{what} is {value:,}, more than the limit of {limit:,}; {raise_how}")
+    return value
+
+
+__all__ = ["MAX_GRID_POINTS", "MEMORY_ENV", "ResourceLimitError", "check_count", "check_memory", "memory_limit"]
