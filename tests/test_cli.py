@@ -47,7 +47,7 @@ def test_reconstruct_writes_results(workspace, method, extra, capsys):
 def test_reconstruct_writes_figure(workspace):
     fig = workspace / "grid.png"
     assert run_cli(["reconstruct", "--method", "tv", "--data", str(workspace / "shapes.npz"), "--indices", "0:2",
-                    "--max-iter", "5", "--out", str(workspace / "tv.json"), "--figure", str(fig)]) == 0
+                    "--max-iter", "5", "--out", str(workspace / "tv-fig.json"), "--figure", str(fig)]) == 0
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -86,7 +86,7 @@ def test_tune_bad_input(workspace, capsys):
 
 def test_reconstruct_new_options(workspace, capsys):
     base = ["reconstruct", "--model", str(workspace / "model"), "--data", str(workspace / "shapes.npz"),
-            "--indices", "0:2", "--out", str(workspace / "r.json"), "--max-iter", "3"]
+            "--indices", "0:2", "--out", str(workspace / "r.json"), "--max-iter", "3", "--force"]
     for method, extra in (("sparse", ["--lam", "0.1", "--mu", "0.1"]), ("sparse-tv", ["--lam", "0.05"]),
                           ("pgd", ["--latent-prior", "box"]), ("relaxed", ["--coordinates", "u", "--restarts", "2"]),
                           ("hard", ["--latent-prior", "sphere", "--init", "encoder"])):
@@ -104,7 +104,7 @@ def test_records_name_the_starts_and_help_lists_the_registries(workspace, capsys
     from genprior.physics import PROBLEMS
 
     base = ["reconstruct", "--data", str(workspace / "shapes.npz"), "--indices", "0:2", "--out",
-            str(workspace / "s.json"), "--max-iter", "3"]
+            str(workspace / "s.json"), "--max-iter", "3", "--force"]
     assert run_cli([*base, "--method", "tikhonov"]) == 0
     assert json.loads((workspace / "s.json").read_text())["params"]["x_init"] == "random"
     assert run_cli([*base, "--method", "sparse", "--model", str(workspace / "model"), "--init", "encoder"]) == 0

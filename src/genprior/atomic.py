@@ -1,12 +1,17 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
-A crash mid-write leaves the previous file intact, never a truncated one.
+A crash mid-write leaves the previous file intact, never a truncated one.  Temporary
+names are hidden and carry the writer's pid (``.NAME.tmp-PID-XXXX.ext``), so the files a
+killed writer leaves behind are recognised and removed by :func:`remove_stale_temporaries`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +27,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     (``np.savez``, ``matplotlib``) writing the right format.
     """
     target = Path(path)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):  # never replace a link, device, FIFO or directory
+        raise ValueError(f"{target} exists and is not a regular file (a link, device, FIFO or directory); "
+                         "refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix
+        dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-", suffix=suffix if suffix is not None else target.suffix
     )
     os.close(fd)
     tmp = Path(tmp_name)
@@ -39,6 +51,42 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TEMPORARY = re.compile(r"^\..*\.(?:tmp|link)-(\d+)(?:-|$)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete temporary files (and folders) in ``directory`` left by writers that no longer run.
+
+    Returns:
+        The paths removed.
+    """
+    removed = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:

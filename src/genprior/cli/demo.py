@@ -16,5 +16,9 @@ def demo_command(
 ) -> None:
     """Train a VAE on Shapes and compare hard/relaxed with TV and Tikhonov on tomography."""
     from genprior.experiments.demo import run_demo
+    from genprior.outputs import RunLock, check_output_directory
 
-    run_demo(out, quick=quick, verbose=True)
+    # The demo's folder is its own cache: a rerun reuses the model and refreshes the report.
+    check_output_directory(out, force=True, label="--out")
+    with RunLock(out):
+        run_demo(out, quick=quick, verbose=True)

@@ -54,6 +54,7 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
     quick: bool = typer.Option(False, "--quick", help="Small sizes for a smoke test (n 200, emd-n 1000, ...)."),
     device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda (data and EMD stay on the CPU)."),
+    force: bool = typer.Option(False, "--force", help="Replace the report files already in --out."),
 ) -> None:
     """Evaluate generators against the paper's criteria A1-A3, B1-B2, a memorisation check and, on MNIST,
     sample quality by a digit classifier."""
@@ -62,9 +63,13 @@ def evaluate_command(
     from genprior.devices import resolve_device
     from genprior.models.checkpoint import load_model
 
+    from genprior.evaluation.report import DIGITS_FIGURE, FIGURES
+    from genprior.outputs import RunLock, check_output_directory
+
     where = resolve_device(device)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a directory")
+    check_output_directory(out, force=force, inputs=(data, train_data, off_data, *models),
+                           owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values()), label="--out",
+                           force_hint="--force")
     for p in models:
         if not p.exists():
             raise FileNotFoundError(f"model checkpoint not found: {p}")
@@ -97,10 +102,11 @@ def evaluate_command(
             acc = classifier.record.get("test_accuracy")
             typer.echo(f"digit classifier: {classifier.record.get('path')}"
                        + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else ""))
-    metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
-                           off_name=off_data.stem if off_data is not None else "other data", data_info=info,
-                           model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo,
-                           classifier=classifier, classifier_note=note)
+    with RunLock(out):
+        metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
+                               off_name=off_data.stem if off_data is not None else "other data", data_info=info,
+                               model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo,
+                               classifier=classifier, classifier_note=note)
     for name, m in metrics["models"].items():
         emd = (m["A3"].get("emd") or {}).get("emd")
         typer.echo(f"{name}: A1 NRMSE median {m['A1']['nrmse']['median']:.3f}, "

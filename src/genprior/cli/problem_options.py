@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from typing import Any
 
 import typer
@@ -57,7 +58,7 @@ def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
 
     Raises ``ValueError`` naming the options the method does not take.
     """
-    from genprior.methods import get_method
+    from genprior.methods import check_param_values, get_method
 
     spec = get_method(method)
     accepted = set(inspect.signature(spec.function).parameters)
@@ -68,7 +69,32 @@ def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
     if unused:
         flags = ", ".join("--" + k.replace("_", "-") for k in unused)
         raise ValueError(f"method {method!r} does not take {flags}")
+    for name in ("max_iter", "x_steps", "restarts"):
+        if name in given and given[name] < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {given[name]}")
+    check_param_values(method, {k: v for k, v in given.items() if k in ("lam", "mu") and v != "auto"})
     return given
+
+
+def check_max_batch(max_batch: int, restarts: int | None) -> None:
+    """``--max-batch`` >= 1, and at least ``--restarts`` (one image's starts are solved together)."""
+    if max_batch < 1:
+        raise ValueError(f"--max-batch must be >= 1, got {max_batch}")
+    if restarts is not None and restarts > max_batch:
+        raise ValueError(f"--restarts {restarts} exceeds --max-batch {max_batch}: the starts of one image are "
+                         "solved together; use fewer restarts or raise --max-batch (memory grows with it)")
+
+
+def check_outputs(out, figure, force: bool, data, model) -> None:
+    """``--out`` (and ``--figure``) may be written: checked before any work (:mod:`genprior.outputs`)."""
+    from genprior.outputs import check_output_file
+
+    inputs = (data, model)
+    check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
+    if figure is not None:
+        check_output_file(figure, force=force, inputs=inputs, label="--figure", force_hint="--force")
+        if os.path.abspath(figure) == os.path.abspath(out):
+            raise ValueError("--figure and --out name the same file")
 
 
 def make_problem(problem: str, image_size: int, angles, angle_range, measurements, keep, kernel_size, kernel_width,

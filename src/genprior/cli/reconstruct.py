@@ -12,7 +12,7 @@ import typer
 
 from genprior.cli.app import app
 from genprior.cli import problem_options as opts
-from genprior.cli.problem_options import make_problem, method_params, parse_lam
+from genprior.cli.problem_options import check_max_batch, check_outputs, make_problem, method_params, parse_lam
 from genprior.physics.problems import PROBLEMS
 
 
@@ -39,7 +39,7 @@ def reconstruct_command(
     coordinates: str = opts.COORDINATES,
     x_steps: int = typer.Option(None, "--x-steps", help="Relaxed: x steps per z step."),
     max_iter: int = opts.MAX_ITER,
-    max_batch: int = typer.Option(4096, "--max-batch", help="Problems solved together at most (--lam auto)."),
+    max_batch: int = typer.Option(4096, "--max-batch", help="Problems (images x restarts, x grid values with --lam auto) solved together at most; larger runs are solved in chunks."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of random initialisations."),
     angles: int = opts.ANGLES,
     angle_range: str = opts.ANGLE_RANGE,
@@ -48,6 +48,7 @@ def reconstruct_command(
     kernel_size: int = opts.KERNEL_SIZE,
     kernel_width: float = opts.KERNEL_WIDTH,
     operator_seed: int = opts.OPERATOR_SEED,
+    force: bool = typer.Option(False, "--force", help="Replace --out (and --figure) if they exist."),
     figure: Path = typer.Option(None, "--figure", help="Also write a PNG grid: truth and reconstruction."),
     device: str = opts.DEVICE,
 ) -> None:
@@ -58,13 +59,14 @@ def reconstruct_command(
     from genprior.atomic import write_json_atomic
     from genprior.data.io import load_images, parse_indices
     from genprior.experiments.reconstruction import run_reconstruction
-    from genprior.methods import get_method
+    from genprior.methods import check_param_values, get_method
     from genprior.methods.tuning import parse_grid
     from genprior.models.checkpoint import load_model
     from genprior.devices import device_for_shard
     from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
+    check_outputs(out, figure, force, data, model)  # before any work
     spec = get_method(method)
     check_choice(problem, tuple(PROBLEMS), "problem")
     check_nonnegative(noise, "--noise")
@@ -72,11 +74,14 @@ def reconstruct_command(
     if lam_grid is not None and lam_value != "auto":
         raise ValueError("--lam-grid is for --lam auto")
     grid = parse_grid([f"lam={lam_grid}"])["lam"] if lam_grid is not None else None
+    if grid is not None:
+        check_param_values(method, {"lam": grid})
     options = {"lam": lam_value, "mu": mu, "max_iter": max_iter, "latent_prior": latent_prior, "restarts": restarts,
                "x_init": x_init, "coordinates": coordinates, "x_steps": x_steps}
     if spec.needs_generator:
         options.update(init=init, seed=seed)
     params = method_params(method, options)
+    check_max_batch(max_batch, restarts)
     generator = load_model(model) if model is not None else None
     images = load_images(data, split)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])

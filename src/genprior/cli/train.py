@@ -34,7 +34,8 @@ ScheduleOpt = typer.Option(None, "--schedule", help="Learning-rate schedule: con
 SeedOpt = typer.Option(None, "--seed", help="Seed of the initial weights, the batch order and all noise (default: 0).")
 SecondsOpt = typer.Option(None, "--max-seconds", help="Stop (and save) after this many seconds of training.")
 ResumeOpt = typer.Option(False, "--resume", help="Continue the run saved in --out (starts afresh if there is none).")
-ForceOpt = typer.Option(False, "--force", help="Overwrite an existing checkpoint in --out.")
+ForceOpt = typer.Option(False, "--force", help="Replace an existing run in --out (the new run is written beside "
+                                              "it and swapped in once it exists).")
 DeviceOpt = typer.Option(None, "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun) (default: cpu).")
 AmpOpt = typer.Option(None, "--amp/--no-amp", help="Mixed precision (autocast; bfloat16 unless --amp-dtype float16) "
                                                   "(default: off).")
@@ -57,8 +58,15 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     from genprior.training.loop import TrainConfig, TrainingInterrupted, train
     from genprior.training.recipes import dataset_of, recipe
 
+    from genprior.outputs import check_output_directory
+    from genprior.training.loop import check_run_directory
+
     main_rank = int(os.environ.get("RANK", "0")) == 0
+    check_output_directory(out, force=True, inputs=(data,), label="--out")  # before any work
+    check_run_directory(out, options["resume"], options["force"])
     images = load_images(data, "train")
+    if main_rank:
+        _warn_duplicates(data, images)
     if images.shape[-1] != images.shape[-2]:
         raise ValueError(f"{data}: images must be square, got {list(images.shape[-2:])}")
     size = int(images.shape[-1])
@@ -81,7 +89,8 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     else:
         r = recipe(kind, dataset, model_options["preset"] or "compact")
         model_options["preset"] = model_options["preset"] or "compact"
-        latent = model_options.pop("latent_dim") or r.latent_dim
+        latent = model_options.pop("latent_dim")
+        latent = r.latent_dim if latent is None else latent
         if kind == "vae" and model_options.get("kl_weight") is None:
             model_options["kl_weight"] = r.kl_weight
         if kind == "gan" and model_options.get("critic_steps") is None:
@@ -107,6 +116,22 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
         last = {k: f"{v:.4g}" for k, v in (history[-1] if history else {}).items() if k not in ("step", "seconds")}
         typer.echo(f"trained {kind.upper()} to step {training['steps_done']} of {config.steps} in "
                    f"{training['seconds']:.1f} s ({training['stopped']}); last losses {last}; checkpoint in {out}")
+
+
+def _warn_duplicates(data: Path, train_images) -> None:
+    """Warn (stderr) when test images of the data file are copies of training images."""
+    from genprior.data.io import count_duplicates, load_images
+
+    try:
+        test = load_images(data, "test")
+    except ValueError:
+        return  # no usable test split: nothing to compare
+    if test.shape[1:] != train_images.shape[1:]:
+        return
+    copies = count_duplicates(train_images, test)
+    if copies:
+        typer.echo(f"warning: {copies} of {test.shape[0]} test images in {data} also appear in its train split; "
+                   "test scores on them measure memory, not generalisation", err=True)
 
 
 @train_app.command("vae")

@@ -13,7 +13,7 @@ import typer
 
 from genprior.cli.app import app
 from genprior.cli import problem_options as opts
-from genprior.cli.problem_options import make_problem, method_params
+from genprior.cli.problem_options import check_max_batch, check_outputs, make_problem, method_params
 from genprior.physics.problems import PROBLEMS
 
 
@@ -48,6 +48,7 @@ def tune_command(
     kernel_size: int = opts.KERNEL_SIZE,
     kernel_width: float = opts.KERNEL_WIDTH,
     operator_seed: int = opts.OPERATOR_SEED,
+    force: bool = typer.Option(False, "--force", help="Replace --out (and --figure) if they exist."),
     figure: Path = typer.Option(None, "--figure", help="Also write the tuning surface as PNG (PSNR and residual vs lam)."),
     device: str = opts.DEVICE,
 ) -> None:
@@ -59,12 +60,14 @@ def tune_command(
     from genprior.data.io import load_images, parse_indices
     from genprior.experiments.tuning import plot_surface, run_tuning
     from genprior.methods import get_method
-    from genprior.methods.tuning import CRITERIA, default_grid, parse_grid
+    from genprior.methods import check_param_values
+    from genprior.methods.tuning import CRITERIA, default_grid, grid_points, parse_grid
     from genprior.models.checkpoint import load_model
     from genprior.devices import device_for_shard
     from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
+    check_outputs(out, figure, force, data, model)  # before any work
     spec = get_method(method)
     check_choice(problem, tuple(PROBLEMS), "problem")
     check_choice(criterion, CRITERIA, "criterion")
@@ -74,6 +77,7 @@ def tune_command(
     if spec.needs_generator:
         options.update(init=init, seed=seed)
     params = method_params(method, options)
+    check_max_batch(max_batch, restarts)
     generator = load_model(model) if model is not None else None
     if spec.needs_generator and generator is None:
         raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
@@ -87,9 +91,12 @@ def tune_command(
     unknown = set(chosen_grid) - set(spec.params)
     if unknown:
         raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.params)}")
+    check_param_values(method, chosen_grid)
+    grid_points(chosen_grid)  # the product of the values is bounded
     if mu is not None:
         if "mu" not in spec.params:
             raise ValueError(f"method {method!r} does not take --mu")
+        check_param_values(method, {"mu": mu})
         if grid and "mu" in chosen_grid:
             raise ValueError("give mu either in --grid or with --mu, not both")
         chosen_grid["mu"] = [mu]

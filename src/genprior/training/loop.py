@@ -37,7 +37,9 @@ import torch
 from torch import Tensor, nn
 
 from genprior.atomic import write_atomic, write_text_atomic
-from genprior.models.checkpoint import model_config_dict, write_config
+from genprior.data.io import images_sha256
+from genprior.models.checkpoint import CONFIG, WEIGHTS, model_config_dict, write_config
+from genprior.outputs import ReplacedDirectory, RunLock, check_output_directory
 from genprior.training import distributed, state
 from genprior.training.config import TrainConfig, learning_rate
 from genprior.training.interrupt import StopRequest, TrainingInterrupted
@@ -48,6 +50,7 @@ LOSSES = "losses.csv"
 SAMPLES = "samples.png"
 SAMPLE_HISTORY = "samples"  # samples/step-NNNNNN.png, one grid per sample_every steps
 N_SAMPLES = 32
+RUN_FILES = (WEIGHTS, CONFIG, state.STATE_DIR, LOSSES, SAMPLES, SAMPLE_HISTORY)  # what a run writes
 
 
 def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
@@ -92,7 +95,9 @@ def train(
         progress: show a progress bar with the latest losses.
         resume: continue from the training state in ``out_dir`` (starts afresh if the
             directory holds no checkpoint at all).
-        force: overwrite an existing checkpoint in ``out_dir`` (without it: ``ValueError``).
+        force: replace an existing run in ``out_dir`` (without it: ``ValueError``).  The new
+            run is written beside it and swapped in once it exists, so a kill leaves the
+            old run intact; a directory that also holds other files is refused.
 
     Returns:
         The loss history: one row per ``log_every`` steps (``step``, ``seconds`` and the
@@ -105,15 +110,67 @@ def train(
         TrainingInterrupted: SIGTERM or SIGINT (the state was saved first).
     """
     config = config or TrainConfig()
+    out_dir = Path(out_dir)
     ctx = distributed.setup(config.device)
+    lock = None
     try:
+        if ctx.is_main:  # checked and locked before any work; other ranks never write
+            check_output_directory(out_dir, force=True, label="run directory")
+            lock = RunLock(out_dir).acquire()
+        replace = check_run_directory(out_dir, resume, force)
         with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            return _train(model, images, Path(out_dir), config, data_info or {}, progress, resume, force, ctx)
+            if not replace:
+                return _train(model, images, out_dir, config, data_info or {}, progress, resume, ctx)
+            return _train_aside(model, images, out_dir, config, data_info or {}, progress, ctx)
     finally:
+        if lock is not None:
+            lock.release()
         distributed.teardown(ctx)
 
 
-def _train(model, images, out_dir, config, data_info, progress, resume, force, ctx) -> list[dict[str, float]]:
+def run_files(directory: Path) -> list[str]:
+    """The names in ``directory`` that a training run writes (:data:`RUN_FILES`), sorted."""
+    return sorted(name for name in RUN_FILES if os.path.lexists(directory / name))
+
+
+def check_run_directory(out_dir: str | os.PathLike, resume: bool = False, force: bool = False) -> bool:
+    """Whether training into ``out_dir`` replaces an existing run (``force``).
+
+    Raises:
+        ValueError: ``out_dir`` holds files of a run and neither ``resume`` nor ``force`` is
+            given, or ``force`` is given but the directory also holds other files.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return False
+    present = run_files(out_dir)
+    if resume or not present:
+        return False
+    if not force:
+        what = "a checkpoint" if state.has_checkpoint(out_dir) else f"files of a training run ({', '.join(present)})"
+        raise ValueError(f"{out_dir} already holds {what}; pass --resume to continue it or --force to "
+                         "replace it (resume=True / force=True in Python)")
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
+    if foreign:
+        raise ValueError(f"{out_dir} also holds files a training run does not write ({', '.join(foreign[:5])}); "
+                         "replacing the run would delete them: move them or choose another directory")
+    return True
+
+
+def _train_aside(model, images, out_dir, config, data_info, progress, ctx) -> list[dict[str, float]]:
+    """Train into a staging directory beside ``out_dir`` and swap it in once it exists (``force``)."""
+    replaced = ReplacedDirectory(out_dir)
+    if not ctx.is_main:  # rank 0 owns the staging directory; the others only read its path
+        return _train(model, images, replaced.staging, config, data_info, progress, False, ctx)
+    with replaced as staging:
+        try:
+            return _train(model, images, staging, config, data_info, progress, False, ctx)
+        except TrainingInterrupted as exc:  # a resumable state exists: it becomes the run
+            replaced.keep_on_error = True
+            raise TrainingInterrupted(exc.step, exc.signum, out_dir) from None
+
+
+def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> list[dict[str, float]]:
     from tqdm.auto import tqdm
 
     check_finite(images, "training images")
@@ -132,12 +189,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
     amp_dtype = getattr(torch, config.amp_dtype)
 
     saved_path = state.latest_state(out_dir) if resume else None
-    if not resume and state.has_checkpoint(out_dir):
-        if not force:
-            raise ValueError(f"{out_dir} already holds a checkpoint; pass --resume to continue it or --force to "
-                             "overwrite it (resume=True / force=True in Python)")
-        if ctx.is_main:
-            state.remove_checkpoint(out_dir, extra=(LOSSES, SAMPLES), extra_dirs=(SAMPLE_HISTORY,))
+    data_hash = images_sha256(images)
     if resume and saved_path is None:
         if state.has_checkpoint(out_dir):
             raise ValueError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
@@ -152,6 +204,10 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
     if saved_path is not None:
         saved = state.read_state(saved_path)
         state.check_resumable(saved, config.to_dict(), model_config_dict(model), saved_path)
+        if saved.get("data_sha256") not in (None, data_hash):
+            raise ValueError(f"{out_dir}: the training images differ from those the run started with (content "
+                             f"hash {data_hash[:12]}... vs {saved['data_sha256'][:12]}...); resume with the same "
+                             "data file, or start a new run in another directory")
         state.load_state(saved_path, model, optimisers)
         start_step, seconds_before = int(saved["step"]), float(saved.get("seconds", 0.0))
         history = list(saved.get("history", []))
@@ -186,7 +242,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
         model.eval()
         info = {"step": step, "seconds": elapsed(), "history": history, "train": config.to_dict(),
                 "model": model_config_dict(model), "world_size": ctx.world_size, "resumed_at": resumed_at,
-                "finished": finished, "stopped": stopped, "data": data_info,
+                "finished": finished, "stopped": stopped, "data": data_info, "data_sha256": data_hash,
                 "scaler": scaler.state_dict() if scaler is not None else None}
         path = state.save_state(out_dir, model, optimisers, info)
         state.publish_weights(path, out_dir)
@@ -291,4 +347,4 @@ def _train(model, images, out_dir, config, data_info, progress, resume, force, c
     return history
 
 
-__all__ = ["TrainConfig", "TrainingInterrupted", "BatchOrder", "learning_rate", "train"]
+__all__ = ["RUN_FILES", "check_run_directory", "TrainConfig", "TrainingInterrupted", "BatchOrder", "learning_rate", "train"]
