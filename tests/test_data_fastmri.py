@@ -114,11 +114,11 @@ def test_cli_fastmri(knees, tmp_path, capsys):
     test_dir = tmp_path / "val"
     test_dir.mkdir()
     make_volume(test_dir / "v.h5")
-    assert run_cli(["data", "fastmri", "--src", str(knees), "--test-src", str(test_dir), "--out", str(out),
+    assert run_cli(["data", "fastmri", "--src", str(knees), "--test-src", str(test_dir), "--out", str(out), "--force",
                     "--size", "16"]) == 0
     assert load_images(out, "test").shape == (8, 1, 16, 16)
     (tmp_path / "nokey").mkdir()
     with h5py.File(tmp_path / "nokey" / "k.h5", "w") as f:
         f.create_dataset("kspace", data=np.zeros(3))
-    assert run_cli(["data", "fastmri", "--src", str(tmp_path / "nokey"), "--out", str(out)]) == 2
+    assert run_cli(["data", "fastmri", "--src", str(tmp_path / "nokey"), "--out", str(out), "--force"]) == 2
     assert "k.h5: no 'reconstruction_rss'" in capsys.readouterr().err

@@ -126,5 +126,5 @@ def test_cli_folder(folder, tmp_path, capsys):
     data = np.load(out)
     assert sorted([*data["train_files"], *data["test_files"]]) == ["a.png", "b.PNG", "c.png", "d.npy"]
     assert json.loads(str(data["meta"]))["dataset"] == "folder"
-    assert run_cli(["data", "folder", "--src", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert run_cli(["data", "folder", "--src", str(tmp_path / "none"), "--out", str(out), "--force"]) == 2
     assert "image folder not found" in capsys.readouterr().err

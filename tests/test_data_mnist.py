@@ -209,7 +209,7 @@ def test_cli_mnist_from_idx_and_errors(raw, tmp_path, capsys):
     out = tmp_path / "m.npz"
     assert run_cli(["data", "mnist", "--source", str(tmp_path / "idx"), "--out", str(out)]) == 0
     assert load_images(out, "test").shape == (4, 1, 28, 28)
-    assert run_cli(["data", "mnist", "--source", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert run_cli(["data", "mnist", "--source", str(tmp_path / "missing"), "--out", str(out), "--force"]) == 2
     assert f"MNIST source directory not found: {tmp_path / 'missing'}" in capsys.readouterr().err
     assert run_cli(["data", "mnist", "--out", str(tmp_path / "m.txt")]) == 2
     assert "--out must be a .npz file" in capsys.readouterr().err

@@ -124,7 +124,10 @@ def test_bad_out_locations_fail_before_the_solve(ws, tmp_path, capsys, monkeypat
 
 def test_existing_outputs_need_force(ws, tmp_path, capsys):
     out = tmp_path / "r.json"
+    stale = tmp_path / ".r.json.tmp-999999999-abc.json"  # left by a killed write (pid 999999999 cannot exist)
+    stale.write_bytes(b"")
     assert run_cli(reconstruct(ws, out)) == 0
+    assert not stale.exists()
     first = out.read_text()
     assert "already exists; pass --force" in error_of(reconstruct(ws, out, "--noise", "0.2"), capsys)
     assert out.read_text() == first
@@ -163,9 +166,15 @@ def test_run_lock_refuses_a_second_writer_and_takes_over_a_stale_lock(tmp_path):
     (run).mkdir(exist_ok=True)
     leftover = run / f".samples.png.tmp-{dead.stdout.strip()}-x.png"
     leftover.write_bytes(b"")
+    (run / "samples").mkdir()
+    grid = run / "samples" / f".step-000010.png.tmp-{dead.stdout.strip()}-y.png"
+    grid.write_bytes(b"")
+    mine = run / f".losses.csv.tmp-{os.getpid()}-z.csv"  # a live writer's temporary stays
+    mine.write_bytes(b"")
     with lock:
         assert lock.path.read_text().strip() == str(os.getpid())
-        assert not leftover.exists()  # a killed writer's zero-byte temporary is removed
+        assert not leftover.exists() and not grid.exists()  # a killed writer's zero-byte temporaries go
+        assert mine.exists()
     assert not lock.path.exists()
 
 

@@ -66,8 +66,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
-    """Delete temporary files (and folders) in ``directory`` left by writers that no longer run.
+def remove_stale_temporaries(directory: str | os.PathLike, target: str | None = None) -> list[Path]:
+    """Delete temporary files (and folders) in ``directory`` left by writers that no longer run
+    (only those of the file named ``target``, if given).
 
     Returns:
         The paths removed.
@@ -79,6 +80,8 @@ def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
+        if target is not None and not entry.name.startswith(f".{target}."):
+            continue
         if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
             continue
         if entry.is_dir() and not entry.is_symlink():

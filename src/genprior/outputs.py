@@ -101,6 +101,7 @@ def check_output_file(path: str | os.PathLike, force: bool = False, inputs: Iter
     _check_inputs(path, inputs, label)
     if st is not None and not force:
         raise ValueError(f"{label} {path} already exists; pass {force_hint} to replace it")
+    remove_stale_temporaries(path.parent, target=path.name)  # a killed earlier write of this file
     return path
 
 

@@ -4,7 +4,8 @@ A request such as a 999 x 999 blur kernel, 100,000 restarts or a grid of 10^8 va
 should fail at once with a sentence, not exhaust the machine.  Callers estimate the
 bytes an allocation needs and call :func:`check_memory`; counts that drive Python
 loops are bounded by :func:`check_count`.  The budget is half of the machine's memory
-unless the environment variable ``GENPRIOR_MAX_MEMORY_GB`` sets another.
+unless the environment variable ``GENPRIOR_MAX_MEMORY_GB`` sets another; tuning grids hold
+at most 10,000 values unless ``GENPRIOR_MAX_GRID_POINTS`` sets another.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import math
 import os
 
 MEMORY_ENV = "GENPRIOR_MAX_MEMORY_GB"
-MAX_GRID_POINTS = 10_000  # values of one tuning grid (and points of a product grid)
+GRID_ENV = "GENPRIOR_MAX_GRID_POINTS"
+MAX_GRID_POINTS = 10_000  # default: values of one tuning grid (and points of a product grid)
 
 
 class ResourceLimitError(ValueError):
@@ -39,6 +41,21 @@ def memory_limit() -> int:
             raise ValueError(f"{MEMORY_ENV} must be a number of gigabytes > 0, got {text!r}")
         return int(value * 2**30)
     return _physical_memory() // 2
+
+
+def grid_limit() -> int:
+    """Most values of one tuning grid (and points of a product grid): ``GENPRIOR_MAX_GRID_POINTS``
+    or :data:`MAX_GRID_POINTS`.  Each point is a solve per image, so the cost grows with it."""
+    text = os.environ.get(GRID_ENV)
+    if text is None:
+        return MAX_GRID_POINTS
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{GRID_ENV} must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{GRID_ENV} must be a positive integer, got {text!r}")
+    return value
 
 
 def _gb(nbytes: float) -> str:
@@ -68,4 +85,4 @@ def check_count(value: int, limit: int, what: str, raise_how: str) -> int:
     return value
 
 
-__all__ = ["MAX_GRID_POINTS", "MEMORY_ENV", "ResourceLimitError", "check_count", "check_memory", "memory_limit"]
+__all__ = ["GRID_ENV", "MAX_GRID_POINTS", "MEMORY_ENV", "grid_limit", "ResourceLimitError", "check_count", "check_memory", "memory_limit"]

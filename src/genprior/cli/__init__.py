@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> None:
               "--max-batch) or lower GENPRIOR_MAX_MEMORY_GB so that such requests are refused up front",
               file=sys.stderr)
         sys.exit(2)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode: always SystemExit
 
 
 __all__ = ["app", "main"]

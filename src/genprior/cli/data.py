@@ -50,18 +50,25 @@ def _check_out(out: Path, force: bool, inputs: tuple = ()) -> None:
     check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
 
 
-def _check_counts(**counts: int) -> None:
-    """Raise ``ValueError`` naming the option (``--n-test``) whose count is negative."""
+def _check_counts(size: int = 56, **counts: int) -> None:
+    """Raise ``ValueError`` naming the option (``--n-test``) whose count is negative, or if the
+    ``--n`` + ``--n-test`` images of ``size`` x ``size`` would not fit in memory."""
+    from genprior.resources import check_memory
+
     for name, value in counts.items():
         if value < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if size < 2:
+        raise ValueError(f"--size must be >= 2, got {size}")
+    n = counts.get("n", 0) + counts.get("n_test", 0)
+    check_memory(8.0 * n * size * size, f"{n:,} images of {size} x {size}", "use smaller --n, --n-test or --size")
 
 
 def _shapes(n: int, n_test: int, seed: int, out: Path, plus: bool, force: bool) -> None:
     from genprior.data.shapes import shapes_dataset
 
-    _check_out(out, force)
     _check_counts(n=n, n_test=n_test, seed=seed)
+    _check_out(out, force)
     started = time.perf_counter()
     train, test = shapes_dataset(n, n_test, seed=seed, plus=plus)
     _write(out, train, test, {"dataset": "shapes-plus" if plus else "shapes", "seed": seed}, started)
@@ -178,8 +185,8 @@ def ellipses(
     """Random ellipses (128x128): a synthetic stand-in for the fastMRI knee images."""
     from genprior.data.ellipses import ellipses_dataset
 
+    _check_counts(size, n=n, n_test=n_test, seed=seed)
     _check_out(out, force)
-    _check_counts(n=n, n_test=n_test, seed=seed)
     started = time.perf_counter()
     train, test = ellipses_dataset(n, n_test, seed=seed, size=size)
     _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started)

@@ -121,6 +121,23 @@ def check_model_fits(generator: nn.Module, images: Tensor, name: str = "model") 
                          "evaluate a model on the data set it was trained for")
 
 
+def check_sizes(s: EvaluationSettings, test: Tensor) -> None:
+    """Refuse sizes whose arrays would not fit in memory, before any model runs.
+
+    The A1 fits hold ``restarts x min(batch_size, n)`` problems at once (activations of the
+    generator included, about 16 values per pixel), A2 builds three sets of ``off_n``
+    images and the memorisation check ``mem_n`` samples.
+    """
+    from genprior.resources import check_memory
+
+    pixels = test[0].numel()
+    batch = min(s.batch_size, s.n)
+    check_memory(4.0 * 16 * s.restarts * batch * pixels, f"fitting {batch} images x {s.restarts} restarts at once",
+                 "use fewer restarts")
+    check_memory(4.0 * 4 * (3 * s.off_n + s.mem_n) * pixels,
+                 f"{s.off_n} off-distribution images per set and {s.mem_n} samples", "use a smaller --off-n or --mem-n")
+
+
 def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSettings,
                    classifier: nn.Module | None = None) -> dict:
     """Model-independent references: test-vs-train EMD (floor), test images' nearest training images,
@@ -297,6 +314,7 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     say = log or (lambda _msg: None)
     started = time.perf_counter()
     s = (settings or EvaluationSettings()).resolved(test.shape[0])
+    check_sizes(s, test)
     for name, g in models.items():
         check_model_fits(g, test, name)
     out = Path(out_dir)

@@ -41,7 +41,7 @@ from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
 from genprior.physics.noise import expected_noise_norm
-from genprior.resources import MAX_GRID_POINTS, ResourceLimitError, check_count, check_memory
+from genprior.resources import GRID_ENV, ResourceLimitError, check_count, check_memory, grid_limit
 from genprior.validation import check_choice, check_nonnegative
 
 CRITERIA = ("psnr", "discrepancy")
@@ -52,8 +52,8 @@ def paper_grid(start: float, factor: float, floor: float) -> list[float]:
     if not (0 < factor < 1) or not 0 < start < math.inf or not 0 < floor < math.inf:
         raise ValueError(f"need finite start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
     count = math.floor(math.log(floor / start) / math.log(factor) + 1e-9) + 1 if floor <= start else 0
-    check_count(count, MAX_GRID_POINTS, f"the grid {start:g}:{factor:g}:{floor:g}'s number of values",
-                "use a smaller factor (coarser grid) or a higher floor")
+    check_count(count, grid_limit(), f"the grid {start:g}:{factor:g}:{floor:g}'s number of values",
+                f"use a smaller factor (coarser grid) or a higher floor, or raise the limit with {GRID_ENV}")
     values, v = [], start
     while v >= floor * (1 - 1e-9):
         values.append(v)
@@ -95,8 +95,8 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
                 start, factor, floor = (float(t) for t in body.split(":"))
                 values = paper_grid(start, factor, floor)
             else:
-                check_count(body.count(",") + 1, MAX_GRID_POINTS, f"the number of values in grid {name!r}",
-                            "give fewer values")
+                check_count(body.count(",") + 1, grid_limit(), f"the number of values in grid {name!r}",
+                            f"give fewer values, or raise the limit with {GRID_ENV}")
                 values = [float(t) for t in body.split(",") if t.strip()]
         except ResourceLimitError:
             raise
@@ -111,8 +111,8 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
 def grid_points(grid: dict[str, list[float]]) -> list[dict[str, float]]:
     """The Cartesian product of a ``{name: values}`` grid as a list of parameter dicts."""
     names = list(grid)
-    check_count(math.prod(len(v) for v in grid.values()), MAX_GRID_POINTS, "the number of grid points (the "
-                "product of the values per parameter)", "give fewer values")
+    check_count(math.prod(len(v) for v in grid.values()), grid_limit(), "the number of grid points (the "
+                "product of the values per parameter)", f"give fewer values, or raise the limit with {GRID_ENV}")
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 

@@ -143,7 +143,7 @@ def check_sizes(problem: str, image_size: int, options: dict[str, Any]) -> None:
     for name in ("angles", "bins", "measurements", "kernel_size"):
         value = options.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     n = image_size
     if problem == "deconvolution":
         k = options.get("kernel_size", 5)
