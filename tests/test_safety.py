@@ -178,6 +178,24 @@ def test_run_lock_refuses_a_second_writer_and_takes_over_a_stale_lock(tmp_path):
     assert not lock.path.exists()
 
 
+def test_run_lock_without_flock_trusts_the_pid(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    from genprior.outputs import RunLock
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)  # file systems without flock
+    run = tmp_path / "run"
+    RunLock(run).acquire().release()
+    lock = RunLock(run)
+    lock.path.write_text(f"{os.getppid()}\n")  # a live process holds it
+    with pytest.raises(ValueError, match=f"being written by process {os.getppid()}"):
+        lock.acquire()
+
+
 def test_replaced_directory_recovers_a_swap_killed_between_renames(tmp_path):
     from genprior.outputs import ReplacedDirectory
 

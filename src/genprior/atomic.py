@@ -56,7 +56,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 _TEMPORARY = re.compile(r"^\..*\.(?:tmp|link)-(\d+)(?:-|$)")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts as alive)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -82,7 +85,7 @@ def remove_stale_temporaries(directory: str | os.PathLike, target: str | None = 
         match = _TEMPORARY.match(entry.name)
         if target is not None and not entry.name.startswith(f".{target}."):
             continue
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+        if match is None or int(match.group(1)) == os.getpid() or process_alive(int(match.group(1))):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from genprior.atomic import remove_stale_temporaries
+from genprior.atomic import process_alive, remove_stale_temporaries
 
 LOCK_SUFFIX = ".genprior-lock"
 
@@ -130,18 +130,6 @@ def check_output_directory(path: str | os.PathLike, force: bool = False, inputs:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunLock:
     """Exclusive lock of a run directory while this process writes it.
 
@@ -170,9 +158,14 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 os.close(fd)
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
                 owner = self._owner()
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # no flock here: trust the pid
+                    if owner is None or owner == os.getpid() or not process_alive(owner):
+                        self.path.write_text(f"{os.getpid()}\n", encoding="ascii")
+                        self._fd = os.open(self.path, os.O_RDONLY)
+                        return self._clean()
+                elif exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
                 who = f"process {owner}" if owner else "another process"
                 raise ValueError(f"{self.directory} is being written by {who} (lock {self.path}); wait for it "
                                  "to finish or write to another directory") from None
@@ -186,10 +179,15 @@ class RunLock:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             self._fd = fd
+            return self._clean()
+        raise ValueError(f"could not lock {self.directory}: its lock file {self.path} keeps changing")
+
+    def _clean(self) -> RunLock:
+        """Remove temporaries that dead writers left in the directory and its subfolders."""
+        if self.directory.is_dir():
             for folder in (self.directory, *(p for p in self.directory.glob("*") if p.is_dir())):
                 remove_stale_temporaries(folder)
-            return self
-        raise ValueError(f"could not lock {self.directory}: its lock file {self.path} keeps changing")
+        return self
 
     def _owner(self) -> int | None:
         try:
