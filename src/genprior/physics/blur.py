@@ -96,8 +96,10 @@ class Blur(LinearOperator):
         if len(in_shape) != 3:
             raise ValueError(f"Blur images must have shape (C, H, W), got {in_shape}")
         super().__init__(in_shape, in_shape)
+        exact = None  # the default Gaussian in float64: exactly separable, so its norm needs no power iteration
         if kernel is None:
-            kernel = gaussian_kernel(kernel_size, kernel_width)
+            exact = gaussian_kernel(kernel_size, kernel_width, dtype=torch.float64)
+            kernel = exact.to(torch.float32)
         kernel = torch.as_tensor(kernel)
         if kernel.dim() != 2 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 == 0:
             raise ValueError(f"the blur kernel must be a square 2D tensor of odd size, got {list(kernel.shape)}")
@@ -105,7 +107,7 @@ class Blur(LinearOperator):
             raise ValueError("the blur kernel must hold finite floating-point values")
         self.register_buffer("kernel", kernel.clone())
         if normalise:
-            self.scale = 1.0 / blur_norm(kernel, in_shape[-2], in_shape[-1])
+            self.scale = 1.0 / blur_norm(exact if exact is not None else kernel, in_shape[-2], in_shape[-1])
 
     def _conv(self, t: Tensor, weight: Tensor) -> Tensor:
         check_same_dtype(self.name, self.kernel.dtype, t)
