@@ -103,3 +103,36 @@ def recipe(kind: str, dataset: str | None, preset: str = "compact") -> Recipe:
                               f"{COMPACT_GAN_CRITIC_STEPS} critic steps, {steps // 1000}k steps by default")
     return replace(base, lr=2e-3, schedule="cosine", steps=5_000,
                    source=base.source + "; compact: Adam 2e-3 with cosine decay, 5k steps by default")
+
+
+def recipe_configs(kind: str, dataset: str | None, preset: str, image_size: int, latent_dim: int | None = None,
+                   **train_overrides: Any):
+    """An untrained model and its :class:`~genprior.training.config.TrainConfig` from the recipe.
+
+    The recipe of ``(kind, dataset, preset)`` gives the latent size (unless
+    ``latent_dim``), the VAE's KL weight, the GAN's critic steps and the optimiser
+    settings; ``train_overrides`` (``steps``, ``device``, ...) replace recipe values
+    (``None`` values are ignored).  The global torch seed is set to the config's seed
+    before the model is built, so its initial weights are reproducible.
+
+    Returns:
+        ``(model, train_config)``.
+    """
+    import torch
+
+    from genprior.models.checkpoint import build_model
+    from genprior.models.config import ModelConfig
+    from genprior.training.config import TrainConfig
+
+    r = recipe(kind, dataset, preset)
+    extra: dict[str, Any] = {}
+    if kind == "vae":
+        extra["kl_weight"] = r.kl_weight
+    if kind == "gan" and r.critic_steps is not None:
+        extra["critic_steps"] = r.critic_steps
+    model_config = ModelConfig(kind=kind, preset=preset, latent_dim=latent_dim or r.latent_dim,
+                               image_size=image_size, **extra)
+    defaults = {"steps": r.steps, "batch_size": r.batch_size, "lr": r.lr, "schedule": r.schedule, "betas": r.betas}
+    config = TrainConfig(**{**defaults, **{k: v for k, v in train_overrides.items() if v is not None}})
+    torch.manual_seed(config.seed)
+    return build_model(model_config.to_dict()), config

@@ -1,0 +1,38 @@
+"""``genprior paper``: reproduce the paper's figures and tables into one directory and REPORT.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from genprior.cli.app import app
+
+
+@app.command("paper")
+def paper_command(
+    names: list[str] = typer.Argument(None, help="Experiments to run (default: all); see --list."),
+    out: Path = typer.Option(Path("paper-output"), "--out", "-o",
+                             help="Run directory: data, models, one folder per experiment, REPORT.md. Finished "
+                                  "work in it is reused, so a rerun (or a run after a kill) continues."),
+    quick: bool = typer.Option(False, "--quick", help="Toy sizes: a few minutes in all, for testing."),
+    preset: str = typer.Option("compact", "--preset", help="Generator architecture: compact or paper."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    mnist: Path = typer.Option(None, "--mnist", help="An MNIST .npz (genprior data mnist) instead of the wheel."),
+    list_only: bool = typer.Option(False, "--list", help="List the experiments and their estimated times."),
+) -> None:
+    """Reproduce the paper: every figure and table, with its protocol, cached and resumable."""
+    from genprior.experiments.paper import EXPERIMENTS, run_paper
+
+    if list_only:
+        for e in EXPERIMENTS.values():
+            typer.echo(f"{e.name:10s} {e.reproduces} (estimated: about {e.minutes[1]:g} min on 2 CPU cores, "
+                       f"quick {e.minutes[0]:g} min; training the models comes on top)")
+        return
+    from genprior.outputs import RunLock, check_output_directory
+
+    check_output_directory(out, force=True, label="--out")  # the run directory is its own cache
+    with RunLock(out):
+        run_paper(names or ["all"], out, quick=quick, preset=preset, device=device, mnist=mnist,
+                  log=lambda message: typer.echo(message))
+    typer.echo(f"wrote {out / 'REPORT.md'}")

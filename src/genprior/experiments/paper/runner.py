@@ -1,0 +1,118 @@
+"""Run the paper's experiments with a cache: finished work is never redone.
+
+Layout of the run directory ``DIR``:
+
+- ``DIR/data/``, ``DIR/models/``: the shared assets (:mod:`.assets`);
+- ``DIR/<experiment>/parts/<key>.json``: each finished piece of an experiment (one
+  table cell, one model's report), written atomically when it finishes; a rerun after
+  a kill loads these and computes only what is missing;
+- ``DIR/<experiment>/result.json``: the finished experiment (its settings key, the
+  parts, the report section, wall time); an experiment whose ``result.json`` has the
+  same settings key is skipped;
+- ``DIR/REPORT.md``: every finished experiment's section, in the paper's order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from genprior.experiments.paper.assets import Assets
+from genprior.experiments.paper.protocol import Protocol
+
+
+@dataclass
+class Context:
+    """What an experiment gets: the assets, the protocol, its directory and a part cache."""
+
+    assets: Assets
+    protocol: Protocol
+    directory: Path
+
+    def part(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first."""
+        from genprior.atomic import write_json_atomic
+
+        path = self.directory / "parts" / f"{key}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        self.assets.log(f"  {self.directory.name}: {key}")
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, value)
+        return value
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One figure or table of the paper.
+
+    Attributes:
+        name: the command-line name (``genprior paper NAME``).
+        reproduces: what of the paper it reproduces.
+        minutes: estimated 2-core CPU minutes (quick, full), models excluded.
+        run: ``run(context) -> {"markdown": section, ...}``; it writes its PNGs into
+            ``context.directory`` and caches its pieces with ``context.part``.
+    """
+
+    name: str
+    reproduces: str
+    minutes: tuple[float, float]
+    run: Callable[[Context], dict[str, Any]]
+
+
+def settings_key(assets: Assets, protocol: Protocol, name: str) -> str:
+    """A short hash of everything a finished experiment depends on."""
+    from genprior import __version__
+
+    blob = json.dumps({"name": name, "quick": assets.quick, "preset": assets.preset, "protocol": asdict(protocol),
+                       "version": __version__}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
+                    order: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Run (or skip, when finished with the same settings) each experiment; rewrite ``REPORT.md``.
+
+    ``REPORT.md`` gathers every experiment of ``order`` (the paper's order) that has
+    finished in this directory with the same settings, not only the ones run now.
+    """
+    from genprior.atomic import write_json_atomic, write_text_atomic
+
+    done: dict[str, dict[str, Any]] = {}
+    for i, exp in enumerate(experiments, 1):
+        directory = assets.root / exp.name
+        result_path = directory / "result.json"
+        key = settings_key(assets, protocol, exp.name)
+        if result_path.exists():
+            previous = json.loads(result_path.read_text())
+            if previous.get("key") == key:
+                assets.log(f"[{i}/{len(experiments)}] {exp.name}: finished earlier, skipped")
+                done[exp.name] = previous
+                continue
+        estimate = exp.minutes[0 if assets.quick else 1]
+        assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min)")
+        directory.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        result = exp.run(Context(assets, protocol, directory))
+        result.update(key=key, name=exp.name, reproduces=exp.reproduces,
+                      seconds=round(time.perf_counter() - started, 1))
+        write_json_atomic(result_path, result)
+        done[exp.name] = result
+        assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {result['seconds']:.0f} s")
+    for name in order:
+        path = assets.root / name / "result.json"
+        if name not in done and path.exists():
+            previous = json.loads(path.read_text())
+            if previous.get("key") == settings_key(assets, protocol, name):
+                done[name] = previous
+    ranked = sorted(done.values(), key=lambda r: list(order).index(r["name"]) if r["name"] in order else len(order))
+    sections = [header] + [f"{r['markdown']}\n\n_Wall time of this experiment: {r['seconds']:.0f} s._"
+                           for r in ranked]
+    write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
+    return done

@@ -1,0 +1,94 @@
+"""`genprior paper`: every experiment at toy size, the cache, and a rerun after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from genprior.cli import main
+
+
+@pytest.fixture(scope="module")
+def fake_mnist(tmp_path_factory):
+    """A small MNIST-shaped file (random strokes), so the test needs no download."""
+    from genprior.data.io import save_dataset
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((400, 1, 28, 28)) > 0.8).astype(np.float32)
+    path = tmp_path_factory.mktemp("mnist") / "mnist.npz"
+    save_dataset(path, images[:300], images[300:], meta={"dataset": "mnist"},
+                 extras={"train_labels": rng.integers(0, 10, 300), "test_labels": rng.integers(0, 10, 100)})
+    return path
+
+
+def run(args, capsys):
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert not exc.code
+    return capsys.readouterr().out
+
+
+def test_list_names_every_experiment(capsys):
+    out = run(["paper", "--list"], capsys)
+    for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"):
+        assert name in out
+    assert "estimated" in out
+
+
+def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake_mnist, capsys):
+    out = tmp_path / "paper"
+    printed = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
+    assert "wrote" in printed
+    report = (out / "REPORT.md").read_text()
+    figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
+                  "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
+                  "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"]}
+    for name, figures in figures_of.items():
+        result = json.loads((out / name / "result.json").read_text())
+        assert {"key", "markdown", "seconds"} <= set(result)
+        for cell in result["cells"].values() if name in ("fig9", "fig10", "fig11") else []:
+            assert {"chosen", "psnr", "converged", "n_images", "iterations", "seconds_per_image"} <= set(cell)
+            assert 0 <= cell["converged"] <= cell["n_images"]
+        for figure in figures:
+            assert (out / name / figure).read_bytes()[:4] == b"\x89PNG"
+            assert f"{name}/{figure}" in report
+    order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12"]
+    assert [report.index(title) for title in order] == sorted(report.index(title) for title in order)
+    assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
+    assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
+    again = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
+    assert again.count("finished earlier, skipped") == len(figures_of) and "training" not in again
+
+
+def test_a_killed_run_continues_where_it_stopped(tmp_path, capsys):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "genprior", "paper", "fig11", "--quick", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "fig11" / "parts" / "sparse-tv.json"
+    deadline = time.time() + 240
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert first.exists(), "the first part never finished"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = first.read_bytes()
+    printed = run(["paper", "fig11", "--quick", "--out", str(out)], capsys)
+    assert "fig11: sparse-tv" not in printed  # finished work is not redone
+    assert first.read_bytes() == kept
+    resumed = json.loads((out / "fig11" / "result.json").read_text())
+    # the same numbers as an uninterrupted run (same cached model, fresh experiment directory)
+    fresh = tmp_path / "fresh"
+    (fresh / "models").mkdir(parents=True)
+    os.symlink(out / "models" / "shapes-vae-10-compact-quick", fresh / "models" / "shapes-vae-10-compact-quick")
+    run(["paper", "fig11", "--quick", "--out", str(fresh)], capsys)
+    uninterrupted = json.loads((fresh / "fig11" / "result.json").read_text())
+    for method in ("sparse-tv", "tv"):
+        assert resumed["cells"][method]["per_image_psnr"] == uninterrupted["cells"][method]["per_image_psnr"]
