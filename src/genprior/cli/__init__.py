@@ -1,7 +1,7 @@
 """Command-line interface: a thin layer over the library.
 
 Verbs mirror the flow of the system: ``data``, ``train``, ``evaluate``, ``reconstruct``,
-``tune``, ``paper``, ``demo``, ``bench``.  Each verb lives in its own module and
+``tune``, ``paper``, ``demo``.  Each verb lives in its own module and
 registers itself on :data:`genprior.cli.app.app`.  User errors (bad shapes, NaN data,
 missing files, unknown names) print one ``error:`` line and exit with status 2.
 """
