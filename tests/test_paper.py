@@ -38,7 +38,8 @@ def run(args, capsys):
 
 def test_list_names_every_experiment(capsys):
     out = run(["paper", "--list"], capsys)
-    for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"):
+    for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "measurements", "noise",
+                 "discrepancy"):
         assert name in out
     assert "estimated" in out
 
@@ -50,7 +51,8 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     report = (out / "REPORT.md").read_text()
     figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
                   "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
-                  "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"]}
+                  "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"],
+                  "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": []}
     for name, figures in figures_of.items():
         result = json.loads((out / name / "result.json").read_text())
         assert {"key", "markdown", "seconds"} <= set(result)
@@ -60,10 +62,13 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
         for figure in figures:
             assert (out / name / figure).read_bytes()[:4] == b"\x89PNG"
             assert f"{name}/{figure}" in report
-    order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12"]
+    order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12",
+             "against the number of measurements", "against the noise level", "lam by the discrepancy principle"]
     assert [report.index(title) for title in order] == sorted(report.index(title) for title in order)
     assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
     assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
+    both = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]["shapes-vae-hard"]
+    assert {"discrepancy", "psnr"} <= set(both)
     again = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
     assert again.count("finished earlier, skipped") == len(figures_of) and "training" not in again
 

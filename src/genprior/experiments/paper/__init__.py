@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from genprior.experiments.paper.assets import Assets
+from genprior.experiments.paper.discrepancy import discrepancy
 from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
 from genprior.experiments.paper.noise_sweep import fig12
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.paper.runner import Experiment, run_experiments
 from genprior.experiments.paper.shapes_plus import fig11
+from genprior.experiments.paper.sweeps import measurements, noise
 from genprior.experiments.paper.tables import fig9, fig10
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
@@ -32,6 +34,11 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig11", "Figure 11: Shapes+ tomography, sparse-TV vs TV, range and sparse parts", (1, 20), fig11),
     Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam (ellipses)",
                (2, 180), fig12),
+    Experiment("measurements", "Beyond the paper: PSNR against m on MNIST CS (VAE hard/relaxed, TV, Tikhonov)",
+               (1, 120), measurements),
+    Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 150), noise),
+    Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
+               discrepancy),
 )}
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt
