@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(VENV)/bin/genprior demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

@@ -42,7 +42,7 @@ def problem(args):
 
 
 def row(name, r, x, seconds, best):
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
 
     n = len(r)
     gap = ((r.final_objective - best) / best.abs()).clamp_min(0) if best is not None else None

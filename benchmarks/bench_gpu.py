@@ -108,7 +108,7 @@ PARAMS = {
 
 
 def section_methods(lines: list[str], quick: bool) -> None:
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
     from genprior.experiments.reconstruction import reconstruct
     from genprior.models.checkpoint import load_model
 

@@ -105,7 +105,7 @@ def header(name: str, title: str, args, extra: str = "") -> list[str]:
 
 
 def section_batching(args) -> str:
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
     from genprior.experiments.reconstruction import measure
     from genprior.methods import hard
     from genprior.methods.inputs import materialise_inputs
@@ -180,7 +180,7 @@ def _generator_cost(G, B: int, repeat: int = 20) -> float:
 
 
 def section_tv(args) -> str:
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
     from genprior.experiments.reconstruction import measure
     from genprior.methods import tv
 
@@ -213,7 +213,7 @@ def section_tv(args) -> str:
 def _tuned(p: dict, label: str, method: str, extra: dict, n_tune: int, args) -> tuple[dict, float]:
     """Parameters from a PSNR grid search (reference value x {4, 1, 1/4} per parameter) on other images."""
     from genprior.experiments.reconstruction import measure
-    from genprior.methods.tuning import default_grid, grid_search
+    from genprior.choice.tuning import default_grid, grid_search
 
     ref = REFERENCE[p["kind"]][label]
     if p["kind"] == "mnist":  # the converted MNIST values are unreliable: search the default grid
@@ -235,7 +235,7 @@ def _tuned(p: dict, label: str, method: str, extra: dict, n_tune: int, args) -> 
 
 
 def section_methods(args) -> str:
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
     from genprior.experiments.reconstruction import measure, reconstruct
 
     lines = header("methods", "Every method: seconds per image and iterations", args)
@@ -297,7 +297,7 @@ def _gap_stats(results: dict, best: torch.Tensor) -> dict:
 
 
 def section_relaxed(args) -> str:
-    from genprior.evaluation.metrics import psnr
+    from genprior.metrics import psnr
     from genprior.experiments.reconstruction import measure
     from genprior.methods import relaxed
     from genprior.methods.inputs import materialise_inputs
@@ -358,7 +358,7 @@ def section_relaxed(args) -> str:
 
 def section_discrepancy(args) -> str:
     from genprior.experiments.tuning import run_tuning
-    from genprior.methods.tuning import default_grid
+    from genprior.choice.tuning import default_grid
 
     lines = header("discrepancy", "Discrepancy principle vs PSNR tuning", args)
     lines += [

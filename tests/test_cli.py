@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from genprior.data.io import save_dataset
 from cli_runner import run_cli
+from genprior.data.io import save_dataset
 
 
 @pytest.fixture(scope="module")

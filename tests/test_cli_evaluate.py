@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from cli_runner import run_cli
 from genprior.data.io import save_dataset
 from genprior.evaluation.report import FIGURES
-from cli_runner import run_cli
 
 SMALL = ["--n", "12", "--emd-n", "30", "--mem-n", "30", "--off-n", "3", "--max-iter", "5", "--restarts", "2"]
 

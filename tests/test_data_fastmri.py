@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
+from cli_runner import run_cli
 from genprior.data.fastmri import load_fastmri, parse_slices, split_by_volume
 from genprior.data.io import load_images
-from cli_runner import run_cli
 
 
 def make_volume(path, n_slices=24, h=40, w=36, key="reconstruction_rss", acquisition="CORPD_FBK", seed=0, esc=False):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_runner import run_cli
 from genprior.data.images import load_image_folder, read_image, split_train_test
 from genprior.data.io import load_images
-from cli_runner import run_cli
 
 
 @pytest.fixture

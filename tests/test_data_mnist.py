@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import genprior.data.mnist as mnist
-from genprior.data.io import load_images, load_labels
 from cli_runner import run_cli
+from genprior.data.io import load_images, load_labels
 
 
 @pytest.fixture(autouse=True)

@@ -29,8 +29,8 @@ def test_quick_demo_writes_report_and_reuses_its_model(tmp_path, capsys):
     import torch
 
     from genprior.data.shapes import shapes_dataset
-    from genprior.evaluation.metrics import psnr
     from genprior.experiments.demo import DemoSettings
+    from genprior.metrics import psnr
 
     s = DemoSettings.quick()
     truth = torch.from_numpy(shapes_dataset(s.n_train, s.n_tune + s.n_test, seed=s.seed)[1][s.n_tune:])

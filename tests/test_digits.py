@@ -211,10 +211,9 @@ def test_load_refuses_a_missing_entry(tmp_path):
 
 
 def test_report_card_has_the_sample_quality_section(fake, tiny_classifier, tmp_path):
+    from conftest import TinyGenerator
     from genprior.evaluation.report import DIGITS_FIGURE, EvaluationSettings, write_report
     from genprior.evaluation.report_text import render_report
-
-    from conftest import TinyGenerator
 
     train, _, test, _ = fake
     settings = EvaluationSettings.quick(n=6, emd_n=40, mem_n=40, off_n=3, max_iter=3, restarts=1,
@@ -241,11 +240,9 @@ def test_report_card_has_the_sample_quality_section(fake, tiny_classifier, tmp_p
 
 
 def test_cli_scores_samples_on_mnist_only(fake, tmp_path, monkeypatch):
-    from genprior.data.io import save_dataset
-
-    from genprior.evaluation.digits import classifier_for_data
-
     from cli_runner import run_cli
+    from genprior.data.io import save_dataset
+    from genprior.evaluation.digits import classifier_for_data
 
     monkeypatch.setenv("GENPRIOR_DATA", str(tmp_path / "cache"))
     train, train_labels, test, test_labels = fake

@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import TinyAutoencoder, TinyGenerator
 from genprior.evaluation import criteria as C
 from genprior.evaluation.report import EvaluationSettings, evaluate_generator, write_report
-
-from conftest import TinyAutoencoder, TinyGenerator
 
 
 class ConstantGenerator(nn.Module):

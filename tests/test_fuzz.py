@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np

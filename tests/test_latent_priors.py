@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.conftest import TinyGenerator
 from torch import nn
 
 from genprior.methods import get_method
 from genprior.methods.latent_priors import LATENT_PRIORS, make_latent_prior
-from tests.conftest import TinyGenerator
 
 GENERATIVE = {"hard": {"lam": 0.01}, "relaxed": {"lam": 0.4, "mu": 0.1}, "sparse": {"lam": 0.05, "mu": 0.1},
               "pgd": {}}

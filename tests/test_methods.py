@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from genprior.evaluation.metrics import psnr
-from genprior.methods import METHODS, get_method, hard, relaxed, tikhonov, tv
-from genprior.methods.tuning import grid_search, paper_grid
 from tests.conftest import tomography64
+
+from genprior.choice.tuning import grid_search, paper_grid
+from genprior.methods import METHODS, get_method, hard, relaxed, tikhonov, tv
+from genprior.metrics import psnr
 
 
 @pytest.fixture

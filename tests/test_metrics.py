@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genprior.evaluation.metrics import (
+from genprior.metrics import (
     PAPER_PSNR_OFFSET_DB,
     nrmse,
     psnr,

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from genprior.models import Autoencoder, WGAN, create_model
+from genprior.models import WGAN, Autoencoder, create_model
 from genprior.models.architectures import (
     build_decoder,
     build_encoder,

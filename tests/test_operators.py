@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cli_runner import run_cli
 from genprior.physics import (
     PROBLEMS,
     Blur,
@@ -30,7 +31,6 @@ from genprior.physics import (
     make_operator,
     problem_options,
 )
-from cli_runner import run_cli
 
 # name -> (problem, image_size, options); every problem appears at least once.
 REGISTRY = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genprior.evaluation.metrics import psnr
 from genprior.methods import hard, pgd
+from genprior.metrics import psnr
 
 
 def test_pgd_recovers_an_image_in_the_range(tomo16, tiny_generator, rng):

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from genprior.parallel import Shard, shard_from_env
 from cli_runner import run_cli
+from genprior.parallel import Shard, shard_from_env
 
 
 def test_shards_partition_the_images(monkeypatch):

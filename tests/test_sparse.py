@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.conftest import tomography64
 
 from genprior.methods import hard, relaxed, sparse, sparse_tv
 from genprior.physics.finite_differences import tv_norm
 from genprior.solvers.tv_prox import WarmTVProx, tv_prox
-from tests.conftest import tomography64
 
 
 @pytest.fixture

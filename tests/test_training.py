@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_runner import run_cli
 from genprior.data.io import save_dataset
 from genprior.models import create_model, load_model, read_config
 from genprior.training.loop import BatchOrder, TrainConfig, TrainingInterrupted, train
 from genprior.training.recipes import dataset_of, recipe
 from genprior.training.state import STATE_DIR, latest_state, read_state
-from cli_runner import run_cli
 
 KINDS = ("ae", "vae", "gan")
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from tests.conftest import tomography64
 
-from genprior.methods import hard, tikhonov
-from genprior.methods.discrepancy import discrepancy_per_image
-from genprior.methods.tuning import (
+from genprior.choice.discrepancy import discrepancy_per_image
+from genprior.choice.tuning import (
     default_grid,
     grid_search,
     noise_norm,
@@ -17,7 +17,7 @@ from genprior.methods.tuning import (
     parse_grid,
     solve_grid,
 )
-from tests.conftest import tomography64
+from genprior.methods import hard, tikhonov
 
 SIGMA = 0.05
 

@@ -25,9 +25,9 @@ _API = ("METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure
 def __getattr__(name: str):
     """Load :mod:`genprior.api` on the first use of one of its names."""
     if name in _API:
-        from genprior import api
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module("genprior.api"), name)  # loaded on first use only
     raise AttributeError(f"module 'genprior' has no attribute {name!r}")
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from genprior.evaluation.metrics import nrmse, psnr, ssim
 from genprior.experiments.reconstruction import measure
 from genprior.methods import METHODS, get_method
+from genprior.metrics import nrmse, psnr, ssim
 from genprior.models.checkpoint import load_model
 from genprior.physics.operator import LinearOperator, LinearPhysics
 from genprior.physics.problems import PROBLEMS, make_operator

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from genprior.cli.app import app
-
 # Importing a verb module registers its commands.
 from genprior.cli import data as _data  # noqa: F401,E402
 from genprior.cli import demo as _demo  # noqa: F401,E402
@@ -20,6 +18,7 @@ from genprior.cli import paper as _paper  # noqa: F401,E402
 from genprior.cli import reconstruct as _reconstruct  # noqa: F401,E402
 from genprior.cli import train as _train  # noqa: F401,E402
 from genprior.cli import tune as _tune  # noqa: F401,E402
+from genprior.cli.app import app
 
 # OSError: unreadable inputs, a full disk; FloatingPointError: a diverged training or solve.
 USER_ERRORS = (ValueError, OSError, TypeError, KeyError, FloatingPointError)

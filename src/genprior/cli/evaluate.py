@@ -59,11 +59,9 @@ def evaluate_command(
     """Evaluate generators against the paper's criteria A1-A3, B1-B2, a memorisation check and, on MNIST,
     sample quality by a digit classifier."""
     from genprior.data.io import load_dataset_meta, load_images
-    from genprior.evaluation.report import METRICS, REPORT, EvaluationSettings, write_report
     from genprior.devices import resolve_device
+    from genprior.evaluation.report import DIGITS_FIGURE, FIGURES, METRICS, REPORT, EvaluationSettings, write_report
     from genprior.models.checkpoint import load_model
-
-    from genprior.evaluation.report import DIGITS_FIGURE, FIGURES
     from genprior.outputs import RunLock, check_output_directory
 
     where = resolve_device(device)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-from genprior.cli.app import app
 from genprior.cli import problem_options as opts
+from genprior.cli.app import app
 from genprior.cli.problem_options import check_max_batch, check_outputs, make_problem, method_params, parse_lam
 from genprior.physics.problems import PROBLEMS
 
@@ -57,12 +57,12 @@ def reconstruct_command(
 
     from genprior import __version__
     from genprior.atomic import write_json_atomic
+    from genprior.choice.tuning import parse_grid
     from genprior.data.io import load_images, parse_indices
+    from genprior.devices import device_for_shard
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values, get_method
-    from genprior.methods.tuning import parse_grid
     from genprior.models.checkpoint import load_model
-    from genprior.devices import device_for_shard
     from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
@@ -105,8 +105,8 @@ def reconstruct_command(
         return
     write_json_atomic(out, summary)
     if figure is not None:
-        from genprior.evaluation.figures import reconstruction_grid
-        from genprior.evaluation.metrics import psnr
+        from genprior.figures import reconstruction_grid
+        from genprior.metrics import psnr
 
         truth = truth.cpu()  # x is gathered on the CPU
         reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)

@@ -54,12 +54,10 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.models.checkpoint import build_model
     from genprior.models.config import ModelConfig
-    from genprior.training import state
-    from genprior.training.loop import TrainConfig, TrainingInterrupted, train
-    from genprior.training.recipes import dataset_of, recipe
-
     from genprior.outputs import check_output_directory
-    from genprior.training.loop import check_run_directory
+    from genprior.training import state
+    from genprior.training.loop import TrainConfig, TrainingInterrupted, check_run_directory, train
+    from genprior.training.recipes import dataset_of, recipe
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     check_output_directory(out, force=True, inputs=(data,), label="--out")  # before any work

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import typer
 
-from genprior.cli.app import app
 from genprior.cli import problem_options as opts
+from genprior.cli.app import app
 from genprior.cli.problem_options import check_max_batch, check_outputs, make_problem, method_params
 from genprior.physics.problems import PROBLEMS
 
@@ -57,13 +57,12 @@ def tune_command(
 
     from genprior import __version__
     from genprior.atomic import write_json_atomic
+    from genprior.choice.tuning import CRITERIA, default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
-    from genprior.experiments.tuning import plot_surface, run_tuning
-    from genprior.methods import get_method
-    from genprior.methods import check_param_values
-    from genprior.methods.tuning import CRITERIA, default_grid, grid_points, parse_grid
-    from genprior.models.checkpoint import load_model
     from genprior.devices import device_for_shard
+    from genprior.experiments.tuning import plot_surface, run_tuning
+    from genprior.methods import check_param_values, get_method
+    from genprior.models.checkpoint import load_model
     from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 

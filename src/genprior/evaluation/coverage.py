@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genprior.evaluation.metrics import nrmse, psnr, summary
+from genprior.metrics import nrmse, psnr, summary
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 
 THRESHOLDS = (0.1, 0.2, 0.3)

@@ -306,8 +306,8 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     from genprior import __version__
     from genprior.atomic import write_json_atomic, write_text_atomic
     from genprior.evaluation import report_figures as F
-    from genprior.evaluation.metrics import psnr
     from genprior.evaluation.report_text import render_report
+    from genprior.metrics import psnr
 
     if not models:
         raise ValueError("give at least one model to evaluate")

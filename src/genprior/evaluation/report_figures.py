@@ -1,7 +1,7 @@
 """Figures of the generator report card (one function per figure, models side by side).
 
 Every function takes ``{model name: data}`` dictionaries, writes one PNG atomically via
-:func:`genprior.evaluation.figures.save_figure` and returns its path.  Matplotlib is
+:func:`genprior.figures.save_figure` and returns its path.  Matplotlib is
 imported lazily.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from genprior.evaluation.figures import _pyplot, save_figure
+from genprior.figures import _pyplot, save_figure
 
 PRIOR_COLOUR, CODE_COLOUR = "tab:blue", "tab:orange"  # the paper's Figure 4 colours
 

@@ -102,11 +102,11 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
     """Run the demo and write its report; returns the results dictionary."""
     from genprior import __version__
     from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.choice.tuning import grid_search
     from genprior.data.shapes import shapes_dataset
-    from genprior.evaluation.figures import reconstruction_grid
-    from genprior.evaluation.metrics import psnr
     from genprior.experiments.reconstruction import measure, reconstruct, record
-    from genprior.methods.tuning import grid_search
+    from genprior.figures import reconstruction_grid
+    from genprior.metrics import psnr
     from genprior.physics.tomography import Tomography
 
     s = DemoSettings.quick() if quick else DemoSettings()

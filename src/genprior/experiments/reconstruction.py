@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.evaluation.metrics import nrmse, psnr, ssim, summary
 from genprior.methods import get_method
 from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
+from genprior.metrics import nrmse, psnr, ssim, summary
 from genprior.parallel import Shard, gather
 from genprior.physics.noise import gaussian_noise
 from genprior.resources import check_memory
@@ -130,7 +130,7 @@ def run_reconstruction(
     Returns:
         ``(summary, x)``: the merged record (same on every rank) and all reconstructions ``[N, ...]``.
     """
-    from genprior.methods.discrepancy import discrepancy_per_image
+    from genprior.choice.discrepancy import discrepancy_per_image
 
     shard = shard or Shard()
     spec = get_method(method)

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.choice.tuning import check_criterion, choose, grid_scores, noise_norm
 from genprior.experiments.reconstruction import measure, run_reconstruction
 from genprior.methods.inputs import materialise_inputs, slice_inputs
-from genprior.methods.tuning import check_criterion, choose, grid_scores, noise_norm
 from genprior.parallel import Shard, gather
 
 
@@ -93,7 +93,7 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
     other parameter value, with the noise norm ``sigma sqrt(m)`` (the paper's Figure 7 line)
     and the chosen point marked.  Grid points where some solve did not converge (iteration
     cap or failed line search) are circled in red, and the title gives the number of converged solves."""
-    from genprior.evaluation.figures import _pyplot, save_figure
+    from genprior.figures import _pyplot, save_figure
 
     plt = _pyplot()
     from matplotlib import ticker

@@ -253,7 +253,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     def samples() -> None:
         if not ctx.is_main or config.sample_every is None:
             return
-        from genprior.evaluation.figures import image_grid
+        from genprior.figures import image_grid
 
         model.eval()
         with torch.no_grad():

@@ -17,8 +17,8 @@ from genprior.experiments.paper.tables import MNIST_CS, SHAPES_TOMOGRAPHY, Table
 
 
 def _cell(ctx: Context, setup: TableSetup, kind: str | None, method: str) -> dict[str, Any]:
+    from genprior.choice.tuning import default_grid, grid_search
     from genprior.experiments.reconstruction import measure, run_reconstruction
-    from genprior.methods.tuning import default_grid, grid_search
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, setup.dataset)

@@ -28,10 +28,10 @@ def _problem(ctx: Context):
 
 
 def fig7(ctx: Context) -> dict[str, Any]:
-    from genprior.evaluation.figures import _pyplot, save_figure
-    from genprior.evaluation.metrics import psnr
+    from genprior.choice.tuning import default_grid, solve_grid
     from genprior.experiments.reconstruction import measure
-    from genprior.methods.tuning import default_grid, solve_grid
+    from genprior.figures import _pyplot, save_figure
+    from genprior.metrics import psnr
     from genprior.physics.noise import expected_noise_norm
 
     physics = _problem(ctx)
@@ -104,12 +104,12 @@ def fig7(ctx: Context) -> dict[str, Any]:
 
 
 def fig8(ctx: Context) -> dict[str, Any]:
-    from genprior.evaluation.figures import _pyplot, save_figure
-    from genprior.evaluation.metrics import psnr
+    from genprior.choice.tuning import grid_search
     from genprior.experiments.paper.protocol import coarse_grid
     from genprior.experiments.reconstruction import measure
+    from genprior.figures import _pyplot, save_figure
     from genprior.methods import hard
-    from genprior.methods.tuning import grid_search
+    from genprior.metrics import psnr
 
     physics = _problem(ctx)
     tune, test, _ = split(ctx, "mnist")

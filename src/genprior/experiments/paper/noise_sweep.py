@@ -25,10 +25,10 @@ LATENT = 800
 
 
 def fig12(ctx: Context) -> dict[str, Any]:
-    from genprior.evaluation.figures import _pyplot, save_figure
-    from genprior.evaluation.metrics import psnr
+    from genprior.choice.tuning import solve_grid
     from genprior.experiments.reconstruction import measure
-    from genprior.methods.tuning import solve_grid
+    from genprior.figures import _pyplot, save_figure
+    from genprior.metrics import psnr
     from genprior.physics.problems import make_operator
 
     quick = ctx.assets.quick

@@ -5,7 +5,7 @@ and ``n_test`` other test images (noise seed 0; the same noise for every method)
 choose the parameters with the best mean PSNR on the tuning images, reconstruct the
 test images with them and record mean +- std PSNR, how many solves converged, mean
 iterations and seconds per image.  The grid search is two-stage to fit a CPU budget:
-the method's default grid (:func:`genprior.methods.tuning.default_grid`, the authors'
+the method's default grid (:func:`genprior.choice.tuning.default_grid`, the authors'
 ranges) at every other value (factor 1/4 or 1/16), then the neighbours of the best
 point at the full resolution; a choice on the edge of the coarse range is flagged.
 """
@@ -37,7 +37,7 @@ class Protocol:
 
 def coarse_grid(method: str, image_size: int, limit: int | None = None) -> dict[str, list[float]]:
     """Every other value of the method's default grid (at most ``limit`` values per parameter)."""
-    from genprior.methods.tuning import default_grid
+    from genprior.choice.tuning import default_grid
 
     grid = {name: values[::2] for name, values in default_grid(method, image_size).items()}
     if limit is not None:
@@ -60,9 +60,9 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
              generator: nn.Module | None, noise: float, protocol: Protocol,
              **fixed: Any) -> tuple[dict[str, Any], Tensor]:
     """Tune ``method`` on ``truth_tune``, evaluate it on ``truth_test``: ``(JSON record, reconstructions)``."""
+    from genprior.choice.tuning import grid_search
     from genprior.experiments.reconstruction import measure, run_reconstruction
     from genprior.methods import get_method
-    from genprior.methods.tuning import grid_search
 
     started = time.perf_counter()
     size = int(truth_tune.shape[-1])

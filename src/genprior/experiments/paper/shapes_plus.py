@@ -29,7 +29,7 @@ def overlay(gz: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def fig11(ctx: Context) -> dict[str, Any]:
-    from genprior.evaluation.figures import _pyplot, save_figure
+    from genprior.figures import _pyplot, save_figure
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, "shapes-plus")

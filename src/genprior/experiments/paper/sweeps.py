@@ -45,7 +45,7 @@ def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, dict
 
 def _plot(ctx: Context, cells: dict, xs: list, labels: list[str], methods: tuple[str, ...], xlabel: str,
           name: str, title: str) -> None:
-    from genprior.evaluation.figures import _pyplot, save_figure
+    from genprior.figures import _pyplot, save_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))

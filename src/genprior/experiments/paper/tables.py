@@ -54,7 +54,7 @@ def split(ctx: Context, dataset: str) -> tuple[torch.Tensor, torch.Tensor, list[
 
 def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, Any]:
     """Every cell of the table (cached one by one), the example figure and the report section."""
-    from genprior.evaluation.figures import reconstruction_grid
+    from genprior.figures import reconstruction_grid
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, setup.dataset)

@@ -4,7 +4,7 @@ For every image, solve a grid of ``lam`` values (all ``G * n`` problems as one b
 chunked by ``max_batch``) and keep the reconstruction whose residual ``||A x - y||`` is
 closest to the expected noise norm ``sigma sqrt(m)`` (Morozov).  Parameters other than
 ``lam`` stay fixed.  The data-set-wide version (one ``lam`` for all tuning images) is
-:func:`genprior.methods.tuning.grid_search` with ``criterion="discrepancy"``.
+:func:`genprior.choice.tuning.grid_search` with ``criterion="discrepancy"``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.choice.tuning import default_grid, noise_norm
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
-from genprior.methods.tuning import default_grid, noise_norm
 from genprior.solvers.result import Result
 
 

@@ -14,7 +14,7 @@ Figure 7):
 
 - :func:`grid_search` with ``criterion="discrepancy"`` compares the *mean* residual over
   the tuning images with ``sigma sqrt(m)`` (one value for a whole data set);
-- :func:`genprior.methods.discrepancy.discrepancy_per_image` picks ``lam`` *per image*
+- :func:`genprior.choice.discrepancy.discrepancy_per_image` picks ``lam`` *per image*
   from a grid solved as one batch (``genprior reconstruct --lam auto``).
 
 The principle chooses one parameter: other parameters (``mu``) must be fixed.  For the
@@ -34,12 +34,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.evaluation.metrics import psnr
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import check_max_batch, image_chunks
 from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
+from genprior.metrics import psnr
 from genprior.physics.noise import expected_noise_norm
 from genprior.resources import GRID_ENV, ResourceLimitError, check_count, check_memory, grid_limit
 from genprior.validation import check_choice, check_nonnegative
