@@ -170,8 +170,8 @@ def render(rows: list[dict], where: str, notes: dict) -> str:
     rec = [r for r in rows if r["row"] == "recipes"]
     if rec:
         lines += [
-            f"**Recipes at an equal time.** Each variant trains the compact nets (the AE/VAE's encoder with one "
-            f"output as critic, their decoder as generator; no dropout) for the same wall time on one CPU thread, "
+            "**Recipes at an equal time.** Each variant trains the compact nets (the AE/VAE's encoder with one "
+            "output as critic, their decoder as generator; no dropout) for the same wall time on one CPU thread, "
             "batch 50, gradient penalty 10, Adam betas (0, 0.9); then A1 median NRMSE on the first 200 test "
             "images (best of 4 random starts, 200 iterations). The machine was shared with other jobs"
             + (f" (load average {min(r['load'] for r in rec):.1f}-{max(r['load'] for r in rec):.1f} at the starts)"
