@@ -107,22 +107,16 @@ def recipe(kind: str, dataset: str | None, preset: str = "compact") -> Recipe:
                    source=base.source + "; compact: Adam 2e-3 with cosine decay, 5k steps by default")
 
 
-def recipe_configs(kind: str, dataset: str | None, preset: str, image_size: int, latent_dim: int | None = None,
-                   **train_overrides: Any):
-    """An untrained model and its :class:`~genprior.training.config.TrainConfig` from the recipe.
+def recipe_settings(kind: str, dataset: str | None, preset: str, image_size: int, latent_dim: int | None = None,
+                    **train_overrides: Any):
+    """The :class:`~genprior.models.config.ModelConfig` and
+    :class:`~genprior.training.config.TrainConfig` of the recipe.
 
     The recipe of ``(kind, dataset, preset)`` gives the latent size (unless
     ``latent_dim``), the VAE's KL weight, the GAN's critic steps and the optimiser
     settings; ``train_overrides`` (``steps``, ``device``, ...) replace recipe values
-    (``None`` values are ignored).  The global torch seed is set to the config's seed
-    before the model is built, so its initial weights are reproducible.
-
-    Returns:
-        ``(model, train_config)``.
+    (``None`` values are ignored).
     """
-    import torch
-
-    from genprior.models.checkpoint import build_model
     from genprior.models.config import ModelConfig
     from genprior.training.config import TrainConfig
 
@@ -135,6 +129,23 @@ def recipe_configs(kind: str, dataset: str | None, preset: str, image_size: int,
     model_config = ModelConfig(kind=kind, preset=preset, latent_dim=latent_dim or r.latent_dim,
                                image_size=image_size, **extra)
     defaults = {"steps": r.steps, "batch_size": r.batch_size, "lr": r.lr, "schedule": r.schedule, "betas": r.betas}
-    config = TrainConfig(**{**defaults, **{k: v for k, v in train_overrides.items() if v is not None}})
+    return model_config, TrainConfig(**{**defaults, **{k: v for k, v in train_overrides.items() if v is not None}})
+
+
+def recipe_configs(kind: str, dataset: str | None, preset: str, image_size: int, latent_dim: int | None = None,
+                   **train_overrides: Any):
+    """An untrained model and its ``TrainConfig`` from the recipe (:func:`recipe_settings`).
+
+    The global torch seed is set to the config's seed before the model is built, so its
+    initial weights are reproducible.
+
+    Returns:
+        ``(model, train_config)``.
+    """
+    import torch
+
+    from genprior.models.checkpoint import build_model
+
+    model_config, config = recipe_settings(kind, dataset, preset, image_size, latent_dim, **train_overrides)
     torch.manual_seed(config.seed)
     return build_model(model_config.to_dict()), config

