@@ -57,7 +57,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     from genprior.outputs import check_output_directory
     from genprior.training import state
     from genprior.training.loop import TrainConfig, TrainingInterrupted, check_run_directory, train
-    from genprior.training.recipes import dataset_of, recipe
+    from genprior.training.recipes import dataset_of, recipe_settings
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     check_output_directory(out, force=True, inputs=(data,), label="--out")  # before any work
@@ -85,18 +85,10 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
                                  f"{getattr(model_config, key)}; resume without it or start a new run")
         config = TrainConfig(**{**saved["train"], **given})
     else:
-        r = recipe(kind, dataset, model_options["preset"] or "compact")
-        model_options["preset"] = model_options["preset"] or "compact"
+        preset = model_options.pop("preset") or "compact"
         latent = model_options.pop("latent_dim")
-        latent = r.latent_dim if latent is None else latent
-        if kind == "vae" and model_options.get("kl_weight") is None:
-            model_options["kl_weight"] = r.kl_weight
-        if kind == "gan" and model_options.get("critic_steps") is None:
-            model_options["critic_steps"] = r.critic_steps
-        model_config = ModelConfig(kind=kind, latent_dim=latent, image_size=size, **model_options)
-        defaults = {"steps": r.steps, "batch_size": r.batch_size, "lr": r.lr, "schedule": r.schedule,
-                    "betas": r.betas}
-        config = TrainConfig(**{**defaults, **given})
+        model_config, config = recipe_settings(kind, dataset, preset, size, latent, model_overrides=model_options,
+                                               **given)
     torch.manual_seed(config.seed)
     model = build_model(model_config.to_dict())
     data_info = {"path": str(data), **meta, "recipe_dataset": dataset}

@@ -108,14 +108,15 @@ def recipe(kind: str, dataset: str | None, preset: str = "compact") -> Recipe:
 
 
 def recipe_settings(kind: str, dataset: str | None, preset: str, image_size: int, latent_dim: int | None = None,
-                    **train_overrides: Any):
+                    model_overrides: dict[str, Any] | None = None, **train_overrides: Any):
     """The :class:`~genprior.models.config.ModelConfig` and
     :class:`~genprior.training.config.TrainConfig` of the recipe.
 
     The recipe of ``(kind, dataset, preset)`` gives the latent size (unless
     ``latent_dim``), the VAE's KL weight, the GAN's critic steps and the optimiser
-    settings; ``train_overrides`` (``steps``, ``device``, ...) replace recipe values
-    (``None`` values are ignored).
+    settings; ``model_overrides`` (``kl_weight``, ``gp_weight``, ``critic_steps``) and
+    ``train_overrides`` (``steps``, ``device``, ...) replace recipe values (``None``
+    values are ignored).
     """
     from genprior.models.config import ModelConfig
     from genprior.training.config import TrainConfig
@@ -126,7 +127,8 @@ def recipe_settings(kind: str, dataset: str | None, preset: str, image_size: int
         extra["kl_weight"] = r.kl_weight
     if kind == "gan" and r.critic_steps is not None:
         extra["critic_steps"] = r.critic_steps
-    model_config = ModelConfig(kind=kind, preset=preset, latent_dim=latent_dim or r.latent_dim,
+    extra.update({k: v for k, v in (model_overrides or {}).items() if v is not None})
+    model_config = ModelConfig(kind=kind, preset=preset, latent_dim=r.latent_dim if latent_dim is None else latent_dim,
                                image_size=image_size, **extra)
     defaults = {"steps": r.steps, "batch_size": r.batch_size, "lr": r.lr, "schedule": r.schedule, "betas": r.betas}
     return model_config, TrainConfig(**{**defaults, **{k: v for k, v in train_overrides.items() if v is not None}})
