@@ -24,11 +24,7 @@ def _cell(ctx: Context, setup: TableSetup, kind: str | None, method: str) -> dic
     tune, test, indices = split(ctx, setup.dataset)
     physics = make_operator(setup.problem, int(test.shape[-1]), **setup.options)
     G = ctx.assets.model(setup.dataset, kind, setup.latent_dim) if kind else None
-    params: dict[str, Any] = {"max_iter": ctx.protocol.max_iter} if ctx.protocol.max_iter else {}
-    if G is not None:
-        params["init"] = ctx.protocol.init
-    if method == "relaxed":
-        params["coordinates"] = ctx.protocol.relaxed_coordinates
+    params = ctx.protocol.solver_options(method)
     lams = default_grid(method, int(test.shape[-1]))["lam"]
     if ctx.protocol.coarse_values:
         lams = lams[len(lams) // 2 - 1:][:ctx.protocol.coarse_values]

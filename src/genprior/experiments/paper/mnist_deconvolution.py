@@ -41,15 +41,14 @@ def fig7(ctx: Context) -> dict[str, Any]:
     level = expected_noise_norm(NOISE, y[0].numel())
     G = ctx.assets.model("mnist", "gan", LATENT)
     mus = [1.0, 0.0625, 0.0039]
-    caps = {"max_iter": ctx.protocol.max_iter} if ctx.protocol.max_iter else {}
 
     def curve(method: str, mu: float | None) -> dict[str, Any]:
         lams = default_grid(method, 28)["lam"]
         if ctx.assets.quick:
             lams = lams[:: max(1, len(lams) // 3)]
         grid = {"lam": lams, **({"mu": [mu]} if mu is not None else {})}
-        extra = {"init": ctx.protocol.init, **caps} if method != "tikhonov" else caps
-        sol = solve_grid(physics, y, method, grid, G if method != "tikhonov" else None, keep_x=True, **extra)
+        sol = solve_grid(physics, y, method, grid, G if method != "tikhonov" else None, keep_x=True,
+                         **ctx.protocol.solver_options(method))
         xs = sol.x[:, 0]
         return {"method": method, "mu": mu, "lam": lams, "residual": sol.residual[:, 0].tolist(),
                 "psnr": psnr(xs.to(x.dtype), x.expand_as(xs)).tolist(), "converged": sol.converged[:, 0].tolist(),
@@ -114,14 +113,14 @@ def fig8(ctx: Context) -> dict[str, Any]:
     physics = _problem(ctx)
     tune, test, _ = split(ctx, "mnist")
     y_tune, y = measure(physics, tune, NOISE, seed=1), measure(physics, test, NOISE, seed=0)
-    caps = {"max_iter": ctx.protocol.max_iter} if ctx.protocol.max_iter else {}
+    options = {**ctx.protocol.solver_options("hard"), "init": "random"}  # the figure is about random starts
     starts = (0, 1, 2)
 
     def kind_part(kind: str) -> dict[str, Any]:
         G = ctx.assets.model("mnist", kind, LATENT)
         lam = grid_search(physics, y_tune, tune, "hard", coarse_grid("hard", 28, ctx.protocol.coarse_values), G,
-                          init="random", **caps)["best"]["lam"]
-        runs = [hard(physics, y, G, lam=lam, init="random", seed=s, **caps) for s in starts]
+                          **options)["best"]["lam"]
+        runs = [hard(physics, y, G, lam=lam, seed=s, **options) for s in starts]
         scores = torch.stack([psnr(r.x.to(test.dtype), test) for r in runs])  # [3, n]
         return {"lam": lam, "psnr": scores.tolist(), "converged": [r.n_converged for r in runs],
                 "examples": [r.x[:3].reshape(3, -1).tolist() for r in runs]}

@@ -37,18 +37,13 @@ def fig12(ctx: Context) -> dict[str, Any]:
     truth = test[:n]
     physics = make_operator("tomography", int(truth.shape[-1]))
     G = ctx.assets.model("ellipses", "vae", 16 if quick else LATENT)
-    caps = {"max_iter": ctx.protocol.max_iter} if ctx.protocol.max_iter else {}
 
     def cell(method: str, noise: float) -> dict[str, Any]:
         y = measure(physics, truth, noise, seed=0)
         lams = LAMS[method][1::2] if quick else LAMS[method]
         grid = {"lam": lams, **({"mu": [MU]} if method in ("relaxed", "sparse") else {})}
-        extra = dict(caps)
-        if method != "tikhonov":
-            extra.update(init=ctx.protocol.init)
-        if method == "relaxed":
-            extra["coordinates"] = ctx.protocol.relaxed_coordinates
-        sol = solve_grid(physics, y, method, grid, G if method != "tikhonov" else None, keep_x=True, **extra)
+        sol = solve_grid(physics, y, method, grid, G if method != "tikhonov" else None, keep_x=True,
+                         **ctx.protocol.solver_options(method))
         scores = psnr(sol.x.reshape(-1, *truth.shape[1:]).to(truth.dtype),
                       truth.repeat(len(lams), 1, 1, 1)).reshape(len(lams), n)
         best = scores.argmax(0)  # per-image oracle choice

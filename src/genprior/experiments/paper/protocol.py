@@ -34,6 +34,18 @@ class Protocol:
     def quick(cls) -> "Protocol":
         return cls(n_tune=2, n_test=3, max_iter=20, coarse_values=2)
 
+    def solver_options(self, method: str) -> dict[str, Any]:
+        """The keyword arguments of ``method`` this protocol fixes: the cap (if any), the
+        start of generative methods and the coordinates of relaxed."""
+        from genprior.methods import get_method
+
+        options: dict[str, Any] = {"max_iter": self.max_iter} if self.max_iter is not None else {}
+        if get_method(method).needs_generator:
+            options["init"] = self.init
+        if method == "relaxed":
+            options["coordinates"] = self.relaxed_coordinates
+        return options
+
 
 def coarse_grid(method: str, image_size: int, limit: int | None = None) -> dict[str, list[float]]:
     """Every other value of the method's default grid (at most ``limit`` values per parameter)."""
@@ -62,18 +74,10 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
     """Tune ``method`` on ``truth_tune``, evaluate it on ``truth_test``: ``(JSON record, reconstructions)``."""
     from genprior.choice.tuning import grid_search
     from genprior.experiments.reconstruction import measure, run_reconstruction
-    from genprior.methods import get_method
 
     started = time.perf_counter()
     size = int(truth_tune.shape[-1])
-    spec = get_method(method)
-    params: dict[str, Any] = dict(fixed)
-    if protocol.max_iter is not None:
-        params["max_iter"] = protocol.max_iter
-    if spec.needs_generator:
-        params.setdefault("init", protocol.init)
-    if method == "relaxed":
-        params.setdefault("coordinates", protocol.relaxed_coordinates)
+    params: dict[str, Any] = {**protocol.solver_options(method), **fixed}
     y_tune = measure(physics, truth_tune, noise, seed=1)
     coarse = coarse_grid(method, size, protocol.coarse_values)
     first = grid_search(physics, y_tune, truth_tune, method, coarse, generator, **params)

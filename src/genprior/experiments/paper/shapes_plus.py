@@ -47,9 +47,7 @@ def fig11(ctx: Context) -> dict[str, Any]:
     from genprior.experiments.reconstruction import measure
     from genprior.methods import sparse_tv
 
-    params = {**cells["sparse-tv"]["chosen"], "init": ctx.protocol.init}
-    if ctx.protocol.max_iter:
-        params["max_iter"] = ctx.protocol.max_iter
+    params = {**ctx.protocol.solver_options("sparse-tv"), **cells["sparse-tv"]["chosen"]}
     k = min(4, test.shape[0])
     r = sparse_tv(physics, measure(physics, test, NOISE, seed=0)[:k], G, **params)
     with torch.no_grad():
