@@ -29,10 +29,3 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
         return torch.device(name)
     raise ValueError(f"unknown device {name!r}; choose cpu or cuda")
 
-
-def device_for_shard(name: str, shard) -> torch.device:
-    """The device of a :class:`genprior.parallel.Shard`'s process: under ``torchrun``
-    ``cuda`` means the GPU of its ``local_rank``, so the processes of one machine do not
-    share a GPU."""
-    local = shard.local_rank if shard.world > 1 and name == "cuda" else None
-    return resolve_device(name, local)

@@ -1,7 +1,7 @@
 """``genprior reconstruct``: pose a problem on test images, solve it, write results.json.
 
 Started under ``torchrun --nproc_per_node P`` the images are split across the P
-processes (:mod:`genprior.parallel`) and rank 0 writes the merged JSON.
+processes (:mod:`genprior.distributed`) and rank 0 writes the merged JSON.
 """
 
 from __future__ import annotations
@@ -59,11 +59,10 @@ def reconstruct_command(
     from genprior.atomic import write_json_atomic
     from genprior.choice.tuning import parse_grid
     from genprior.data.io import load_images, parse_indices
-    from genprior.devices import device_for_shard
+    from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values, get_method
     from genprior.models.checkpoint import load_model
-    from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
@@ -88,20 +87,17 @@ def reconstruct_command(
     truth = images[picked]
     physics = make_problem(problem, int(truth.shape[-1]), angles, angle_range, measurements, keep, kernel_size,
                            kernel_width, operator_seed)
-    shard = start()
-    try:
-        where = device_for_shard(device, shard)
+    with process_group(device) as rank:
+        where = rank.device
         physics, truth = physics.to(where), truth.to(where)
         generator = generator.to(where) if generator is not None else None
         summary, x = run_reconstruction(
-            physics, truth, picked, method, generator, params, noise=noise, seed=seed, shard=shard, lam_grid=grid,
+            physics, truth, picked, method, generator, params, noise=noise, seed=seed, rank=rank, lam_grid=grid,
             max_batch=max_batch, problem=problem, operator=physics.extra_repr(),
             data=str(data), split=split, model=str(model) if model is not None else None, device=str(where),
             versions={"genprior": __version__, "torch": torch.__version__},
         )
-    finally:
-        stop(shard)
-    if not shard.is_main:
+    if not rank.is_main:
         return
     write_json_atomic(out, summary)
     if figure is not None:
@@ -111,7 +107,7 @@ def reconstruct_command(
         truth = truth.cpu()  # x is gathered on the CPU
         reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)
     p = summary["psnr"]
-    procs = f", {shard.world} processes" if shard.world > 1 else ""
+    procs = f", {rank.world_size} processes" if rank.world_size > 1 else ""
     typer.echo(f"{method} on {problem} ({len(picked)} images, sigma {noise}{procs}): PSNR {p['mean']:.2f} +- "
                f"{p['std']:.2f} dB (data range 1), {summary['seconds_per_image']:.3f} s/image, {summary['converged']} of "
                f"{summary['n_images']} converged (mean {summary['iterations']['mean']:.0f} iterations); wrote {out}")

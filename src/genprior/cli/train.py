@@ -13,7 +13,6 @@ trains on 1/K of every batch (DistributedDataParallel); rank 0 writes the files.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     import torch
 
     from genprior.data.io import load_dataset_meta, load_images
+    from genprior.distributed import from_environment
     from genprior.models.checkpoint import build_model
     from genprior.models.config import ModelConfig
     from genprior.outputs import check_output_directory
@@ -59,7 +59,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     from genprior.training.loop import TrainConfig, TrainingInterrupted, check_run_directory, train
     from genprior.training.recipes import dataset_of, recipe_settings
 
-    main_rank = int(os.environ.get("RANK", "0")) == 0
+    main_rank = from_environment().is_main  # under torchrun, rank 0 prints
     check_output_directory(out, force=True, inputs=(data,), label="--out")  # before any work
     check_run_directory(out, options["resume"], options["force"])
     images = load_images(data, "train")

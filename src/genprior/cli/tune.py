@@ -59,11 +59,10 @@ def tune_command(
     from genprior.atomic import write_json_atomic
     from genprior.choice.tuning import CRITERIA, default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
-    from genprior.devices import device_for_shard
+    from genprior.distributed import process_group
     from genprior.experiments.tuning import plot_surface, run_tuning
     from genprior.methods import check_param_values, get_method
     from genprior.models.checkpoint import load_model
-    from genprior.parallel import start, stop
     from genprior.validation import check_choice, check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
@@ -104,21 +103,18 @@ def tune_command(
         chosen_grid["mu"] = [inspect.signature(spec.function).parameters["mu"].default]
     physics = make_problem(problem, size, angles, angle_range, measurements, keep, kernel_size, kernel_width,
                            operator_seed)
-    shard = start()
-    try:
-        where = device_for_shard(device, shard)
+    with process_group(device) as rank:
+        where = rank.device
         physics, images = physics.to(where), images.to(where)
         generator = generator.to(where) if generator is not None else None
         result = run_tuning(
             physics, method, chosen_grid, images[tune_idx], images[test_idx], test_idx, generator, params,
-            criterion=criterion, noise=noise, seed=seed, shard=shard, max_batch=max_batch,
+            criterion=criterion, noise=noise, seed=seed, rank=rank, max_batch=max_batch,
             problem=problem, operator=physics.extra_repr(), data=str(data), split=split,
             model=str(model) if model is not None else None, tune_indices=tune_idx, device=str(where),
             versions={"genprior": __version__, "torch": torch.__version__},
         )
-    finally:
-        stop(shard)
-    if not shard.is_main:
+    if not rank.is_main:
         return
     write_json_atomic(out, result)
     if figure is not None:

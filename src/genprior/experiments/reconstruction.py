@@ -1,13 +1,18 @@
 """Pose a problem on test images, reconstruct, score: the record ``reconstruct`` writes.
 
 ``y = A x + sigma e`` with ``e`` drawn from ``seed``; the chosen method reconstructs
-every image in one batch; PSNR (data range 1), NRMSE and SSIM are computed per image
-and summarised (mean, std, median, range).
+the images in batches (chunks of :data:`CHUNK` images); PSNR (data range 1), NRMSE and
+SSIM are computed per image and summarised (mean, std, median, range).
 
 :func:`run_reconstruction` is the whole pipeline, optionally sharded across
-``torchrun`` processes (:mod:`genprior.parallel`): the noise and every random start
-are drawn for all images first, each rank solves its slice, and the per-image records
-are gathered and merged, so the result equals a single-process run.
+``torchrun`` processes (:mod:`genprior.distributed`).  Batched float arithmetic depends
+on which images share a batch (and a backtracking solve amplifies a last-bit difference
+into other step sizes and stopping iterations), so every path solves the same chunks:
+the images are cut into chunks of a size that does not depend on the number of
+processes, each rank solves whole chunks, and the noise and every random start are
+drawn for all images first.  The gathered per-image records are therefore bit for bit
+those of a one-process run (on the CPU, with the same number of threads per process:
+the CPU convolution kernels round differently for other thread counts).
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.distributed import Rank, gather
 from genprior.methods import get_method
 from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
 from genprior.metrics import nrmse, psnr, ssim, summary
-from genprior.parallel import Shard, gather
 from genprior.physics.noise import gaussian_noise
 from genprior.resources import check_memory
 from genprior.solvers.result import Result
 
 # Result.params entries that hold one value per image: they go into the per-image records.
 PER_IMAGE_PARAMS = ("lam", "residual", "chosen_start")
+CHUNK = 32  # images solved together by run_reconstruction (fewer when max_batch says so)
 
 
 def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
@@ -37,11 +43,8 @@ def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
 
 
 def reconstruct(physics, y: Tensor, method: str, generator: nn.Module | None = None, **params: Any) -> Result:
-    """Run the registered ``method`` on ``y``; checks it gets a generator if it needs one."""
-    spec = get_method(method)
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
-    return spec.function(physics, y, generator=generator, **params)
+    """Run the registered ``method`` on ``y`` (:data:`genprior.methods.METHODS`)."""
+    return get_method(method).function(physics, y, generator=generator, **params)
 
 
 def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
@@ -109,12 +112,13 @@ def run_reconstruction(
     params: dict[str, Any] | None = None,
     noise: float = 0.1,
     seed: int = 0,
-    shard: Shard | None = None,
+    rank: Rank | None = None,
     lam_grid: list[float] | None = None,
     max_batch: int = 4096,
+    chunk: int = CHUNK,
     **info: Any,
 ) -> tuple[dict[str, Any], Tensor]:
-    """Measure ``truth`` (all images), reconstruct this shard's images, gather and summarise.
+    """Measure ``truth`` (all images), reconstruct this rank's images, gather and summarise.
 
     Args:
         physics: the operator; ``truth``: images ``[N, 1, H, W]`` with data-set ``indices``.
@@ -122,9 +126,12 @@ def run_reconstruction(
         params: method parameters; ``lam="auto"`` chooses ``lam`` per image by the
             discrepancy principle over ``lam_grid`` (default: the method's default grid).
         noise, seed: noise level and seed (noise and random starts are drawn for all N images).
-        shard: this process's shard (default: a single process).
-        max_batch: problems per solve at most: images are solved in chunks of at most
-            ``max_batch // restarts`` (``lam="auto"``: a grid per image, chunked likewise).
+        rank: this process's :class:`~genprior.distributed.Rank` (default: a single process).
+        max_batch: problems per solve at most (images x restarts; with ``lam="auto"`` the
+            grid of a chunk's images is solved in parts of at most that many).
+        chunk: images solved together: the images are cut into chunks of
+            ``min(chunk, max_batch // restarts)``, the same chunks whatever the number of
+            processes, and each rank solves whole chunks.
         **info: fields put first in the summary (then ``method``, ``params``, ``noise``, ``seed``).
 
     Returns:
@@ -132,10 +139,8 @@ def run_reconstruction(
     """
     from genprior.choice.discrepancy import discrepancy_per_image
 
-    shard = shard or Shard()
+    rank = rank or Rank()
     spec = get_method(method)
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
     params = dict(params or {})
     auto = params.get("lam") == "auto"
     if auto:
@@ -150,28 +155,30 @@ def run_reconstruction(
     y = measure(physics, truth, noise, seed)
     starts = start_choices(method, params)
     params = materialise_inputs(method, physics, y, generator, params)
-    rows = shard.rows(N)
-    mine = slice_inputs(params, rows, N)
-    y_mine, truth_mine = y[rows], truth[rows]
-    idx_mine = [indices[r] for r in rows]
-    if not rows:
-        part: tuple[list, float, Tensor | None, dict] = ([], 0.0, None, {})
-    else:
-        if auto:
-            result = discrepancy_per_image(physics, y_mine, method, noise, lam_grid, generator, max_batch=max_batch,
-                                           **mine)
-        else:  # chunks of at most max_batch problems (restarts x images)
-            starts_per_image = mine["init"].shape[0] if isinstance(mine.get("init"), Tensor) else 1
-            chunks = image_chunks(len(rows), starts_per_image, max_batch)
-            result = concat_results([reconstruct(physics, y_mine[c.start:c.stop], method, generator,
-                                                 **slice_inputs(mine, list(c), len(rows))) for c in chunks])
-        part = (per_image_records(result, truth_mine, idx_mine), result.seconds, result.x.detach().cpu(),
-                scalar_params(result.params))
-    parts = gather(part, shard)
+    init = params.get("init")
+    starts_per_image = init.shape[0] if isinstance(init, Tensor) and init.dim() == 3 else 1  # codes [K, N, d]
+    image_chunks(1, starts_per_image, max_batch)  # one image's starts fit one solve
+    size = min(chunk, max_batch // starts_per_image)  # images per solve, whatever the number of processes
+    rows = rank.rows(N, size)
+    part: tuple[list, float, Tensor | None, dict] = ([], 0.0, None, {})
+    if rows:
+        results = []
+        for lo in range(rows.start, rows.stop, size):
+            c = list(range(lo, min(lo + size, rows.stop)))
+            inputs = slice_inputs(params, c, N)
+            if auto:
+                results.append(discrepancy_per_image(physics, y[c], method, noise, lam_grid, generator,
+                                                     max_batch=max_batch, **inputs))
+            else:
+                results.append(reconstruct(physics, y[c], method, generator, **inputs))
+        result = concat_results(results)
+        part = (per_image_records(result, truth[list(rows)], [indices[r] for r in rows]), result.seconds,
+                result.x.detach().cpu(), scalar_params(result.params))
+    parts = gather(part, rank)
     per_image = [r for p in parts for r in p[0]]
     seconds = max(p[1] for p in parts)
     x = torch.cat([p[2] for p in parts if p[2] is not None])
     run_params = {**next(p[3] for p in parts if p[3]), **starts}
-    extra = {"processes": shard.world} if shard.world > 1 else {}
+    extra = {"processes": rank.world_size} if rank.sharded else {}
     info = {**info, "method": method, "params": run_params, "noise": noise, "seed": seed, **extra}
     return summarise(per_image, seconds, **info), x

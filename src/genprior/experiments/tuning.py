@@ -5,7 +5,7 @@ The paper's protocol (Section 5): solve the tuning images for every point of a g
 truth, by the discrepancy principle), then reconstruct separate test images with it.
 Tuning measurements use ``seed + 1``; test measurements use ``seed``, exactly as
 ``genprior reconstruct --seed SEED`` would make them.  Under ``torchrun`` the tuning
-images and the test images are split across processes (:mod:`genprior.parallel`).
+images and the test images are split across processes (:mod:`genprior.distributed`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from genprior.choice.tuning import check_criterion, choose, grid_scores, noise_norm
+from genprior.distributed import Rank, gather
 from genprior.experiments.reconstruction import measure, run_reconstruction
 from genprior.methods.inputs import materialise_inputs, slice_inputs
-from genprior.parallel import Shard, gather
 
 
 def run_tuning(
@@ -35,7 +35,7 @@ def run_tuning(
     criterion: str = "psnr",
     noise: float = 0.1,
     seed: int = 0,
-    shard: Shard | None = None,
+    rank: Rank | None = None,
     max_batch: int = 4096,
     **info: Any,
 ) -> dict[str, Any]:
@@ -46,20 +46,20 @@ def run_tuning(
         "test": reconstruct-style record}`` and, for the discrepancy criterion when its
         choice differs from PSNR tuning's, ``"comparison"`` (both choices on the test set).
     """
-    shard = shard or Shard()
+    rank = rank or Rank()
     params = dict(params or {})
     check_criterion(criterion, grid, True, noise)
     started = time.perf_counter()
     n = tune_truth.shape[0]
     y = measure(physics, tune_truth, noise, seed + 1)
     fixed = materialise_inputs(method, physics, y, generator, params)
-    rows = shard.rows(n)
+    rows = list(rank.rows(n))
     raw = None
     if rows:
         raw = grid_scores(physics, y[rows], tune_truth[rows], method, grid, generator, max_batch=max_batch,
                           **slice_inputs(fixed, rows, n))
         raw = {k: raw[k] for k in ("points", "psnr", "residual", "iterations", "converged", "seconds")}
-    parts = [p for p in gather(raw, shard) if p is not None]
+    parts = [p for p in gather(raw, rank) if p is not None]
     points = parts[0]["points"]
     cat = lambda key: torch.cat([p[key] for p in parts], dim=1)  # noqa: E731  [G, n]
     tuning = choose(points, cat("psnr"), cat("residual"), cat("iterations"), cat("converged"), criterion,
@@ -68,7 +68,7 @@ def run_tuning(
     chosen = tuning["best"]
 
     test, _ = run_reconstruction(physics, test_truth, test_indices, method, generator, {**params, **chosen},
-                                 noise=noise, seed=seed, shard=shard, max_batch=max_batch)
+                                 noise=noise, seed=seed, rank=rank, max_batch=max_batch)
     out: dict[str, Any] = {**info, "method": method, "criterion": criterion, "noise": noise, "seed": seed,
                            "grid": grid, "chosen": chosen, "n_tune": n, "tuning": tuning, "test": test}
     if criterion == "discrepancy":
@@ -77,7 +77,7 @@ def run_tuning(
             other_test = test
         else:
             other_test, _ = run_reconstruction(physics, test_truth, test_indices, method, generator,
-                                               {**params, **other}, noise=noise, seed=seed, shard=shard,
+                                               {**params, **other}, noise=noise, seed=seed, rank=rank,
                                                max_batch=max_batch)
         out["comparison"] = {
             "discrepancy": {"params": chosen, "test_psnr": test["psnr"]["mean"]},

@@ -38,9 +38,10 @@ from torch import Tensor, nn
 
 from genprior.atomic import write_atomic, write_text_atomic
 from genprior.data.io import images_sha256
+from genprior.distributed import any_rank, mean_over_ranks, process_group
 from genprior.models.checkpoint import CONFIG, WEIGHTS, model_config_dict, write_config
 from genprior.outputs import ReplacedDirectory, RunLock, check_output_directory
-from genprior.training import distributed, state
+from genprior.training import ddp, state
 from genprior.training.config import TrainConfig, learning_rate
 from genprior.training.interrupt import StopRequest, TrainingInterrupted
 from genprior.training.randomness import BatchOrder, mix_seed
@@ -111,21 +112,20 @@ def train(
     """
     config = config or TrainConfig()
     out_dir = Path(out_dir)
-    ctx = distributed.setup(config.device)
-    lock = None
-    try:
-        if ctx.is_main:  # checked and locked before any work; other ranks never write
-            check_output_directory(out_dir, force=True, label="run directory")
-            lock = RunLock(out_dir).acquire()
-        replace = check_run_directory(out_dir, resume, force)
-        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            if not replace:
-                return _train(model, images, out_dir, config, data_info or {}, progress, resume, ctx)
-            return _train_aside(model, images, out_dir, config, data_info or {}, progress, ctx)
-    finally:
-        if lock is not None:
-            lock.release()
-        distributed.teardown(ctx)
+    with process_group(config.device) as ctx:
+        lock = None
+        try:
+            if ctx.is_main:  # checked and locked before any work; other ranks never write
+                check_output_directory(out_dir, force=True, label="run directory")
+                lock = RunLock(out_dir).acquire()
+            replace = check_run_directory(out_dir, resume, force)
+            with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+                if not replace:
+                    return _train(model, images, out_dir, config, data_info or {}, progress, resume, ctx)
+                return _train_aside(model, images, out_dir, config, data_info or {}, progress, ctx)
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 def run_files(directory: Path) -> list[str]:
@@ -185,7 +185,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     if not hasattr(model, "phases") or not hasattr(model, "objective"):
         raise TypeError(f"{type(model).__name__} cannot be trained here: it needs phases() and objective() "
                         "(see genprior.models.base.GenerativeModel)")
-    device = distributed.resolve_device(config.device, ctx)
+    device = ctx.device
     amp_dtype = getattr(torch, config.amp_dtype)
 
     saved_path = state.latest_state(out_dir) if resume else None
@@ -218,7 +218,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
         if saved.get("scaler"):
             scaler.load_state_dict(saved["scaler"])
 
-    objective = distributed.wrap(model, ctx, device)
+    objective = ddp.wrap(model, ctx, device)
     images = images.to(device)
     phases = model.phases()
     data_updates = sum(p.repeats for p in phases if p.uses_data)
@@ -272,8 +272,8 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
         nonlocal sums, counts, nonfinite
         names = list(sums)  # the order the model logs them in
         means = torch.stack([sums[k] / counts[k] for k in names]) if names else torch.zeros(0)
-        means = distributed.mean_over_ranks(means.double(), ctx).tolist()
-        bad = distributed.any_rank(bool(nonfinite), ctx)
+        means = mean_over_ranks(means.double(), ctx).tolist()
+        bad = any_rank(bool(nonfinite), ctx)
         row = {"step": step, "seconds": round(elapsed(), 3), **dict(zip(names, means))}
         sums, counts = {}, {}
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
@@ -303,7 +303,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
                 for _ in range(phase.repeats):
                     batch = None
                     if phase.uses_data:
-                        batch = images[distributed.shard(order.batch(counter), ctx).to(device)]
+                        batch = images[ctx.take(order.batch(counter)).to(device)]
                         counter += 1
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=config.amp):
                         loss, logs = objective(phase.name, batch, per_rank)
@@ -322,7 +322,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
             bar.update(1)
             local_stop = stop_request.signum is not None or (
                 config.max_seconds is not None and time.perf_counter() - started > config.max_seconds)
-            halt = distributed.any_rank(local_stop, ctx)
+            halt = any_rank(local_stop, ctx)
             if step % config.log_every == 0 or step == config.steps or halt:
                 history.append(log_row())
                 bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items() if k not in ("step", "seconds")})
