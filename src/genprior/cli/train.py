@@ -50,6 +50,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     """Resolve settings (recipe < flags, or the saved run when resuming), build and train."""
     import torch
 
+    from genprior.cli import as_flags
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.distributed import from_environment
     from genprior.models.checkpoint import build_model
@@ -97,7 +98,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
                         resume=resume, force=force)
     except TrainingInterrupted as exc:
         if main_rank:
-            typer.echo(f"interrupted: {exc}", err=True)
+            typer.echo(f"interrupted: {as_flags(str(exc))}", err=True)
         raise typer.Exit(128 + exc.signum) from None
     if main_rank:
         from genprior.models.checkpoint import read_config

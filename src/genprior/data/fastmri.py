@@ -154,7 +154,7 @@ def load_fastmri(src: str | os.PathLike, size: int = 128, slices: str = DEFAULT_
         slice_ids.extend(idx)
     if not images:
         raise ValueError(f"{src}: no volume with acquisition {acquisition!r} "
-                         f"({len(skipped)} skipped); pass --acquisition any to keep all")
+                         f"({len(skipped)} skipped); pass `acquisition=\"any\"` to keep all")
     return FastMRIImages(np.concatenate(images)[:, None], files, slice_ids, skipped)
 
 

@@ -56,7 +56,7 @@ def rescale_unit(image: np.ndarray, how: str = "minmax", peak: float | None = No
             return image / peak
         if image.min() < 0 or image.max() > 1:
             raise ValueError(f"{name}: float values in [{image.min():.4g}, {image.max():.4g}] are not in [0, 1]; "
-                             "use --rescale minmax")
+                             "use `rescale=\"minmax\"`")
         return image
     raise ValueError(f"unknown rescale {how!r}; choose one of: {', '.join(RESCALES)}")
 
@@ -140,11 +140,11 @@ def load_image_folder(src: str | os.PathLike, size: int | None = None,
             if first is None:
                 first = (path, a.shape)
                 if a.shape[0] != a.shape[1]:
-                    raise ValueError(f"{path}: image is {a.shape[0]}x{a.shape[1]}, not square; pass --size N "
+                    raise ValueError(f"{path}: image is {a.shape[0]}x{a.shape[1]}, not square; pass `size=N` "
                                      "to centre-crop and resize every image")
             elif a.shape != first[1]:
                 raise ValueError(f"{path}: image is {a.shape[0]}x{a.shape[1]} but {first[0].name} is "
-                                 f"{first[1][0]}x{first[1][1]}; images of mixed sizes need --size N")
+                                 f"{first[1][0]}x{first[1][1]}; images of mixed sizes need `size=N`")
             image = a
         else:
             image = resize_square(centre_square(a)[None], size)[0]

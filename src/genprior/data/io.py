@@ -146,10 +146,10 @@ def _to_unit_range(images: np.ndarray, dtype: np.dtype, rescale: str | None, wha
             raise ValueError(f"{what} are constant ({lo:g}): min-max rescaling is undefined")
         return ((images - lo) / (hi - lo)).astype(np.float32)
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        hint = ("integer images: divide by their type's maximum (rescale 'dtype')" if dtype.kind in "iu"
-                else "map them to [0, 1] (rescale 'minmax')")
+        hint = ("integer images: divide by their type's maximum (load_images(..., rescale='dtype'))"
+                if dtype.kind in "iu" else "map them to [0, 1] (load_images(..., rescale='minmax'))")
         raise ValueError(f"{what} range from {lo:g} to {hi:g}, outside [0, 1]; genprior's images lie in [0, 1]: "
-                         f"{hint}, e.g. `genprior data rescale --src FILE --out NEW.npz`")
+                         f"{hint}; the command `genprior data rescale` writes a rescaled copy")
     return np.clip(images, 0.0, 1.0, out=images) if lo < 0 or hi > 1 else images
 
 

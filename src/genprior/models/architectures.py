@@ -214,7 +214,7 @@ def _paper_size(image_size: int) -> None:
     if image_size not in PAPER_SIZES:
         raise ValueError(
             f"the paper preset has MNIST (28), Shapes (56) and knee (128) architectures; got image size "
-            f"{image_size}; use --preset compact for other sizes"
+            f"{image_size}; use `preset=\"compact\"` for other sizes"
         )
 
 

@@ -21,7 +21,7 @@ class TrainingInterrupted(RuntimeError):
         self.step, self.signum, self.directory = step, signum, directory
         name = signal.Signals(signum).name
         super().__init__(f"{name} received: stopped after step {step}; the state is saved in {directory} "
-                         "(continue with --resume)")
+                         "(continue with `resume=True`)")
 
 
 class StopRequest:

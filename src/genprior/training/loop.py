@@ -148,8 +148,8 @@ def check_run_directory(out_dir: str | os.PathLike, resume: bool = False, force:
         return False
     if not force:
         what = "a checkpoint" if state.has_checkpoint(out_dir) else f"files of a training run ({', '.join(present)})"
-        raise ValueError(f"{out_dir} already holds {what}; pass --resume to continue it or --force to "
-                         "replace it (resume=True / force=True in Python)")
+        raise ValueError(f"{out_dir} already holds {what}; pass `resume=True` to continue it or "
+                         "`force=True` to replace it")
     foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
     if foreign:
         raise ValueError(f"{out_dir} also holds files a training run does not write ({', '.join(foreign[:5])}); "
@@ -193,7 +193,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     if resume and saved_path is None:
         if state.has_checkpoint(out_dir):
             raise ValueError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
-                             "pass --force to overwrite it or choose another directory")
+                             "pass `force=True` to overwrite it or choose another directory")
         if ctx.is_main and progress:
             print(f"nothing to resume in {out_dir}: starting from step 0", flush=True)
 

@@ -54,7 +54,7 @@ def check_resumable(saved: dict[str, Any], train: dict[str, Any], model: dict[st
     changed = [f"{k}: {old.get(k)!r} -> {train[k]!r}" for k in RESUME_FIXED if old.get(k) != train[k]]
     if changed:
         raise ValueError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
-                         "start a new run in another directory (or overwrite with --force)")
+                         "start a new run in another directory (or overwrite with `force=True`)")
 
 
 def has_checkpoint(directory: str | os.PathLike) -> bool:
@@ -157,7 +157,7 @@ def latest_state(directory: str | os.PathLike) -> Path | None:
     path = root / name
     if not name.startswith("step-") or not (path / STATE).is_file():
         raise ValueError(f"{root / LATEST} names {name!r}, which is not a complete training state; "
-                         "the run directory is damaged (start again with --force)")
+                         "the run directory is damaged (start again with `force=True`)")
     return path
 
 
