@@ -74,7 +74,8 @@ def test_tune_bad_input(workspace, capsys):
     assert "fix the others" in _error([*base, "--method", "relaxed", "--model", str(workspace / "model"),
                                        "--criterion", "discrepancy", "--grid", "lam=1,0.1", "--grid", "mu=1,0.1"],
                                       capsys)
-    assert "unknown criterion 'ssim'" in _error([*base, "--method", "tv", "--criterion", "ssim"], capsys)
+    assert "'ssim' is not one of 'psnr', 'discrepancy'" in _error([*base, "--method", "tv", "--criterion", "ssim"],
+                                                                  capsys)
     assert "NAME=start:factor:floor" in _error([*base, "--method", "tv", "--grid", "lam"], capsys)
     assert "latent prior 'critic' uses the GAN critic" in _error(
         [*base, "--method", "hard", "--model", str(workspace / "model"), "--latent-prior", "critic",

@@ -246,7 +246,7 @@ def test_generative_methods_refuse_bad_input(method, problem, tiny_generator):
     for restarts in (0, -1, 1.5):
         with pytest.raises(ValueError, match="restarts must be >= 1"):
             solve(physics, y, tiny_generator, restarts=restarts)
-    if "mu" in get_method(method).params:
+    if "mu" in get_method(method).tunable:
         with pytest.raises(ValueError, match="mu must be finite and >= 0"):
             solve(physics, y, tiny_generator, mu=-0.1)
 

@@ -54,9 +54,9 @@ def test_pgd_restarts_and_batching(tiny_generator, rng):
 
 def test_pgd_bad_input(tomo16, tiny_generator):
     y = torch.zeros(1, *tomo16.out_shape)
-    with pytest.raises(ValueError, match="eta must be > 0"):
+    with pytest.raises(ValueError, match="eta must be finite and > 0"):
         pgd(tomo16, y, tiny_generator, eta=0.0)
-    with pytest.raises(ValueError, match="inner_iter must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"inner_iter must be >= 1 \(an integer\)"):
         pgd(tomo16, y, tiny_generator, inner_iter=0)
     with pytest.raises(ValueError, match="needs a generator"):
         pgd(tomo16, y, None)

@@ -55,14 +55,15 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
 
     Every image is solved to its stopping rule (``result.converged`` says which did).
 
+    ``params`` are the fields of the method's parameter dataclass
+    (``METHODS[method].parameters``: defaults, bounds and help of each).
+
     Raises:
-        ValueError: unknown method, or a generative method without a generator.
+        ValueError: unknown method or parameter, a value out of bounds, or a generative
+            method without a generator (a trained model or any torch module mapping
+            ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute).
     """
-    spec = get_method(method)
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator (a trained model or any torch module "
-                         "mapping [B, d] to [B, 1, H, W] with a latent_dim attribute)")
-    return spec.function(physics, y, generator=generator, **params)
+    return get_method(method).function(physics, y, generator=generator, **params)
 
 
 __all__ = ["METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",

@@ -45,10 +45,8 @@ def discrepancy_per_image(
         ``params["lam_choice"] = "discrepancy"``, ``params["lam_grid"]`` and the noise norm.
     """
     spec = get_method(method)
-    if "lam" not in spec.params:
+    if "lam" not in spec.tunable:
         raise ValueError(f"method {method!r} has no parameter lam to choose")
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator (a trained model); none was given")
     target = noise_norm(sigma, y)
     if lams is None:
         lams = default_grid(method, int(image_shape(physics, y)[-1]))["lam"]

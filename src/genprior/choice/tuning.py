@@ -40,6 +40,7 @@ from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
 from genprior.metrics import psnr
+from genprior.params import fields_with
 from genprior.physics.noise import expected_noise_norm
 from genprior.resources import GRID_ENV, ResourceLimitError, check_count, check_memory, grid_limit
 from genprior.validation import check_choice, check_nonnegative
@@ -61,25 +62,17 @@ def paper_grid(start: float, factor: float, floor: float) -> list[float]:
     return values
 
 
-# (start, floor) per method and parameter; the factor is 0.25 for 28x28 images (MNIST, the
-# authors' choice there) and 0.5 otherwise (Shapes).  The ranges hold every value the
-# authors chose (REFERENCE.md), rescaled to this package's unscaled data term.
-_GRID_RANGES: dict[str, dict[str, tuple[float, dict[float, float]]]] = {
-    "hard": {"lam": (1.0, {0.25: 1e-5, 0.5: 1e-4})},
-    "pgd": {"lam": (1.0, {0.25: 1e-5, 0.5: 1e-4})},
-    "tikhonov": {"lam": (10.0, {0.25: 1e-5, 0.5: 1e-3})},
-    "tv": {"lam": (10.0, {0.25: 1e-5, 0.5: 1e-3})},
-    "relaxed": {"lam": (10.0, {0.25: 1e-2, 0.5: 1e-2}), "mu": (1.0, {0.25: 1e-3, 0.5: 1e-3})},
-    "sparse": {"lam": (10.0, {0.25: 1e-2, 0.5: 1e-2}), "mu": (1.0, {0.25: 1e-3, 0.5: 1e-3})},
-    "sparse-tv": {"lam": (10.0, {0.25: 1e-2, 0.5: 1e-2}), "mu": (1.0, {0.25: 1e-3, 0.5: 1e-3})},
-}
-
-
 def default_grid(method: str, image_size: int) -> dict[str, list[float]]:
-    """The default grid of ``method``: start high, multiply by 0.25 (28x28) or 0.5, down to a floor."""
-    get_method(method)
+    """The default grid of ``method``: start high, multiply by 0.25 (28x28) or 0.5, down to a floor.
+
+    The start and floors are the ``grid`` of each tunable field of the method's parameter
+    dataclass (:mod:`genprior.methods`); the factor is 0.25 for 28x28 images (MNIST, the
+    authors' choice there) and 0.5 otherwise (Shapes).  The ranges hold every value the
+    authors chose (REFERENCE.md), rescaled to this package's unscaled data term.
+    """
     factor = 0.25 if image_size <= 28 else 0.5
-    return {name: paper_grid(start, factor, floors[factor]) for name, (start, floors) in _GRID_RANGES[method].items()}
+    grids = fields_with(get_method(method).parameters, "grid")
+    return {name: paper_grid(start, factor, floors[factor]) for name, (start, floors) in grids.items()}
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[float]]:
@@ -171,11 +164,9 @@ def solve_grid(
     if not points:
         raise ValueError("the parameter grid is empty")
     names = set().union(*points)
-    unknown = names - set(spec.params)
+    unknown = names - set(spec.tunable)
     if unknown:
-        raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.params)}")
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator (a trained model); none was given")
+        raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.tunable)}")
     check_max_batch(max_batch)
     check_param_values(method, {name: [p[name] for p in points if name in p] for name in names})
     start = time.perf_counter()

@@ -1,46 +1,28 @@
 """Options and helpers that ``genprior reconstruct`` and ``genprior tune`` share.
 
-The problem, method and solver options are the same in both commands, so each is
-defined once here; the help of ``--problem`` and ``--method`` is built from the
-registries, so a newly registered problem or method shows up in ``--help``.
+The problem options and method parameters are generated from the registries
+(:data:`genprior.physics.problems.PROBLEMS`, :data:`genprior.methods.METHODS`) by
+:mod:`genprior.cli.generated`, so a newly registered problem or method, and each of its
+options, shows up in ``--help`` with its valid values by itself.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import typer
 
+from genprior.cli.generated import Generated
 from genprior.methods import METHODS
 from genprior.physics.problems import PROBLEMS
 
-
-def _one_of(names) -> str:
-    names = list(names)
-    return ", ".join(names[:-1]) + " or " + names[-1]
-
-
-METHOD_HELP = f"Reconstruction method: {_one_of(METHODS)}."
-PROBLEM_HELP = f"Inverse problem: {_one_of(PROBLEMS)}."
-
-
-def _parse_range(text: str | None) -> tuple[float, float] | None:
-    """``"0:3.14159"`` (radians) or ``"0:180deg"`` (degrees) -> ``(start, stop)``."""
-    if text is None:
-        return None
-    start, sep, stop = text.partition(":")
-    scale = 1.0
-    if stop.endswith("deg"):
-        stop, scale = stop[:-3], math.pi / 180.0
-    try:
-        if not sep:
-            raise ValueError
-        return float(start) * scale, float(stop) * scale
-    except ValueError:
-        raise ValueError(f"--angle-range must look like 0:1.57 (radians) or 0:90deg, got {text!r}") from None
+ProblemName = Literal[tuple(PROBLEMS)]
+MethodName = Literal[tuple(METHODS)]
+Split = Literal["test", "train"]
+PROBLEM_OPTIONS = Generated("problem", PROBLEMS)
+METHOD_OPTIONS = Generated("method", {name: entry.parameters for name, entry in METHODS.items()})
 
 
 def parse_lam(text: str | None) -> float | str | None:
@@ -53,27 +35,32 @@ def parse_lam(text: str | None) -> float | str | None:
         raise ValueError(f"--lam must be a number or 'auto', got {text!r}") from None
 
 
-def method_params(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The method's keyword arguments from CLI options (``None`` = not given).
+def method_params(method: str, options: dict[str, Any], **own: Any) -> dict[str, Any]:
+    """The method's keyword arguments from the generated options and the command's ``own``
+    values (``None`` = not given); errors name the flags.
 
     Raises ``ValueError`` naming the options the method does not take.
     """
-    from genprior.methods import check_param_values, get_method
+    return METHOD_OPTIONS.values(method, {**options, **own})
 
-    spec = get_method(method)
-    accepted = set(inspect.signature(spec.function).parameters)
-    given = {k: v for k, v in options.items() if v is not None}
-    if "x_init" in given and "x_init" not in accepted and "u_init" in accepted:
-        given["u_init"] = given.pop("x_init")  # sparse methods start u, not x
-    unused = sorted(set(given) - accepted)
-    if unused:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
-        raise ValueError(f"method {method!r} does not take {flags}")
-    for name in ("max_iter", "x_steps", "restarts"):
-        if name in given and given[name] < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {given[name]}")
-    check_param_values(method, {k: v for k, v in given.items() if k in ("lam", "mu") and v != "auto"})
-    return given
+
+def make_problem(problem: str, image_size: int, options: dict[str, Any]):
+    """The normalised operator of ``--problem`` with its generated options (``None`` = the default)."""
+    from genprior.physics.problems import make_operator
+
+    return make_operator(problem, image_size, **PROBLEM_OPTIONS.values(problem, options))
+
+
+def load_generator(method: str, model: Path | None):
+    """The generator of ``--model``; an error if ``method`` needs one and none was given."""
+    from genprior.methods import get_method
+    from genprior.models.checkpoint import load_model
+
+    if model is None:
+        if get_method(method).needs_generator:
+            raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
+        return None
+    return load_model(model)
 
 
 def check_max_batch(max_batch: int, restarts: int | None) -> None:
@@ -97,33 +84,10 @@ def check_outputs(out, figure, force: bool, data, model) -> None:
             raise ValueError("--figure and --out name the same file")
 
 
-def make_problem(problem: str, image_size: int, angles, angle_range, measurements, keep, kernel_size, kernel_width,
-                 operator_seed):
-    """The normalised operator of ``--problem`` and its options (``make_operator`` checks the name)."""
-    from genprior.physics.problems import make_operator
-
-    return make_operator(problem, image_size, angles=angles, angle_range=_parse_range(angle_range),
-                         measurements=measurements, keep=keep, kernel_size=kernel_size, kernel_width=kernel_width,
-                         seed=operator_seed)
-
-
-
-PROBLEM = typer.Option("tomography", "--problem", help=PROBLEM_HELP)
-METHOD = typer.Option(..., "--method", help=METHOD_HELP)
+PROBLEM = typer.Option("tomography", "--problem", help="Inverse problem.")
+METHOD = typer.Option(..., "--method", help="Reconstruction method.")
 DATA = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`).")
 MODEL = typer.Option(None, "--model", help="Checkpoint directory (needed by the generative methods).")
-SPLIT = typer.Option("test", "--split", help="Which split of the data file: test or train.")
+SPLIT = typer.Option("test", "--split", help="Which split of the data file.")
 NOISE = typer.Option(0.1, "--noise", help="Noise standard deviation sigma (operator has norm 1).")
-LATENT_PRIOR = typer.Option(None, "--latent-prior", help="R_Z: l2, box, sphere, critic (GAN) or tv.")
-RESTARTS = typer.Option(None, "--restarts", help="Starts per image, best final objective kept (default 1).")
-INIT = typer.Option("random", "--init", help="Latent initialisation: random or encoder.")
-COORDINATES = typer.Option(None, "--coordinates", help="Relaxed: x (Algorithm 2) or u (x = G(z) + u).")
-MAX_ITER = typer.Option(None, "--max-iter", help="Iteration limit (method default if omitted).")
-ANGLES = typer.Option(None, "--angles", help="Tomography: number of angles (default: ODL's).")
-ANGLE_RANGE = typer.Option(None, "--angle-range", help="Tomography: angle range, e.g. 0:90deg.")
-MEASUREMENTS = typer.Option(None, "--measurements", help="Compressed sensing: number of measurements m.")
-KEEP = typer.Option(None, "--keep", help="Inpainting: fraction of pixels kept.")
-KERNEL_SIZE = typer.Option(None, "--kernel-size", help="Deconvolution: Gaussian kernel size.")
-KERNEL_WIDTH = typer.Option(None, "--kernel-width", help="Deconvolution: Gaussian kernel standard deviation.")
-OPERATOR_SEED = typer.Option(None, "--operator-seed", help="Seed of random operators (CS matrix, mask, angles).")
 DEVICE = typer.Option("cpu", "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun).")

@@ -7,50 +7,47 @@ processes (:mod:`genprior.distributed`) and rank 0 writes the merged JSON.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from genprior.cli import problem_options as opts
 from genprior.cli.app import app
-from genprior.cli.problem_options import check_max_batch, check_outputs, make_problem, method_params, parse_lam
-from genprior.physics.problems import PROBLEMS
+from genprior.cli.generated import with_options
+from genprior.cli.problem_options import (
+    MethodName,
+    ProblemName,
+    Split,
+    check_max_batch,
+    check_outputs,
+    load_generator,
+    make_problem,
+    method_params,
+    parse_lam,
+)
 
 
 @app.command("reconstruct")
+@with_options(opts.METHOD_OPTIONS, opts.PROBLEM_OPTIONS)
 def reconstruct_command(
-    problem: str = opts.PROBLEM,
-    method: str = opts.METHOD,
+    problem: ProblemName = opts.PROBLEM,
+    method: MethodName = opts.METHOD,
     data: Path = opts.DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Results JSON file."),
     model: Path = opts.MODEL,
-    split: str = opts.SPLIT,
+    split: Split = opts.SPLIT,
     indices: str = typer.Option(None, "--indices", help="Images to reconstruct, e.g. 0:100 or 3,7,9 (default: the first 100)."),
     noise: float = opts.NOISE,
     lam: str = typer.Option(None, "--lam", help="Regularisation weight lambda, or 'auto' (discrepancy principle "
                             "per image over --lam-grid). Method default if omitted."),
     lam_grid: str = typer.Option(None, "--lam-grid", help="Grid for --lam auto: start:factor:floor or v1,v2,... "
                                  "(default: the method's tuning grid)."),
-    mu: float = typer.Option(None, "--mu", help="Latent weight mu (relaxed, sparse, sparse-tv)."),
-    latent_prior: str = opts.LATENT_PRIOR,
-    restarts: int = opts.RESTARTS,
-    init: str = opts.INIT,
-    x_init: str = typer.Option(None, "--x-init", help="Start of x (relaxed, tikhonov, tv: random, generator, zero) "
-                               "or u (sparse: zero, random)."),
-    coordinates: str = opts.COORDINATES,
-    x_steps: int = typer.Option(None, "--x-steps", help="Relaxed: x steps per z step."),
-    max_iter: int = opts.MAX_ITER,
     max_batch: int = typer.Option(4096, "--max-batch", help="Problems (images x restarts, x grid values with --lam auto) solved together at most; larger runs are solved in chunks."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of random initialisations."),
-    angles: int = opts.ANGLES,
-    angle_range: str = opts.ANGLE_RANGE,
-    measurements: int = opts.MEASUREMENTS,
-    keep: float = opts.KEEP,
-    kernel_size: int = opts.KERNEL_SIZE,
-    kernel_width: float = opts.KERNEL_WIDTH,
-    operator_seed: int = opts.OPERATOR_SEED,
     force: bool = typer.Option(False, "--force", help="Replace --out (and --figure) if they exist."),
     figure: Path = typer.Option(None, "--figure", help="Also write a PNG grid: truth and reconstruction."),
     device: str = opts.DEVICE,
+    **options: Any,  # the method parameters and problem options (genprior.cli.generated)
 ) -> None:
     """Reconstruct images from simulated noisy measurements and report PSNR/NRMSE/SSIM."""
     import torch
@@ -61,13 +58,10 @@ def reconstruct_command(
     from genprior.data.io import load_images, parse_indices
     from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction
-    from genprior.methods import check_param_values, get_method
-    from genprior.models.checkpoint import load_model
-    from genprior.validation import check_choice, check_nonnegative
+    from genprior.methods import check_param_values
+    from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
-    spec = get_method(method)
-    check_choice(problem, tuple(PROBLEMS), "problem")
     check_nonnegative(noise, "--noise")
     lam_value = parse_lam(lam)
     if lam_grid is not None and lam_value != "auto":
@@ -75,18 +69,15 @@ def reconstruct_command(
     grid = parse_grid([f"lam={lam_grid}"])["lam"] if lam_grid is not None else None
     if grid is not None:
         check_param_values(method, {"lam": grid})
-    options = {"lam": lam_value, "mu": mu, "max_iter": max_iter, "latent_prior": latent_prior, "restarts": restarts,
-               "x_init": x_init, "coordinates": coordinates, "x_steps": x_steps}
-    if spec.needs_generator:
-        options.update(init=init, seed=seed)
-    params = method_params(method, options)
-    check_max_batch(max_batch, restarts)
-    generator = load_model(model) if model is not None else None
+    params = method_params(method, options, lam=None if lam_value == "auto" else lam_value, seed=seed)
+    if lam_value == "auto":
+        params["lam"] = "auto"
+    check_max_batch(max_batch, params.get("restarts"))
+    generator = load_generator(method, model)
     images = load_images(data, split)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])
     truth = images[picked]
-    physics = make_problem(problem, int(truth.shape[-1]), angles, angle_range, measurements, keep, kernel_size,
-                           kernel_width, operator_seed)
+    physics = make_problem(problem, int(truth.shape[-1]), options)
     with process_group(device) as rank:
         where = rank.device
         physics, truth = physics.to(where), truth.to(where)

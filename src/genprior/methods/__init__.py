@@ -3,61 +3,86 @@
 Generative regularisers of the family ``R_G(x) = min_z F(G(z) - x) + R_Z(z)``
 (equation (7) of the paper; objectives in :mod:`genprior.methods.generative`, latent
 priors in :mod:`genprior.methods.latent_priors`), projected gradient descent
-(equation (8)) and the classical baselines.  The registry maps CLI names
-to functions; :func:`get_method` raises a clear error for unknown names.
+(equation (8)) and the classical baselines.
+
+The registry :data:`METHODS` maps a name to a :class:`Method`: the function and the
+dataclass of its parameters (defaults, bounds, default tuning grids;
+:mod:`genprior.methods.parameters`).  The tuning code and the command line read
+everything else from there, so a new method is one module (its function and
+parameter dataclass) plus one line below.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from genprior.methods.classical import tikhonov, tv
-from genprior.methods.hard import hard
-from genprior.methods.pgd import pgd
-from genprior.methods.relaxed import relaxed
-from genprior.methods.sparse import sparse, sparse_tv
+from genprior.methods.classical import TikhonovParams, TVParams, tikhonov, tv
+from genprior.methods.hard import HardParams, hard
+from genprior.methods.parameters import GenerativeParams, MethodParams
+from genprior.methods.pgd import PGDParams, pgd
+from genprior.methods.relaxed import RelaxedParams, relaxed
+from genprior.methods.sparse import SparseParams, SparseTVParams, sparse, sparse_tv
+from genprior.params import check_value, field_types, fields_with
+from genprior.solvers.result import Result
 from genprior.validation import check_choice
 
 
 @dataclass(frozen=True)
-class MethodSpec:
-    """A registered method: its function, whether it needs a generator, its parameters."""
+class Method:
+    """A registered method: its function and the dataclass of its parameters.
 
-    function: Callable
-    needs_generator: bool
-    params: tuple[str, ...]
-    positive: tuple[str, ...] = ()  # parameters the maths needs > 0 (the others need >= 0)
+    A method needs a generator exactly when its parameters extend
+    :class:`~genprior.methods.parameters.GenerativeParams` (they then hold the latent
+    prior and the starting codes).
+    """
+
+    function: Callable[..., Result]
+    parameters: type[MethodParams]
+
+    @property
+    def needs_generator(self) -> bool:
+        return issubclass(self.parameters, GenerativeParams)
+
+    @property
+    def tunable(self) -> tuple[str, ...]:
+        """The regularisation parameters: those with a default tuning grid (``lam``, ``mu``)."""
+        return tuple(fields_with(self.parameters, "grid"))
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(self.parameters)}
 
 
-METHODS: dict[str, MethodSpec] = {
-    "hard": MethodSpec(hard, True, ("lam",)),
-    "relaxed": MethodSpec(relaxed, True, ("lam", "mu")),
-    "sparse": MethodSpec(sparse, True, ("lam", "mu")),
-    "sparse-tv": MethodSpec(sparse_tv, True, ("lam", "mu")),
-    "pgd": MethodSpec(pgd, True, ("lam",)),
-    "tikhonov": MethodSpec(tikhonov, False, ("lam",)),
-    "tv": MethodSpec(tv, False, ("lam",), positive=("lam",)),
+METHODS: dict[str, Method] = {
+    "hard": Method(hard, HardParams),
+    "relaxed": Method(relaxed, RelaxedParams),
+    "sparse": Method(sparse, SparseParams),
+    "sparse-tv": Method(sparse_tv, SparseTVParams),
+    "pgd": Method(pgd, PGDParams),
+    "tikhonov": Method(tikhonov, TikhonovParams),
+    "tv": Method(tv, TVParams),
 }
 
 
-def get_method(name: str) -> MethodSpec:
+def get_method(name: str) -> Method:
     """The registered method ``name``; ``ValueError`` listing the choices otherwise."""
     check_choice(name, tuple(METHODS), "method")
     return METHODS[name]
 
 
 def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:
-    """Raise ``ValueError`` unless every value of each parameter is finite and ``>= 0`` (``> 0``
-    for the method's :attr:`MethodSpec.positive` parameters, e.g. TV's ``lam``), before any solve."""
-    spec = get_method(name)
+    """Raise ``ValueError`` unless every value given for each parameter is within its bounds
+    (``lam``, ``mu`` finite and ``>= 0``; TV's ``lam > 0``), before any solve."""
+    cls = get_method(name).parameters
+    fields, kinds = {f.name: f for f in dataclasses.fields(cls)}, field_types(cls)
     for param, given in values.items():
+        if param not in fields:
+            raise ValueError(f"method {name!r} has no parameter {param!r}")
         for v in given if isinstance(given, (list, tuple)) else [given]:
-            bad = not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")) or v < 0
-            if not bad and param in spec.positive and v == 0:
-                raise ValueError(f"method {name!r} needs {param} > 0, got {v!r}")
-            if bad:
-                raise ValueError(f"{param} must be finite and >= 0 (method {name!r}), got {v!r}")
+            check_value(fields[param], kinds[param], v, param)
 
 
-__all__ = ["METHODS", "check_param_values", "MethodSpec", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv", "tikhonov", "tv"]
+__all__ = ["METHODS", "Method", "check_param_values", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv",
+           "tikhonov", "tv"]

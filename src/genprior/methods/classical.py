@@ -15,6 +15,7 @@ pixel's dual gradient vector onto the ball of radius ``lam``.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from torch import Tensor
 
@@ -22,55 +23,66 @@ from genprior.methods.common import (
     check_measurements,
     data_fit,
     image_shape,
+    initial_image,
     param_record,
     per_image,
     sq_norm,
 )
-from genprior.methods.common import initial_image as common_initial_image
+from genprior.methods.parameters import LAM_HELP, MethodParams
+from genprior.params import param
 from genprior.physics.finite_differences import FiniteDifferences, project_l2_ball, tv_norm
 from genprior.physics.operator import LinearPhysics, Stack
-from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
+from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.pdhg import PDHGProblem, pdhg
 from genprior.solvers.result import Result
 
 X_INITS = ("zero", "random")
+_X_INIT_HELP = "start of x: zero or random (N(0, 1) pixels), or an image tensor"
 
 
-def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed: int) -> Tensor:
-    """The start of a classical method: ``"zero"``, ``"random"`` (``N(0, 1)`` pixels from ``seed``) or a tensor."""
-    return common_initial_image(physics, y, x_init, seed, X_INITS)
+@dataclass(frozen=True)
+class TikhonovParams(MethodParams):
+    """Parameters of :func:`tikhonov`."""
+
+    lam: float | Tensor = param(0.2, LAM_HELP, minimum=0, grid=(10.0, {0.25: 1e-5, 0.5: 1e-3}))
+    x_init: str | Tensor = param("random", _X_INIT_HELP, choices=X_INITS, what="x initialisation")
 
 
-def tikhonov(
-    physics: LinearPhysics,
-    y: Tensor,
-    generator=None,
-    lam: float = 0.2,
-    x_init: str | Tensor = "random",
-    seed: int = 0,
-    max_iter: int = 1000,
-    tol: float = OBJECTIVE_TOL,
-    **solver_options,
-) -> Result:
+@dataclass(frozen=True)
+class TVParams(MethodParams):
+    """Parameters of :func:`tv`; ``tol`` bounds the relative change of the primal and dual
+    iterates (:func:`genprior.solvers.pdhg.pdhg`; 0 runs ``max_iter`` iterations)."""
+
+    lam: float | Tensor = param(0.05, LAM_HELP, minimum=0, above=0, grid=(10.0, {0.25: 1e-5, 0.5: 1e-3}),
+                                why="TV needs lam > 0: at lam = 0 its dual ball is a point and PDHG divides by zero")
+    x_init: str | Tensor = param("zero", _X_INIT_HELP, choices=X_INITS, what="x initialisation")
+    max_iter: int = param(5000, "iteration limit", minimum=1)
+    tol: float = param(1e-4, "per-image stop on the relative change of the PDHG iterates", minimum=0)
+    record_every: int = param(10, "the objective history is recorded every this many iterations", minimum=1)
+
+
+def tikhonov(physics: LinearPhysics, y: Tensor, generator=None, **params) -> Result:
     """Minimise ``||A x - y||^2 + lam ||x||^2`` by gradient descent with backtracking.
 
-    ``generator`` is accepted and ignored so every method shares one signature.
+    ``generator`` is accepted and ignored so every method shares one signature;
+    ``**params`` are the fields of :class:`TikhonovParams`.
     """
+    p = TikhonovParams.create(params, "method 'tikhonov'")
     check_measurements(physics, y)
-    lam_t = per_image(lam, y.shape[0], "lam", y)
+    lam_t = per_image(p.lam, y.shape[0], "lam", y)
     start = time.perf_counter()
-    x0 = initial_image(physics, y, x_init, seed)
+    x0 = initial_image(physics, y, p.x_init, p.seed, X_INITS)
 
     def make_partial(block, state, idx):
         y_idx, lam_idx = y[idx], lam_t[idx]
         return lambda x, rows: data_fit(physics, x, y_idx[rows]) + lam_idx[rows] * sq_norm(x)
 
-    out = block_backtracking(make_partial, [Block("x", x0)], max_iter=max_iter, tol=tol, **solver_options)
+    out = block_backtracking(make_partial, [Block("x", x0)], max_iter=p.max_iter, tol=p.tol)
     return Result(
         x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
         converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "x_init": x_init if isinstance(x_init, str) else "tensor", "seed": seed,
-                "max_iter": max_iter},
+        params={"lam": param_record(p.lam), "x_init": p.x_init if isinstance(p.x_init, str) else "tensor",
+                "seed": p.seed, "max_iter": p.max_iter},
     ).require_finite("tikhonov")
 
 
@@ -90,41 +102,24 @@ def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor) -> PDHGProblem:
     )
 
 
-def tv(
-    physics: LinearPhysics,
-    y: Tensor,
-    generator=None,
-    lam: float = 0.05,
-    max_iter: int = 5000,
-    tol: float = 1e-4,
-    x_init: str | Tensor = "zero",
-    seed: int = 0,
-    record_every: int = 10,
-) -> Result:
+def tv(physics: LinearPhysics, y: Tensor, generator=None, **params) -> Result:
     """Minimise ``||A x - y||^2 + lam TV(x)`` (isotropic TV) by PDHG until each image converges.
 
-    ``generator`` is accepted and ignored so every method shares one signature.
-
-    Args:
-        lam: the TV weight, ``> 0`` (a number or one value per image).
-        max_iter: PDHG iterations at most (the authors ran a fixed 1000).
-        tol: per-image threshold on the relative change of the primal and dual iterates
-            (:func:`genprior.solvers.pdhg.pdhg`); 0 runs ``max_iter`` iterations.
-        record_every: the objective history is recorded every ``record_every`` iterations.
+    ``generator`` is accepted and ignored so every method shares one signature;
+    ``**params`` are the fields of :class:`TVParams` (``max_iter``: PDHG iterations at
+    most; the authors ran a fixed 1000).
     """
+    p = TVParams.create(params, "method 'tv'")
     check_measurements(physics, y)
-    lam_t = per_image(lam, y.shape[0], "lam", y)
-    if bool((lam_t <= 0).any()):
-        raise ValueError(f"TV needs lam > 0 (with lam = 0 its dual ball is a point and PDHG divides by zero), "
-                         f"got {param_record(lam)!r}")
+    lam_t = per_image(p.lam, y.shape[0], "lam", y)
     start = time.perf_counter()
-    x0 = initial_image(physics, y, x_init, seed)
+    x0 = initial_image(physics, y, p.x_init, p.seed, X_INITS)
     problem = tv_problem(physics, y, lam_t)
     step = 1.0 / (1.1 * problem.K.norm(x0))
-    out = pdhg(problem, x0, tau=step, sigma=step, max_iter=max_iter, tol=tol, record_every=record_every)
+    out = pdhg(problem, x0, tau=step, sigma=step, max_iter=p.max_iter, tol=p.tol, record_every=p.record_every)
     return Result(
         x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
         converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(lam), "max_iter": max_iter, "tol": tol,
-                "x_init": x_init if isinstance(x_init, str) else "tensor", "step": step},
+        params={"lam": param_record(p.lam), "max_iter": p.max_iter, "tol": p.tol,
+                "x_init": p.x_init if isinstance(p.x_init, str) else "tensor", "step": step},
     ).require_finite("tv")

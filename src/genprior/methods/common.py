@@ -12,6 +12,7 @@ from genprior.physics.operator import LinearPhysics, check_physics
 from genprior.validation import check_batch_shape, check_choice, check_finite
 
 LATENT_INITS = ("random", "encoder")
+IMAGE_STREAM = 1  # random starting images come from seed + 1 (seed itself draws the codes z0)
 
 
 def per_image(value: float | Tensor, B: int, name: str, like: Tensor) -> Tensor:
@@ -204,7 +205,8 @@ def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed:
     """A starting image ``[B, 1, H, W]`` for ``x`` (or the deviation ``u``).
 
     ``x_init`` is a tensor (checked and used as given) or one of ``choices``: ``"random"``
-    (``N(0, 1)`` pixels from ``seed``), ``"zero"``, or ``"generator"`` (``None``: the solver
+    (``N(0, 1)`` pixels from ``seed + IMAGE_STREAM``, the one seed scheme of every method:
+    :mod:`genprior.methods.parameters`), ``"zero"``, or ``"generator"`` (``None``: the solver
     starts from ``G(z0)``, made per start).
     """
     shape = image_shape(physics, y)
@@ -212,7 +214,7 @@ def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed:
         return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
     check_choice(x_init, choices, f"{name} initialisation")
     if x_init == "random":
-        return random_image(shape, y.shape[0], seed, y)
+        return random_image(shape, y.shape[0], seed + IMAGE_STREAM, y)
     if x_init == "zero":
         return torch.zeros(y.shape[0], *shape, dtype=y.dtype, device=y.device)
     return None

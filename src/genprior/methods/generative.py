@@ -39,7 +39,8 @@ from torch import Tensor, nn
 
 from genprior.methods.common import check_generator, check_measurements, data_fit, frozen, sq_norm
 from genprior.methods.latent_priors import LatentPrior
-from genprior.methods.restarts import check_restarts, initial_codes, keep_best, repeat_batch
+from genprior.methods.parameters import GenerativeParams
+from genprior.methods.restarts import initial_codes, keep_best, repeat_batch
 from genprior.physics.finite_differences import tv_norm
 from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, SolveState, block_backtracking
@@ -224,9 +225,7 @@ def run_generative(
     y: Tensor,
     generator: nn.Module | None,
     solve: Solve,
-    init: str | Tensor = "random",
-    seed: int = 0,
-    restarts: int = 1,
+    starts: GenerativeParams,
     batch_values: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
 ) -> Result:
@@ -240,17 +239,18 @@ def run_generative(
     Args:
         method: the method's name (for error messages).
         solve: the batch solver; it receives ``y`` and ``z0`` of ``K * B`` rows.
-        init, seed, restarts: see :func:`~genprior.methods.restarts.initial_codes`.
+        starts: the method's parameters; their ``init``, ``seed`` and ``restarts`` make the
+            starting codes (:func:`~genprior.methods.restarts.initial_codes`).
         batch_values: keyword arguments of ``solve``; tensors with ``B`` rows are repeated.
         params: the record stored in ``Result.params``.
     """
     check_measurements(physics, y)
-    check_restarts(restarts)
+    init, seed = starts.init, starts.seed
     start = time.perf_counter()
     B = y.shape[0]
     with frozen(generator):
         check_generator(generator, physics, y, method)
-        codes = initial_codes(generator, physics, y, init, seed, restarts)  # [K, B, d]
+        codes = initial_codes(generator, physics, y, init, seed, starts.restarts)  # [K, B, d]
         K = codes.shape[0]
         values = {k: repeat_batch(v, K, B) for k, v in (batch_values or {}).items()}
         x, z, u, out = solve(repeat_batch(y, K, B), codes.reshape(K * B, -1), **values)

@@ -11,49 +11,36 @@ from exactly the point a single run over the full set would have used.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from genprior.methods import get_method
-from genprior.methods.common import check_generator, frozen
+from genprior.methods.common import check_generator, frozen, initial_image
 from genprior.methods.restarts import initial_codes
 
 IMAGE_STARTS = ("x_init", "u_init")
 
 
-def _defaults(function) -> dict[str, Any]:
-    return {k: p.default for k, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
 def materialise_inputs(method: str, physics, y: Tensor, generator: nn.Module | None,
                        params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with ``init`` (codes ``[K, B, d]``) and random ``x_init``/``u_init`` (``[B, ...]``) as tensors."""
-    spec = get_method(method)
-    defaults = _defaults(spec.function)
+    """``params`` with ``init`` (codes ``[K, B, d]``) and random ``x_init``/``u_init`` (``[B, ...]``) as tensors.
+
+    The tensors are the ones the method would draw itself, by the one seed scheme of
+    :mod:`genprior.methods.parameters`.  ``params`` are checked against the method's
+    parameter dataclass first.
+    """
+    entry = get_method(method)
+    chosen = entry.parameters.create(params, f"method {method!r}").values()
     out = dict(params)
-    seed = int(out.get("seed", defaults.get("seed", 0)))
-    if spec.needs_generator:
+    if entry.needs_generator:
         with frozen(generator):
             check_generator(generator, physics, y, method)
-            out["init"] = initial_codes(generator, physics, y, out.get("init", defaults.get("init", "random")), seed,
-                                        int(out.get("restarts", defaults.get("restarts", 1))))
+            out["init"] = initial_codes(generator, physics, y, chosen["init"], chosen["seed"], chosen["restarts"])
     for name in IMAGE_STARTS:
-        if name not in defaults:
-            continue
-        value = out.get(name, defaults[name])
-        if isinstance(value, str) and value == "random":
-            if spec.needs_generator:
-                from genprior.methods.relaxed import initial_image
-
-                out[name] = initial_image(physics, y, value, seed, name=name[0])
-            else:
-                from genprior.methods.classical import initial_image
-
-                out[name] = initial_image(physics, y, value, seed)
+        if isinstance(chosen.get(name), str) and chosen[name] == "random":
+            out[name] = initial_image(physics, y, "random", chosen["seed"], ("random",), name=name[0])
     return out
 
 
@@ -63,7 +50,7 @@ def start_choices(method: str, params: dict[str, Any]) -> dict[str, str]:
     :func:`materialise_inputs` turns them into tensors, so the method itself records
     ``"tensor"``; a run's record uses these names instead (``"random"``, ``"encoder"``, ...).
     """
-    defaults = _defaults(get_method(method).function)
+    defaults = get_method(method).defaults()
     chosen = {name: params.get(name, defaults[name]) for name in ("init", *IMAGE_STARTS) if name in defaults}
     return {name: value for name, value in chosen.items() if isinstance(value, str)}
 

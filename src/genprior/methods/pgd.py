@@ -25,7 +25,7 @@ instead of 10 leave the projection too inexact (22.7 dB after 100).  PGD costs a
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -33,41 +33,33 @@ from torch import Tensor, nn
 from genprior.methods.common import data_fit, param_record, per_image, sq_norm
 from genprior.methods.generative import run_generative
 from genprior.methods.latent_priors import make_latent_prior
+from genprior.methods.parameters import LAM_HELP, GenerativeParams
+from genprior.params import param
 from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.projected_gradient import projected_gradient
 from genprior.solvers.result import Result
-from genprior.validation import check_positive
 
 
-def pgd(
-    physics: LinearPhysics,
-    y: Tensor,
-    generator: nn.Module | None = None,
-    lam: float | Tensor = 0.0,
-    latent_prior: str = "l2",
-    eta: float = 1.0,
-    inner_iter: int = 10,
-    init: str | Tensor = "random",
-    restarts: int = 1,
-    seed: int = 0,
-    max_iter: int = 1000,
-    tol: float = 1e-5,
-    **solver_options: Any,
-) -> Result:
+@dataclass(frozen=True)
+class PGDParams(GenerativeParams):
+    """Parameters of :func:`pgd`; ``lam`` may hold one value per image (0: equation (8) exactly)."""
+
+    lam: float | Tensor = param(0.0, LAM_HELP, minimum=0, grid=(1.0, {0.25: 1e-5, 0.5: 1e-4}))
+    eta: float = param(1.0, "gradient step on x (1 / ||A||^2 = 1 for the normalised operators)", above=0)
+    inner_iter: int = param(10, "backtracking steps of each (warm-started) projection", minimum=1)
+    tol: float = param(1e-5, "per-image stop on ||x+ - x|| / ||x||", minimum=0)
+
+
+def pgd(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
     """Projected gradient descent ``x <- G(argmin_z ||x - eta A^T(Ax - y) - G(z)||^2 + eta lam R_Z(z))``.
 
     Args:
-        physics, y, generator, latent_prior, init, restarts, seed: as for :func:`genprior.methods.hard.hard`.
-        lam: latent weight (0: equation (8) exactly); a number or one value per image.
-        eta: gradient step on ``x`` (``1 / ||A||^2 = 1`` for the normalised operators).
-        inner_iter: backtracking steps of each projection (warm-started).
-        max_iter: outer iterations at most; ``tol``: per-image stop on ``||x+ - x|| / ||x||``.
-        **solver_options: passed to the inner :func:`block_backtracking`.
+        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        **params: the fields of :class:`PGDParams` (``max_iter``: outer iterations at most).
     """
-    check_positive(eta, "eta")
-    if not isinstance(inner_iter, int) or inner_iter < 1:
-        raise ValueError(f"inner_iter must be an integer >= 1, got {inner_iter!r}")
+    p = PGDParams.create(params, "method 'pgd'")
+    lam, latent_prior, eta, inner_iter = p.lam, p.latent_prior, p.eta, p.inner_iter
     lam_t = per_image(lam, y.shape[0], "lam", y)
 
     def solve(y_b, z0, lam_b):
@@ -95,7 +87,7 @@ def pgd(
                 return phi
 
             out = block_backtracking(make_partial, [Block("z", z, prox=prior.prox if prior.project else None)],
-                                     max_iter=inner_iter, tol=1e-9, L0=lips[idx], **solver_options)
+                                     max_iter=inner_iter, tol=1e-9, L0=lips[idx])
             lips[idx] = out.lipschitz["z"]
             z_new = out.variables["z"]
             return z_new, generator(z_new).to(y_b.dtype)
@@ -105,9 +97,9 @@ def pgd(
 
         with torch.no_grad():
             x0 = generator(z0).to(y_b.dtype)
-        out = projected_gradient(gradient_step, project, objective, z0, x0, max_iter=max_iter, tol=tol)
+        out = projected_gradient(gradient_step, project, objective, z0, x0, max_iter=p.max_iter, tol=p.tol)
         return out.variables["x"], out.variables["z"], None, out
 
-    return run_generative("pgd", physics, y, generator, solve, init, seed, restarts, {"lam_b": lam_t},
+    return run_generative("pgd", physics, y, generator, solve, p, {"lam_b": lam_t},
                           {"lam": param_record(lam), "latent_prior": latent_prior, "eta": eta, "inner_iter": inner_iter,
-                           "max_iter": max_iter})
+                           "max_iter": p.max_iter})

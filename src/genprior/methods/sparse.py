@@ -13,88 +13,76 @@ The sparse-TV variant is the paper's Shapes+ experiment (Section 5.4).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from genprior.methods.common import param_record, per_image
+from genprior.methods.common import initial_image, param_record, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
-from genprior.methods.relaxed import initial_image
+from genprior.methods.parameters import LAM_HELP, MU_HELP, GenerativeParams
+from genprior.params import param
 from genprior.physics.operator import LinearPhysics
-from genprior.solvers.backtracking import OBJECTIVE_TOL
 from genprior.solvers.result import Result
 
 U_INITS = ("zero", "random")  # u = 0 starts at x = G(z0); "generator" would double it
+_LAM_GRID = (10.0, {0.25: 1e-2, 0.5: 1e-2})
+_MU_GRID = (1.0, {0.25: 1e-3, 0.5: 1e-3})
 
 
-def _sparse(name: str, deviation: str, physics, y: Tensor, generator, lam, mu, latent_prior, init, u_init, restarts,
-            seed, max_iter, tol, tv_prox_iter, solver_options) -> Result:
+@dataclass(frozen=True)
+class SparseParams(GenerativeParams):
+    """Parameters of :func:`sparse`; ``lam`` and ``mu`` may hold one value per image."""
+
+    lam: float | Tensor = param(0.4, LAM_HELP, minimum=0, grid=_LAM_GRID)
+    mu: float | Tensor = param(0.03, MU_HELP, minimum=0, grid=_MU_GRID)
+    u_init: str | Tensor = param("zero", "start of u: zero (x = G(z0)) or random, or a tensor",
+                                 choices=U_INITS, what="u initialisation", flag="--x-init")
+    max_iter: int = param(3000, "iteration limit", minimum=1)
+
+
+@dataclass(frozen=True)
+class SparseTVParams(SparseParams):
+    """Parameters of :func:`sparse_tv`."""
+
+    lam: float | Tensor = param(0.05, LAM_HELP, minimum=0, grid=_LAM_GRID)
+    mu: float | Tensor = param(0.1, MU_HELP, minimum=0, grid=_MU_GRID)
+    tv_prox_iter: int = param(50, "FGP iterations of each warm-started TV prox", minimum=1)
+
+
+def _sparse(name: str, deviation: str, physics, y: Tensor, generator, p: SparseParams) -> Result:
     B = y.shape[0]
-    lam_t = per_image(lam, B, "lam", y)
-    lam_mu_t = lam_t * per_image(mu, B, "mu", y)
-    u0 = initial_image(physics, y, u_init, seed, name="u", choices=U_INITS)
+    lam_t = per_image(p.lam, B, "lam", y)
+    lam_mu_t = lam_t * per_image(p.mu, B, "mu", y)
+    u0 = initial_image(physics, y, p.u_init, p.seed, U_INITS, name="u")
+    extra = {"tv_prox_iter": p.tv_prox_iter} if isinstance(p, SparseTVParams) else {}
 
     def solve(y_b, z0, lam_b, w_b, u0_b):
-        prior = make_latent_prior(latent_prior, generator)
+        prior = make_latent_prior(p.latent_prior, generator)
         return solve_generative(physics, y_b, generator, z0, deviation, lam_b, w_b, prior, dev0=u0_b,
-                                tv_prox_iter=tv_prox_iter, max_iter=max_iter, tol=tol, **solver_options)
+                                max_iter=p.max_iter, tol=p.tol, **extra)
 
-    record = {"lam": param_record(lam), "mu": param_record(mu), "latent_prior": latent_prior,
-              "u_init": u_init if isinstance(u_init, str) else "tensor", "max_iter": max_iter}
-    if deviation == "tv":
-        record["tv_prox_iter"] = tv_prox_iter
-    return run_generative(name, physics, y, generator, solve, init, seed, restarts,
-                          {"lam_b": lam_t, "w_b": lam_mu_t, "u0_b": u0}, record)
+    record = {"lam": param_record(p.lam), "mu": param_record(p.mu), "latent_prior": p.latent_prior,
+              "u_init": p.u_init if isinstance(p.u_init, str) else "tensor", "max_iter": p.max_iter, **extra}
+    return run_generative(name, physics, y, generator, solve, p, {"lam_b": lam_t, "w_b": lam_mu_t, "u0_b": u0},
+                          record)
 
 
-def sparse(
-    physics: LinearPhysics,
-    y: Tensor,
-    generator: nn.Module | None = None,
-    lam: float | Tensor = 0.4,
-    mu: float | Tensor = 0.03,
-    latent_prior: str = "l2",
-    init: str | Tensor = "random",
-    u_init: str | Tensor = "zero",
-    restarts: int = 1,
-    seed: int = 0,
-    max_iter: int = 3000,
-    tol: float = OBJECTIVE_TOL,
-    **solver_options: Any,
-) -> Result:
+def sparse(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
     """Minimise ``||A (G(z) + u) - y||^2 + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u``.
 
     Args:
-        physics, y, generator, latent_prior, init, restarts, seed: as for :func:`genprior.methods.hard.hard`.
-        lam, mu: numbers or one value per image.
-        u_init: ``"zero"`` (start at ``x = G(z0)``), ``"random"`` (``N(0, 1)``) or a tensor.
-        max_iter, tol, **solver_options: passed to :func:`block_backtracking`.
+        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        **params: the fields of :class:`SparseParams`.
     """
-    return _sparse("sparse", "l1", physics, y, generator, lam, mu, latent_prior, init, u_init, restarts, seed,
-                   max_iter, tol, 50, solver_options)
+    return _sparse("sparse", "l1", physics, y, generator, SparseParams.create(params, "method 'sparse'"))
 
 
-def sparse_tv(
-    physics: LinearPhysics,
-    y: Tensor,
-    generator: nn.Module | None = None,
-    lam: float | Tensor = 0.05,
-    mu: float | Tensor = 0.1,
-    latent_prior: str = "l2",
-    init: str | Tensor = "random",
-    u_init: str | Tensor = "zero",
-    restarts: int = 1,
-    seed: int = 0,
-    max_iter: int = 3000,
-    tol: float = OBJECTIVE_TOL,
-    tv_prox_iter: int = 50,
-    **solver_options: Any,
-) -> Result:
+def sparse_tv(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
     """Minimise ``||A (G(z) + u) - y||^2 + lam TV(u) + lam mu R_Z(z)``; ``x = G(z) + u``.
 
     Args:
-        as for :func:`sparse`; ``tv_prox_iter``: FGP iterations of each warm-started TV prox.
+        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        **params: the fields of :class:`SparseTVParams`.
     """
-    return _sparse("sparse-tv", "tv", physics, y, generator, lam, mu, latent_prior, init, u_init, restarts, seed,
-                   max_iter, tol, tv_prox_iter, solver_options)
+    return _sparse("sparse-tv", "tv", physics, y, generator, SparseTVParams.create(params, "method 'sparse-tv'"))
