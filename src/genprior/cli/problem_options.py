@@ -9,7 +9,6 @@ options, shows up in ``--help`` with its valid values by itself.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import typer
@@ -49,18 +48,6 @@ def make_problem(problem: str, image_size: int, options: dict[str, Any]):
     from genprior.physics.problems import make_operator
 
     return make_operator(problem, image_size, **PROBLEM_OPTIONS.values(problem, options))
-
-
-def load_generator(method: str, model: Path | None):
-    """The generator of ``--model``; an error if ``method`` needs one and none was given."""
-    from genprior.methods import get_method
-    from genprior.models.checkpoint import load_model
-
-    if model is None:
-        if get_method(method).needs_generator:
-            raise ValueError(f"method {method!r} needs a generator: pass --model DIR (a trained checkpoint)")
-        return None
-    return load_model(model)
 
 
 def check_max_batch(max_batch: int, restarts: int | None) -> None:

@@ -20,7 +20,6 @@ from genprior.cli.problem_options import (
     Split,
     check_max_batch,
     check_outputs,
-    load_generator,
     make_problem,
     method_params,
     parse_lam,
@@ -59,6 +58,7 @@ def reconstruct_command(
     from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values
+    from genprior.models.checkpoint import load_model
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
@@ -73,7 +73,7 @@ def reconstruct_command(
     if lam_value == "auto":
         params["lam"] = "auto"
     check_max_batch(max_batch, params.get("restarts"))
-    generator = load_generator(method, model)
+    generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])
     truth = images[picked]

@@ -21,7 +21,6 @@ from genprior.cli.problem_options import (
     Split,
     check_max_batch,
     check_outputs,
-    load_generator,
     make_problem,
     method_params,
 )
@@ -64,6 +63,7 @@ def tune_command(
     from genprior.distributed import process_group
     from genprior.experiments.tuning import plot_surface, run_tuning
     from genprior.methods import check_param_values, get_method
+    from genprior.models.checkpoint import load_model
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
@@ -72,7 +72,7 @@ def tune_command(
     params = method_params(method, options, seed=seed)
     fixed = {name: params.pop(name) for name in spec.tunable if name in params}  # e.g. --mu 0.1: not searched
     check_max_batch(max_batch, params.get("restarts"))
-    generator = load_generator(method, model)
+    generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
     tune_idx = parse_indices(tune_indices, images.shape[0])
     test_idx = parse_indices(test_indices, images.shape[0])

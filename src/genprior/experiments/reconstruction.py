@@ -43,12 +43,9 @@ def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
 
 
 def reconstruct(physics, y: Tensor, method: str, generator: nn.Module | None = None, **params: Any) -> Result:
-    """Run the registered ``method`` on ``y``; checks it gets a generator if it needs one."""
-    spec = get_method(method)
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator: pass `generator=` (a trained model, "
-                         "e.g. genprior.models.checkpoint.load_model(DIR))")
-    return spec.function(physics, y, generator=generator, **params)
+    """Run the registered ``method`` on ``y`` (a generative one checks its generator:
+    :func:`genprior.methods.common.check_generator`)."""
+    return get_method(method).function(physics, y, generator=generator, **params)
 
 
 def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
@@ -145,9 +142,6 @@ def run_reconstruction(
 
     rank = rank or Rank()
     spec = get_method(method)
-    if spec.needs_generator and generator is None:
-        raise ValueError(f"method {method!r} needs a generator: pass `generator=` (a trained model, "
-                         "e.g. genprior.models.checkpoint.load_model(DIR))")
     params = dict(params or {})
     auto = params.get("lam") == "auto"
     if auto:

@@ -65,9 +65,14 @@ def image_shape(physics: LinearPhysics, y: Tensor) -> tuple[int, ...]:
 
 
 def check_generator(generator: nn.Module | None, physics, y: Tensor, method: str) -> int:
-    """Check a generator fits the problem; return its latent dimension."""
+    """Check a generator fits the problem; return its latent dimension.
+
+    The one check that a generative method got a generator: every path to one (the
+    method itself, :func:`genprior.methods.inputs.materialise_inputs`) runs it.
+    """
     if generator is None:
-        raise ValueError(f"method {method!r} needs a generator (a trained model); none was given")
+        raise ValueError(f"method {method!r} needs a generator: pass `generator=` (a trained model, or any torch "
+                         "module mapping [B, d] to [B, 1, H, W] with a latent_dim attribute)")
     latent_dim = getattr(generator, "latent_dim", None)
     if not isinstance(latent_dim, int) or latent_dim < 1:
         raise TypeError(
