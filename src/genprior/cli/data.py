@@ -20,7 +20,7 @@ import typer
 from genprior.cli.app import data_app
 
 # Options shared by the generated data sets.
-OutOption = typer.Option(..., "--out", "-o", help="Output .npz file (train and test splits).", dir_okay=False)
+OutOption = typer.Option(..., "--out", "-o", help="Output file (.npz): the train and test splits.", dir_okay=False)
 SeedOption = typer.Option(0, "--seed", help="Random seed; train and test use independent streams.")
 ForceOption = typer.Option(False, "--force", help="Replace --out if it exists (never a link, device or an input).")
 

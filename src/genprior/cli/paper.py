@@ -13,7 +13,7 @@ from genprior.cli.app import app
 def paper_command(
     names: list[str] = typer.Argument(None, help="Experiments to run (default: all); see --list."),
     out: Path = typer.Option(Path("paper-output"), "--out", "-o",
-                             help="Run directory: data, models, one folder per experiment, REPORT.md. Finished "
+                             help="Output directory (the run): data, models, one folder per experiment, REPORT.md. Finished "
                                   "work in it is reused, so a rerun (or a run after a kill) continues."),
     quick: bool = typer.Option(False, "--quick", help="Toy sizes: a few minutes in all, for testing."),
     preset: str = typer.Option("compact", "--preset", help="Generator architecture: compact or paper."),

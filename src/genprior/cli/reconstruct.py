@@ -32,7 +32,7 @@ def reconstruct_command(
     problem: ProblemName = opts.PROBLEM,
     method: MethodName = opts.METHOD,
     data: Path = opts.DATA,
-    out: Path = typer.Option(..., "--out", "-o", help="Results JSON file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (JSON): per-image scores and their summary."),
     model: Path = opts.MODEL,
     split: Split = opts.SPLIT,
     indices: str = typer.Option(None, "--indices", help="Images to reconstruct, e.g. 0:100 or 3,7,9 (default: the first 100)."),

@@ -21,7 +21,7 @@ import typer
 from genprior.cli.app import train_app
 
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
-OutOpt = typer.Option(..., "--out", "-o", help="Run directory: model.safetensors, config.json, losses.csv, "
+OutOpt = typer.Option(..., "--out", "-o", help="Output directory (the run): model.safetensors, config.json, losses.csv, "
                                                 "samples.png, samples/, training-state/.")
 LatentOpt = typer.Option(None, "--latent-dim", help="Latent dimension d (default: 8 MNIST, 10 Shapes, 800 knee).")
 PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B) "

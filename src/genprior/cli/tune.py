@@ -34,7 +34,7 @@ def tune_command(
     problem: ProblemName = opts.PROBLEM,
     method: MethodName = opts.METHOD,
     data: Path = opts.DATA,
-    out: Path = typer.Option(..., "--out", "-o", help="Output JSON: chosen values, PSNR surface, test record."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (JSON): chosen values, PSNR surface, test record."),
     model: Path = opts.MODEL,
     split: Split = opts.SPLIT,
     tune_indices: str = typer.Option("0:20", "--tune-indices", help="Tuning images (the paper: 20)."),

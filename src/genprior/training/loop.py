@@ -41,6 +41,7 @@ from genprior.data.io import images_sha256
 from genprior.distributed import any_rank, mean_over_ranks, process_group
 from genprior.models.checkpoint import CONFIG, WEIGHTS, model_config_dict, write_config
 from genprior.outputs import ReplacedDirectory, RunLock, check_output_directory
+from genprior.progress import progress_bar
 from genprior.training import ddp, state
 from genprior.training.config import TrainConfig, learning_rate
 from genprior.training.interrupt import StopRequest, TrainingInterrupted
@@ -171,7 +172,6 @@ def _train_aside(model, images, out_dir, config, data_info, progress, ctx) -> li
 
 
 def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> list[dict[str, float]]:
-    from tqdm.auto import tqdm
 
     check_finite(images, "training images")
     expected = getattr(model, "image_shape", None)
@@ -285,8 +285,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     show = progress and ctx.is_main
-    bar = tqdm(total=config.steps, initial=start_step, disable=not show, desc=f"training {_kind(model)}",
-               unit="step", dynamic_ncols=True)
+    bar = progress_bar(config.steps, f"training {_kind(model)}", enabled=show, initial=start_step, unit="step")
     stopped = "steps"
     model.train()
     with StopRequest() as stop_request:
@@ -325,7 +324,8 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
             halt = any_rank(local_stop, ctx)
             if step % config.log_every == 0 or step == config.steps or halt:
                 history.append(log_row())
-                bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items() if k not in ("step", "seconds")})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items() if k not in ("step", "seconds")},
+                                refresh=False)
             if halt:
                 stopped = "signal" if stop_request.signum is not None else "max_seconds"
                 break
