@@ -139,3 +139,53 @@ def test_a_short_compact_gan_training_moves_the_samples_to_the_data(tmp_path):
                                           sample_every=None), progress=False)
     sw_after, gap_after = distances()
     assert sw_after < 0.5 * sw_before and gap_before > 2.0 and gap_after < 1.0
+
+
+def test_generator_average_follows_the_ema_rule_and_is_the_generator_after_training(tmp_path):
+    """With ``generator_ema = beta`` the average after generator update t is
+    ``b_t avg + (1 - b_t) w``, ``b_t = min(beta, (1 + t) / (10 + t))``; evaluation mode
+    generates with it, training mode with the trained weights; a checkpoint keeps it."""
+    model = gan(generator_ema=0.9, critic_steps=1)
+    avg = [p.detach().clone() for p in model.decoder.parameters()]
+    x = torch.rand(64, 1, 16, 16)
+    opt = torch.optim.SGD(model.decoder.parameters(), lr=0.1)
+    for t in (1, 2, 3):
+        loss, _ = model.generator_loss(8)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_update("generator")
+        b = min(0.9, (1 + t) / (10 + t))
+        avg = [b * a + (1 - b) * w.detach() for a, w in zip(avg, model.decoder.parameters())]
+    model.after_update("critic")  # critic updates leave the average alone
+    for a, p in zip(avg, model.generator_average.parameters()):
+        torch.testing.assert_close(p, a)
+    assert int(model.average_updates) == 3
+    z = torch.randn(4, 4)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(z), model.generator_average(z))
+        assert torch.equal(model.train()(z), model.decoder(z))
+        assert not torch.equal(model.generator_average(z), model.decoder(z))
+    save_checkpoint(model, tmp_path / "gan")
+    loaded = load_model(tmp_path / "gan")
+    assert loaded.config.generator_ema == 0.9
+    with torch.no_grad():
+        assert torch.equal(loaded(z), model.eval()(z))
+    train(model := gan(generator_ema=0.9, critic_steps=1), x, tmp_path / "run",
+          TrainConfig(steps=5, batch_size=8, log_every=5, sample_every=None), progress=False)
+    assert int(model.average_updates) == 5  # the loop calls after_update once per generator step
+
+
+def test_compact_widths_and_old_configs():
+    g = gan(width=8, critic_width=32)
+    assert g.critic_net[0].out_channels == 32 and g.decoder[-1].in_channels == 8
+    assert gan(width=8).config.critic_width == 8  # the critic follows the generator by default
+    assert gan().config.to_dict() == {  # an older config.json reads back unchanged
+        "kind": "gan", "preset": "compact", "latent_dim": 4, "image_size": 16, "gp_weight": 10.0, "critic_steps": 5}
+    assert gan(width=8, generator_ema=0.99).config.to_dict()["width"] == 8
+    with pytest.raises(ValueError, match="compact preset's nets"):
+        ModelConfig(kind="gan", preset="paper", image_size=28, critic_width=32)
+    with pytest.raises(ValueError, match="critic_width does not apply to a VAE"):
+        ModelConfig(kind="vae", critic_width=32)
+    with pytest.raises(ValueError, match=r"generator_ema must be a number in \[0, 1\)"):
+        ModelConfig(kind="gan", generator_ema=1.0)

@@ -34,6 +34,7 @@ import math
 from torch import nn
 
 PRESETS = ("compact", "paper")
+COMPACT_WIDTH = 16  # the compact nets' channels at full resolution
 LEAKY_SLOPE = 0.3
 DROPOUT = 0.2  # the paper's keep probability 0.8
 
@@ -65,7 +66,7 @@ def compact_levels(image_size: int) -> tuple[int, int]:
     return levels, base
 
 
-def compact_encoder(image_size: int, out_features: int, width: int = 16) -> nn.Sequential:
+def compact_encoder(image_size: int, out_features: int, width: int = COMPACT_WIDTH) -> nn.Sequential:
     """Strided-conv encoder: ``[B, 1, n, n] -> [B, out_features]``."""
     levels, base = compact_levels(image_size)
     layers: list[nn.Module] = []
@@ -78,7 +79,7 @@ def compact_encoder(image_size: int, out_features: int, width: int = 16) -> nn.S
     return nn.Sequential(*layers)
 
 
-def compact_decoder(latent_dim: int, image_size: int, width: int = 16) -> nn.Sequential:
+def compact_decoder(latent_dim: int, image_size: int, width: int = COMPACT_WIDTH) -> nn.Sequential:
     """Transposed-conv decoder: ``[B, d] -> [B, 1, n, n]`` (linear output)."""
     levels, base = compact_levels(image_size)
     c = width * 2 ** (levels - 1)
@@ -218,20 +219,22 @@ def _paper_size(image_size: int) -> None:
         )
 
 
-def build_encoder(preset: str, image_size: int, out_features: int) -> nn.Sequential:
-    """The encoder (AE, VAE) or critic (GAN) of ``preset``: ``[B, 1, n, n] -> [B, out_features]``."""
+def build_encoder(preset: str, image_size: int, out_features: int, width: int | None = None) -> nn.Sequential:
+    """The encoder (AE, VAE) or critic (GAN) of ``preset``: ``[B, 1, n, n] -> [B, out_features]``
+    (``width``: the compact preset's channels at full resolution, default :data:`COMPACT_WIDTH`)."""
     if preset == "compact":
-        return compact_encoder(image_size, out_features)
+        return compact_encoder(image_size, out_features, width or COMPACT_WIDTH)
     if preset == "paper":
         _paper_size(image_size)
         return knee_encoder(image_size, out_features) if image_size == 128 else paper_encoder(image_size, out_features)
     raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
 
 
-def build_decoder(preset: str, latent_dim: int, image_size: int) -> nn.Sequential:
-    """The decoder / generator of ``preset``: ``[B, d] -> [B, 1, n, n]``."""
+def build_decoder(preset: str, latent_dim: int, image_size: int, width: int | None = None) -> nn.Sequential:
+    """The decoder / generator of ``preset``: ``[B, d] -> [B, 1, n, n]`` (``width``: as
+    :func:`build_encoder`)."""
     if preset == "compact":
-        return compact_decoder(latent_dim, image_size)
+        return compact_decoder(latent_dim, image_size, width or COMPACT_WIDTH)
     if preset == "paper":
         _paper_size(image_size)
         return knee_decoder(latent_dim, image_size) if image_size == 128 else paper_decoder(latent_dim, image_size)

@@ -20,7 +20,7 @@ class Autoencoder(GenerativeModel):
         if config.kind != "ae":
             raise ValueError(f"Autoencoder needs a config of kind 'ae', got {config.kind!r}")
         super().__init__(config)
-        self.encoder = build_encoder(config.preset, config.image_size, config.latent_dim)
+        self.encoder = build_encoder(config.preset, config.image_size, config.latent_dim, config.width)
 
     def encode(self, x: Tensor) -> Tensor:
         """The code ``E(x)`` ``[B, d]``."""

@@ -53,7 +53,7 @@ class GenerativeModel(nn.Module):
         self.config = config
         self.latent_dim = config.latent_dim
         self.image_shape = (1, config.image_size, config.image_size)
-        self.decoder = build_decoder(config.preset, config.latent_dim, config.image_size)
+        self.decoder = build_decoder(config.preset, config.latent_dim, config.image_size, config.width)
 
     def forward(self, z: Tensor) -> Tensor:
         """The generator ``G(z)``: ``[B, d] -> [B, 1, n, n]``."""
@@ -79,6 +79,9 @@ class GenerativeModel(nn.Module):
         """One Adam optimiser per parameter group (``betas`` default: :attr:`default_betas`)."""
         betas = tuple(float(b) for b in (betas if betas is not None else self.default_betas))
         return {name: torch.optim.Adam(params, lr=lr, betas=betas) for name, params in self.parameter_groups().items()}
+
+    def after_update(self, phase: str) -> None:
+        """Called after each optimiser step of ``phase`` (e.g. to update a weight average)."""
 
     def objective(self, phase: str, batch: Tensor | None, size: int) -> tuple[Tensor, dict[str, Tensor]]:
         """The loss of one ``phase`` update (a scalar) and detached values to log.

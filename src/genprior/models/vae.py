@@ -29,7 +29,7 @@ class VAE(GenerativeModel):
         if config.kind != "vae":
             raise ValueError(f"VAE needs a config of kind 'vae', got {config.kind!r}")
         super().__init__(config)
-        self.encoder = build_encoder(config.preset, config.image_size, 2 * config.latent_dim)
+        self.encoder = build_encoder(config.preset, config.image_size, 2 * config.latent_dim, config.width)
 
     def encode_distribution(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(mu(x), log sigma^2(x))``, each ``[B, d]``."""

@@ -13,9 +13,19 @@ uses noise only.  Recipe: Adam 1e-4 with betas (0, 0.9), batch 50.
 
 ``critic(x)`` returns scores ``[B]`` (higher = more real); ``-critic(G(z))`` can serve as
 a latent prior.  A GAN has no encoder: reconstructions start from random codes.
+
+With ``generator_ema = beta > 0`` the model also keeps an exponential moving average of
+the generator's weights (Yazici et al. 2019, "The unusual effectiveness of averaging in
+GAN training"): after generator update ``t``, ``w_avg <- b_t w_avg + (1 - b_t) w`` with
+``b_t = min(beta, (1 + t) / (10 + t))`` (a short warm-up, so early weights fade fast).
+The average is the generator ``G`` in evaluation mode, i.e. every use after training
+(samples, reconstructions, evaluation); training mode uses the weights being trained.
+The average is part of the state dict, so checkpoints and resumed runs keep it.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import Tensor, nn
@@ -35,7 +45,29 @@ class WGAN(GenerativeModel):
         if config.kind != "gan":
             raise ValueError(f"WGAN needs a config of kind 'gan', got {config.kind!r}")
         super().__init__(config)
-        self.critic_net = build_encoder(config.preset, config.image_size, 1)
+        self.critic_net = build_encoder(config.preset, config.image_size, 1, config.critic_width)
+        if config.generator_ema:
+            self.generator_average = copy.deepcopy(self.decoder).requires_grad_(False)
+            self.register_buffer("average_updates", torch.zeros((), dtype=torch.long))
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``G(z)``: the averaged generator in evaluation mode (if kept), else the trained one."""
+        if self.config.generator_ema and not self.training:
+            return self.generator_average(z)
+        return self.decoder(z)
+
+    @torch.no_grad()
+    def after_update(self, phase: str) -> None:
+        """After a generator update: fold the new weights into the average (if kept)."""
+        if phase != "generator" or not self.config.generator_ema:
+            return
+        self.average_updates += 1
+        t = int(self.average_updates)
+        beta = min(self.config.generator_ema, (1 + t) / (10 + t))
+        for avg, w in zip(self.generator_average.parameters(), self.decoder.parameters()):
+            avg.lerp_(w, 1 - beta)
+        for avg, w in zip(self.generator_average.buffers(), self.decoder.buffers()):
+            avg.copy_(w)
 
     def critic(self, x: Tensor) -> Tensor:
         """Critic scores ``D(x)`` ``[B]`` for images ``[B, 1, n, n]`` (higher = more real)."""

@@ -5,7 +5,9 @@ training **step** is the sequence of phase updates of ``model.phases()`` (AE/VAE
 update; WGAN-GP: ``critic_steps`` critic updates, each on a fresh batch of real images,
 then one generator update on noise only).  Each update evaluates
 ``model.objective(phase, batch, size)`` and takes one Adam step of that phase's
-optimiser; the learning rate follows :func:`learning_rate` (constant or cosine).
+optimiser, then calls ``model.after_update(phase)`` if the model has it (the GAN's
+generator weight average); the learning rate follows :func:`learning_rate` (constant or
+cosine).
 
 Randomness is counter-based (:mod:`genprior.training.randomness`): the batch order and
 every noise draw are functions of the seed and the step, so a resumed run replays
@@ -221,6 +223,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     objective = ddp.wrap(model, ctx, device)
     images = images.to(device)
     phases = model.phases()
+    after_update = getattr(model, "after_update", lambda phase: None)
     data_updates = sum(p.repeats for p in phases if p.uses_data)
     order = BatchOrder(images.shape[0], config.batch_size, config.seed)
     per_rank = config.batch_size // ctx.world_size
@@ -314,6 +317,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
                     else:
                         loss.backward()
                         opt.step()
+                    after_update(phase.name)
                     nonfinite |= ~torch.isfinite(loss.detach())
                     for name, value in logs.items():
                         sums[name] = sums.get(name, 0.0) + value.detach().float()
