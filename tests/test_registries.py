@@ -33,7 +33,7 @@ EXTENSION = textwrap.dedent('''
     from genprior.methods.parameters import MethodParams
     from genprior.params import param
     from genprior.physics.operator import LinearOperator
-    from genprior.physics.problems import ProblemOptions
+    from genprior.physics.options import ProblemOptions
     from genprior.solvers.result import Result
 
 

@@ -68,10 +68,10 @@ class Generated:
             choices = [c for _, f, _ in taking for c in f.metadata.get("choices", ())]
             if choices:
                 annotation: Any = Literal[tuple(dict.fromkeys(choices))]
-            elif len(kinds) <= 1:
-                annotation = kinds.pop() if kinds else str
-            else:
-                raise TypeError(f"{flag} has different types in different {self.kind}s: {kinds}")
+            elif len(kinds) <= 1 and None not in kinds:
+                annotation = kinds.pop() if kinds else str  # text that a field's convert reads
+            else:  # a mistake in a registry entry, not the user's
+                raise TypeError(f"{flag} needs one plain type (bool, int, float, str) or a convert; got {kinds}")
             out.append(inspect.Parameter(_python_name(flag), inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
                                          default=typer.Option(None, flag, help=self._help(taking))))
         return out

@@ -31,12 +31,14 @@ selection already have it), so a noise level ``sigma`` means the same on every p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from genprior.params import Params, param
+from genprior.params import param
 from genprior.physics.operator import LinearOperator
+from genprior.physics.options import ProblemOptions
 from genprior.resources import check_memory
 from genprior.validation import check_choice
 
@@ -59,18 +61,6 @@ def parse_range(value: str | tuple[float, float]) -> tuple[float, float]:
         return float(start) * scale, float(stop) * scale
     except ValueError:
         raise ValueError(f"must look like 0:1.57 (radians) or 0:90deg, got {value!r}") from None
-
-
-@dataclass(frozen=True)
-class ProblemOptions(Params):
-    """Options of a problem; a subclass adds its fields and builds its operator."""
-
-    def check(self, image_size: int) -> None:
-        """Raise before :meth:`build` if the operator would not fit the images or the memory."""
-
-    def build(self, image_size: int) -> LinearOperator:
-        """The normalised operator for ``image_size`` x ``image_size`` images."""
-        raise NotImplementedError
 
 
 def _check_rays(n: int, angles: int | None, bins: int | None) -> None:
@@ -219,7 +209,7 @@ def problem_class(problem: str) -> type[ProblemOptions]:
 
 def problem_options(problem: str) -> tuple[str, ...]:
     """The option names ``problem`` accepts (besides ``image_size``)."""
-    return tuple(problem_class(problem)().values())
+    return tuple(f.name for f in dataclasses.fields(problem_class(problem)))
 
 
 def make_operator(problem: str, image_size: int, **options: Any) -> LinearOperator:
