@@ -9,8 +9,8 @@ options and their help from the same fields (:mod:`genprior.cli.generated`).
 The checks, for a field's type (the first of ``bool``, ``int``, ``float``, ``str`` in its
 annotation) and the bounds in its metadata: ``int`` fields take integers only,
 ``float`` fields finite numbers (or a tensor of them: a value per image), ``minimum``
-means ``>=``, ``above`` means ``>``, ``maximum`` means ``<=``, ``choices`` lists the
-allowed strings.
+means ``>=``, ``above`` means ``>``, ``maximum`` means ``<=``, ``below`` means ``<``,
+``choices`` lists the allowed strings.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ Grid = tuple[float, dict[float, float]]
 
 
 def param(default: Any, help: str, *, minimum: float | None = None, above: float | None = None,
-          maximum: float | None = None, choices: Sequence[str] | None = None, what: str | None = None,
-          why: str | None = None, flag: str | None = None, convert: Callable[[Any], Any] | None = None,
-          grid: Grid | None = None) -> Any:
+          maximum: float | None = None, below: float | None = None, choices: Sequence[str] | None = None,
+          what: str | None = None, why: str | None = None, flag: str | None = None,
+          convert: Callable[[Any], Any] | None = None, grid: Grid | None = None) -> Any:
     """A dataclass field carrying its meaning and bounds in ``metadata``.
 
     Args:
         default: the value when none is given (``None``: the entry chooses, e.g. from the image size).
         help: one sentence for ``--help`` and the docs.
-        minimum, above, maximum: bounds ``>= minimum``, ``> above``, ``<= maximum``.
+        minimum, above, maximum, below: bounds ``>= minimum``, ``> above``, ``<= maximum``, ``< below``.
         choices: the allowed strings (a tensor may stand in where the annotation allows one).
         what: how an error names a bad choice (default: the field name with spaces).
         why: the reason for a bound, added to its error message.
@@ -49,8 +49,8 @@ def param(default: Any, help: str, *, minimum: float | None = None, above: float
             value; raises ``ValueError("must ...")``.
         grid: the default tuning grid of a regularisation parameter, ``(start, {factor: floor})``.
     """
-    given = dict(help=help, minimum=minimum, above=above, maximum=maximum, choices=tuple(choices or ()) or None,
-                 what=what, why=why, flag=flag, convert=convert, grid=grid)
+    given = dict(help=help, minimum=minimum, above=above, maximum=maximum, below=below,
+                 choices=tuple(choices or ()) or None, what=what, why=why, flag=flag, convert=convert, grid=grid)
     return dataclasses.field(default=default, metadata={k: v for k, v in given.items() if v is not None})
 
 
@@ -69,6 +69,8 @@ def field_types(cls: type) -> dict[str, type | None]:
 def _requirement(meta: dict[str, Any], kind: type | None) -> str:
     if kind is int:
         return f">= {meta['minimum']:g} (an integer)" if "minimum" in meta else "an integer"
+    if "minimum" in meta and "below" in meta:
+        return f"a number in [{meta['minimum']:g}, {meta['below']:g})"
     if "above" in meta and "maximum" in meta:
         return f"in ({meta['above']:g}, {meta['maximum']:g}]"
     if "above" in meta:
@@ -82,7 +84,7 @@ def _number_ok(v: Any, meta: dict[str, Any], kind: type) -> bool:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
         return False
     return (v == v and abs(v) != float("inf") and v >= meta.get("minimum", v) and v > meta.get("above", v - 1)
-            and v <= meta.get("maximum", v))
+            and v <= meta.get("maximum", v) and v < meta.get("below", v + 1))
 
 
 def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: str) -> Any:

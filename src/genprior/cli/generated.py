@@ -46,10 +46,14 @@ class Generated:
     Attributes:
         kind: what an entry is called in messages (``"problem"``, ``"method"``).
         entries: the registry: entry name -> its parameter dataclass.
+        defaults: ``(entry, field) -> value or text`` shown as the default in ``--help``,
+            where an omitted option takes another value than the field's default
+            (``genprior train``: the recipe's); ``None``: the field's default.
     """
 
     kind: str
     entries: Mapping[str, type]
+    defaults: Callable[[str, dataclasses.Field], Any] | None = None
 
     def _fields(self) -> dict[str, list[tuple[str, dataclasses.Field, type | None]]]:
         """``{flag: [(entry, field, plain type)]}``, tuning parameters first."""
@@ -80,7 +84,8 @@ class Generated:
         """The field's help with the entries taking it and their defaults, one part per distinct help text."""
         texts: dict[str, dict[str, Any]] = {}
         for entry, f, _ in taking:
-            texts.setdefault(f.metadata.get("help", ""), {})[entry] = f.default
+            default = self.defaults(entry, f) if self.defaults is not None else f.default
+            texts.setdefault(f.metadata.get("help", ""), {})[entry] = default
         parts = []
         for text, defaults in texts.items():
             shown = {_default_text(d) for d in defaults.values()}
