@@ -19,7 +19,8 @@ from genprior.models.architectures import (
     paper_decoder,
     paper_encoder,
 )
-from genprior.models.checkpoint import _model_classes, load_model, read_config, save_checkpoint
+from genprior.models.checkpoint import load_model, read_config, save_checkpoint
+from genprior.models.kinds import MODEL_KINDS
 from genprior.models.vae import VAE, ModelConfig
 from genprior.training.loop import TrainConfig, learning_rate, train
 
@@ -121,7 +122,7 @@ def test_paper_preset_ae_and_gan(kind):
 
 
 def test_model_kinds_and_their_checkpoints(tmp_path):
-    assert {k: v[0] for k, v in _model_classes().items()} == {"ae": Autoencoder, "vae": VAE, "gan": WGAN}
+    assert {k: v.model_class for k, v in MODEL_KINDS.items()} == {"ae": Autoencoder, "vae": VAE, "gan": WGAN}
     for kind in ("ae", "gan"):
         torch.manual_seed(0)
         model = create_model(kind, latent_dim=4, image_size=16)

@@ -1,5 +1,6 @@
 """Generative models: AE, VAE and WGAN-GP sharing one decoder (the generator), their
-architectures (``compact`` and ``paper`` presets) and safetensors checkpoints.
+architectures (``compact`` and ``paper`` presets) and safetensors checkpoints.  The
+kinds are listed once, in :data:`~genprior.models.kinds.MODEL_KINDS`.
 
 Any ``torch.nn.Module`` mapping ``[B, d] -> [B, 1, H, W]`` with an integer
 ``latent_dim`` attribute is a generator every method accepts; these classes add an
@@ -11,15 +12,16 @@ from __future__ import annotations
 from genprior.models.autoencoder import Autoencoder
 from genprior.models.base import GenerativeModel, Phase
 from genprior.models.checkpoint import build_model, load_model, read_config, save_checkpoint
-from genprior.models.config import KINDS, ModelConfig
+from genprior.models.config import ModelConfig
+from genprior.models.kinds import MODEL_KINDS, ModelKind, ModelSettings
 from genprior.models.vae import VAE
 from genprior.models.wgan import WGAN
 
 
 def create_model(kind: str, **settings) -> GenerativeModel:
-    """A new model of ``kind`` (``"ae"``, ``"vae"``, ``"gan"``): ``create_model("gan", latent_dim=8, image_size=28)``."""
+    """A new model of ``kind`` (a key of :data:`MODEL_KINDS`): ``create_model("gan", latent_dim=8, image_size=28)``."""
     return build_model({"kind": kind, **settings})
 
 
-__all__ = ["KINDS", "VAE", "WGAN", "Autoencoder", "GenerativeModel", "ModelConfig", "Phase", "build_model",
-           "create_model", "load_model", "read_config", "save_checkpoint"]
+__all__ = ["MODEL_KINDS", "VAE", "WGAN", "Autoencoder", "GenerativeModel", "ModelConfig", "ModelKind", "ModelSettings",
+           "Phase", "build_model", "create_model", "load_model", "read_config", "save_checkpoint"]

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from genprior.models.architectures import build_decoder
 from genprior.models.config import ModelConfig
+from genprior.models.kinds import ModelSettings
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Phase:
 class GenerativeModel(nn.Module):
     """Base class: a decoder ``G: [B, d] -> [B, 1, n, n]`` plus a training objective."""
 
+    #: The kind's own settings (:mod:`genprior.models.kinds`); ``config.NAME`` reads them.
+    Settings: type[ModelSettings] = ModelSettings
     #: Adam betas of the model's recipe (the WGAN-GP uses (0, 0.9)).
     default_betas: tuple[float, float] = (0.9, 0.999)
     #: Some phases leave parameters without gradients (DistributedDataParallel must know).

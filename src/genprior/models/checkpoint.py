@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +26,19 @@ FORMAT = "genprior-checkpoint"
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 
 
-def _model_classes() -> dict[str, tuple[type, type]]:
-    """``kind -> (model class, config class)``; imported here to keep imports light."""
-    from genprior.models.autoencoder import Autoencoder
-    from genprior.models.config import ModelConfig
-    from genprior.models.vae import VAE
-    from genprior.models.wgan import WGAN
-
-    return {"ae": (Autoencoder, ModelConfig), "vae": (VAE, ModelConfig), "gan": (WGAN, ModelConfig)}
-
-
 def build_model(model_config: dict[str, Any]) -> nn.Module:
-    """Instantiate an untrained model from the ``model`` section of a config."""
+    """Instantiate an untrained model from the ``model`` section of a config.
+
+    Its ``kind`` names the model class (:data:`~genprior.models.kinds.MODEL_KINDS`); the
+    other entries are the :class:`~genprior.models.config.ModelConfig` settings.
+    """
+    from genprior.models.config import ModelConfig
+    from genprior.models.kinds import get_kind
+
     if not isinstance(model_config, dict):
         raise ValueError(f"the model settings must be a JSON object, got {type(model_config).__name__}")
-    kind = model_config.get("kind")
-    classes = _model_classes()
-    if not isinstance(kind, str) or kind not in classes:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(sorted(classes))}")
-    model_cls, config_cls = classes[kind]
-    known = {f.name for f in fields(config_cls)}
-    unknown = set(model_config) - known
-    if unknown:
-        raise ValueError(f"unknown model settings {sorted(unknown)} for kind {kind!r}")
-    config = config_cls(**model_config)
+    model_cls = get_kind(model_config.get("kind")).model_class
+    config = ModelConfig(**model_config)
     check_model_size(model_cls, config)
     return model_cls(config)
 

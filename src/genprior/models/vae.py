@@ -12,18 +12,31 @@ reconstructions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel
 from genprior.models.config import ModelConfig
+from genprior.models.kinds import ModelSettings
+from genprior.params import param
 
-__all__ = ["VAE", "ModelConfig"]
+__all__ = ["VAE", "ModelConfig", "VAESettings"]
+
+
+@dataclass(frozen=True)
+class VAESettings(ModelSettings):
+    """The VAE's own setting."""
+
+    kl_weight: float = param(0.01, "beta in ||x - G(z)||^2 + beta KL", above=0)
 
 
 class VAE(GenerativeModel):
     """VAE whose decoder is the generator: ``[B, d] -> [B, 1, n, n]``."""
+
+    Settings = VAESettings
 
     def __init__(self, config: ModelConfig) -> None:
         if config.kind != "vae":

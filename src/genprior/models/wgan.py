@@ -26,6 +26,8 @@ The average is part of the state dict, so checkpoints and resumed runs keep it.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -33,10 +35,35 @@ from torch import Tensor, nn
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel, Phase
 from genprior.models.config import ModelConfig
+from genprior.models.kinds import ModelSettings
+from genprior.params import param
+
+
+@dataclass(frozen=True)
+class GANSettings(ModelSettings):
+    """The WGAN-GP's own settings (``critic_width`` and ``generator_ema`` came after the first checkpoints)."""
+
+    gp_weight: float = param(10.0, "gradient-penalty weight lambda", above=0)
+    critic_steps: int = param(5, "critic updates per generator update", minimum=1)
+    critic_width: int | None = param(None, "compact preset: the critic's channels at full resolution, the "
+                                     "generator's width if not given", minimum=1)
+    generator_ema: float = param(0.0, "decay beta of the moving average of the generator's weights, the "
+                                 "generator after training (0: no average)", minimum=0, below=1)
+
+    compact_only = ("critic_width",)
+    omitted_at_default = ("critic_width", "generator_ema")
+
+    def complete(self, preset: str, width: int | None) -> GANSettings:
+        """The compact critic's width defaults to the generator's."""
+        if preset == "compact" and self.critic_width is None:
+            return dataclasses.replace(self, critic_width=width)
+        return self
 
 
 class WGAN(GenerativeModel):
     """WGAN-GP whose generator is the shared decoder: ``[B, d] -> [B, 1, n, n]``."""
+
+    Settings = GANSettings
 
     default_betas = (0.0, 0.9)
     find_unused_parameters = True  # critic updates leave the generator without gradients
