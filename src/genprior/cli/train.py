@@ -1,6 +1,9 @@
-"""``genprior train ae|vae|gan ...``: train a generative model into a run directory.
+"""``genprior train KIND ...``: train a generative model into a run directory.
 
-Defaults come from :func:`genprior.training.recipes.recipe` for the model kind, the
+There is one command per model kind (:data:`~genprior.models.kinds.MODEL_KINDS`): the
+training options below, shared by every kind, then one option per field of the kind's
+settings dataclass, generated (:mod:`genprior.cli.generated`), so a new kind's command
+and options appear by themselves.  Defaults come from :func:`genprior.training.recipes.recipe` for the model kind, the
 data set (the data file's ``meta["dataset"]`` or its image size) and the preset; every
 flag given overrides them.  ``--resume`` continues the run saved in ``--out`` with its
 own settings (``--steps``, ``--max-seconds``, the output cadence, ``--device`` and
@@ -13,12 +16,16 @@ trains on 1/K of every batch (DistributedDataParallel); rank 0 writes the files.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from genprior.cli.app import train_app
+from genprior.cli.generated import Generated, with_options
+from genprior.models.kinds import MODEL_KINDS
 
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
 OutOpt = typer.Option(..., "--out", "-o", help="Output directory (the run): model.safetensors, config.json, losses.csv, "
@@ -26,6 +33,8 @@ OutOpt = typer.Option(..., "--out", "-o", help="Output directory (the run): mode
 LatentOpt = typer.Option(None, "--latent-dim", help="Latent dimension d (default: 8 MNIST, 10 Shapes, 800 knee).")
 PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B) "
                                                 "(default: compact).")
+WidthOpt = typer.Option(None, "--width", help="Compact preset: channels at full resolution, doubling at each halving "
+                                              "(default: 16).")
 StepsOpt = typer.Option(None, "--steps", help="Training steps (GAN: generator steps) (default: the recipe's).")
 BatchOpt = typer.Option(None, "--batch-size", help="Images per update over all processes (default: the recipe's).")
 LrOpt = typer.Option(None, "--lr", help="Adam learning rate (default: the recipe's).")
@@ -125,48 +134,43 @@ def _warn_duplicates(data: Path, train_images) -> None:
                    "test scores on them measure memory, not generalisation", err=True)
 
 
-@train_app.command("vae")
-def train_vae(
-    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
-    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
-    kl_weight: float = typer.Option(None, "--kl-weight", help="beta in recon + beta KL (default: 0.05 MNIST, "
-                                                              "0.01 Shapes, 0.001 knee)."),
-    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
-    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
-    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
-) -> None:
-    """Train a VAE (the paper's equation (6)): recon + beta KL."""
-    _run("vae", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset,
-                                                       "kl_weight": kl_weight})
+def _recipe_default(kind: str, field: dataclasses.Field) -> str:
+    """What an omitted setting of ``kind`` becomes: the recipe's value, by preset and data set."""
+    from genprior.models.architectures import PRESETS
+    from genprior.training.recipes import DATASETS, recipe_settings
+
+    values = {(preset, dataset): getattr(recipe_settings(kind, dataset, preset, 28)[0], field.name)
+              for preset in PRESETS for dataset in DATASETS}
+    text = {key: f"{v:g}" if isinstance(v, float) else str(v) for key, v in values.items() if v is not None}
+    if len(set(text.values())) <= 1:
+        return next(iter(text.values()), "none")
+    for position in (0, 1):  # the value depends on the preset only, or on the data set only
+        groups: dict[str, set[str]] = {}
+        for key, value in text.items():
+            groups.setdefault(key[position], set()).add(value)
+        if all(len(group) == 1 for group in groups.values()):
+            return ", ".join(f"{group.pop()} {name}" for name, group in groups.items())
+    return ", ".join(f"{value} {preset} {dataset}" for (preset, dataset), value in text.items())
 
 
-@train_app.command("ae")
-def train_ae(
-    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
-    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
-    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
-    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
-    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
-) -> None:
-    """Train an autoencoder (the paper's equation (5)): ||x - G(E(x))||^2."""
-    _run("ae", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset})
+def _command(kind: str) -> Callable[..., None]:
+    """The ``genprior train KIND`` command: the shared options, then one per setting of the kind."""
+    settings = Generated("model kind", {kind: MODEL_KINDS[kind].settings}, defaults=_recipe_default)
 
+    @with_options(settings)
+    def command(
+        data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
+        width: int = WidthOpt, steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt,
+        schedule: str = ScheduleOpt, seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt,
+        force: bool = ForceOpt, device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt,
+        log_every: int = LogOpt, checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt,
+        quiet: bool = QuietOpt, **options: Any,  # the kind's settings (genprior.cli.generated)
+    ) -> None:
+        _run(kind, data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset, "width": width,
+                                                          **settings.values(kind, options)})
 
-@train_app.command("gan")
-def train_gan(
-    data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
-    steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt, schedule: str = ScheduleOpt,
-    gp_weight: float = typer.Option(None, "--gp-weight", help="Gradient-penalty weight (default: 10)."),
-    critic_steps: int = typer.Option(None, "--critic-steps", help="Critic updates per generator step (default: 2 "
-                                                                  "compact, 5 paper)."),
-    seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
-    device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt, log_every: int = LogOpt,
-    checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt, quiet: bool = QuietOpt,
-) -> None:
-    """Train a WGAN-GP (critic = the encoder architecture with one output; penalty 10, Adam betas (0, 0.9);
-    paper: Adam 1e-4, 5 critic steps; compact: Adam 1e-3, 2 critic steps)."""
-    _run("gan", data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset,
-                                                       "gp_weight": gp_weight, "critic_steps": critic_steps})
+    command.__doc__ = f"Train {MODEL_KINDS[kind].summary}."
+    return command
 
 
 _TRAIN_KEYS = ("steps", "batch_size", "lr", "schedule", "seed", "max_seconds", "device", "amp", "amp_dtype",
@@ -178,3 +182,7 @@ def _train_options(args: dict[str, Any]) -> dict[str, Any]:
     options = {k: args[k] for k in _TRAIN_KEYS}
     options.update(resume=args["resume"], force=args["force"], quiet=args["quiet"])
     return options
+
+
+for _kind in MODEL_KINDS:
+    train_app.command(_kind)(_command(_kind))

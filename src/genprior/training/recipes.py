@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from genprior.models.kinds import get_kind, setting_names
 from genprior.validation import check_choice
 
 DATASETS = ("mnist", "shapes", "knee")
@@ -90,8 +91,11 @@ def _paper(kind: str, dataset: str) -> Recipe:
 
 
 def recipe(kind: str, dataset: str | None, preset: str = "compact") -> Recipe:
-    """The default :class:`Recipe` for ``kind`` on ``dataset`` (``None``: Shapes-like defaults)."""
-    check_choice(kind, ("ae", "vae", "gan"), "model kind")
+    """The default :class:`Recipe` for ``kind`` on ``dataset`` (``None``: Shapes-like defaults).
+
+    A kind takes the recipe its registry entry names (:data:`~genprior.models.kinds.MODEL_KINDS`).
+    """
+    kind = get_kind(kind).recipe
     check_choice(preset, ("compact", "paper"), "preset")
     base = _paper(kind, dataset or "shapes")
     if dataset is None:
@@ -113,20 +117,17 @@ def recipe_settings(kind: str, dataset: str | None, preset: str, image_size: int
     :class:`~genprior.training.config.TrainConfig` of the recipe.
 
     The recipe of ``(kind, dataset, preset)`` gives the latent size (unless
-    ``latent_dim``), the VAE's KL weight, the GAN's critic steps and the optimiser
-    settings; ``model_overrides`` (``kl_weight``, ``gp_weight``, ``critic_steps``) and
-    ``train_overrides`` (``steps``, ``device``, ...) replace recipe values (``None``
-    values are ignored).
+    ``latent_dim``), its values of the kind's settings (the VAE's KL weight, the GAN's
+    critic steps) and the optimiser settings; ``model_overrides`` (the kind's settings,
+    ``width``) and ``train_overrides`` (``steps``, ``device``, ...) replace recipe values
+    (``None`` values are ignored).
     """
     from genprior.models.config import ModelConfig
     from genprior.training.config import TrainConfig
 
     r = recipe(kind, dataset, preset)
-    extra: dict[str, Any] = {}
-    if kind == "vae":
-        extra["kl_weight"] = r.kl_weight
-    if kind == "gan" and r.critic_steps is not None:
-        extra["critic_steps"] = r.critic_steps
+    # the recipe's values of the kind's own settings (VAE: kl_weight; GAN: critic_steps)
+    extra = {k: v for k, v in r.as_dict().items() if k in setting_names(kind) and v is not None}
     extra.update({k: v for k, v in (model_overrides or {}).items() if v is not None})
     model_config = ModelConfig(kind=kind, preset=preset, latent_dim=r.latent_dim if latent_dim is None else latent_dim,
                                image_size=image_size, **extra)
