@@ -1,0 +1,94 @@
+"""The model kinds: the one list of the generative models genprior builds and trains.
+
+A kind is one line of :data:`MODEL_KINDS`: a :class:`ModelKind` naming its model class
+(``"module:Class"``, imported on first use, so ``import genprior`` stays light), a
+one-line summary and the recipe of training defaults it takes.  The class, a
+:class:`~genprior.models.base.GenerativeModel`, carries the kind's own settings as its
+``Settings``: a :class:`ModelSettings` dataclass (defaults, bounds, help) that
+:class:`~genprior.models.config.ModelConfig` checks and ``config.json`` stores, and from
+which ``genprior train KIND`` generates one option per field.
+
+A new kind is one module (the model class and its settings) plus one line here::
+
+    "flow": ModelKind("mypackage.flow:Flow", "a normalising flow", recipe="ae"),
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from genprior.params import Params
+
+
+@dataclass(frozen=True)
+class ModelSettings(Params):
+    """Base of a kind's own settings (the constants of its objective, the sizes of its own nets).
+
+    Every field is made by :func:`genprior.params.param`; construction checks them.
+    """
+
+    #: settings that size the compact preset's nets (the paper preset's are fixed, so they stay unset)
+    compact_only: ClassVar[tuple[str, ...]] = ()
+    #: settings added after the first checkpoints: ``config.json`` leaves them out at their default,
+    #: so an older ``config.json`` reads back as the same configuration
+    omitted_at_default: ClassVar[tuple[str, ...]] = ()
+
+    def complete(self, preset: str, width: int | None) -> ModelSettings:
+        """These settings with the defaults that depend on the architecture filled in (here: none).
+
+        Args:
+            preset: the architecture preset, ``"compact"`` or ``"paper"``.
+            width: the compact preset's channels at full resolution (``None`` for ``"paper"``).
+        """
+        return self
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One entry of :data:`MODEL_KINDS`.
+
+    Attributes:
+        model: the model class as ``"module:Class"``; the class has ``Settings``.
+        summary: what the kind is, in a line (``genprior train KIND --help`` says "Train <summary>.").
+        recipe: the built-in kind (``"ae"``, ``"vae"``, ``"gan"``) whose training defaults
+            (:func:`genprior.training.recipes.recipe`) this kind takes.
+    """
+
+    model: str
+    summary: str
+    recipe: str
+
+    @property
+    def model_class(self) -> type:
+        """The model class (its module is imported now)."""
+        module, _, name = self.model.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def settings(self) -> type[ModelSettings]:
+        """The dataclass of the kind's own settings."""
+        return self.model_class.Settings
+
+
+MODEL_KINDS: dict[str, ModelKind] = {
+    "ae": ModelKind("genprior.models.autoencoder:Autoencoder",
+                    "an autoencoder (the paper's equation (5)): ||x - G(E(x))||^2", recipe="ae"),
+    "vae": ModelKind("genprior.models.vae:VAE", "a VAE (the paper's equation (6)): recon + beta KL", recipe="vae"),
+    "gan": ModelKind("genprior.models.wgan:WGAN", "a WGAN-GP (the paper's GAN; the critic is the encoder "
+                     "architecture with one output; Adam betas (0, 0.9))", recipe="gan"),
+}
+
+
+def get_kind(name: str) -> ModelKind:
+    """The entry of model kind ``name``; ``ValueError`` listing the kinds if there is none."""
+    if not isinstance(name, str) or name not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {name!r}; choose one of: {', '.join(sorted(MODEL_KINDS))}")
+    return MODEL_KINDS[name]
+
+
+def setting_names(kind: str) -> tuple[str, ...]:
+    """The names of the settings of model kind ``kind``."""
+    return tuple(f.name for f in dataclasses.fields(get_kind(kind).settings))
