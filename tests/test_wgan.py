@@ -189,3 +189,16 @@ def test_compact_widths_and_old_configs():
         ModelConfig(kind="vae", critic_width=32)
     with pytest.raises(ValueError, match=r"generator_ema must be a number in \[0, 1\)"):
         ModelConfig(kind="gan", generator_ema=1.0)
+
+
+def test_sigmoid_generator_output_keeps_samples_in_the_unit_interval(tmp_path):
+    g = gan(generator_output="sigmoid", generator_ema=0.5)
+    with torch.no_grad():
+        g.decoder[-2].bias.fill_(50.0)  # the last convolution: a linear output would reach about 50
+        x = g.train()(torch.randn(6, 4))
+    assert isinstance(g.decoder[-1], nn.Sigmoid) and (x > 0).all() and (x <= 1).all()
+    save_checkpoint(g, tmp_path / "gan")
+    assert load_model(tmp_path / "gan").config.generator_output == "sigmoid"
+    assert gan().config.generator_output == "linear"
+    with pytest.raises(ValueError, match="unknown generator output .tanh.; choose one of: linear, sigmoid"):
+        ModelConfig(kind="gan", generator_output="tanh")
