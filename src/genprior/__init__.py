@@ -2,7 +2,7 @@
 
 ``import genprior as gp`` gives the calls a script needs (:mod:`genprior.api`):
 ``gp.operator``, ``gp.measure``, ``gp.load_model``, ``gp.solve``, ``gp.psnr`` (also
-``gp.nrmse``, ``gp.ssim``) and the registries ``gp.METHODS`` and ``gp.PROBLEMS``.  They
+``gp.nrmse``, ``gp.ssim``) and the registries ``gp.METHODS``, ``gp.PROBLEMS`` and ``gp.MODEL_KINDS``.  They
 load on first use, so ``import genprior`` itself stays fast; the sub-packages
 (``genprior.physics``, ``genprior.methods``, ``genprior.models``, ...) hold the rest.
 """
@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-_API = ("METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator", "psnr",
+_API = ("METHODS", "MODEL_KINDS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator", "psnr",
         "solve", "ssim")
 
 

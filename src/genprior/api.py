@@ -24,6 +24,7 @@ from genprior.experiments.reconstruction import measure
 from genprior.methods import METHODS, get_method
 from genprior.metrics import nrmse, psnr, ssim
 from genprior.models.checkpoint import load_model
+from genprior.models.kinds import MODEL_KINDS
 from genprior.physics.operator import LinearOperator, LinearPhysics
 from genprior.physics.problems import PROBLEMS, make_operator
 from genprior.solvers.result import Result
@@ -66,5 +67,5 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
     return get_method(method).function(physics, y, generator=generator, **params)
 
 
-__all__ = ["METHODS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",
+__all__ = ["METHODS", "MODEL_KINDS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",
            "psnr", "solve", "ssim"]
