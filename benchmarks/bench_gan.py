@@ -2,7 +2,7 @@
 final compact GANs (MNIST latent 8, Shapes latent 10) on criterion A1 and, for MNIST,
 the digit classifier's sample quality.
 
-Run:  .venv/bin/python benchmarks/bench_gan.py [recipes|final] [--record] [--rows FILE]
+Run:  .venv/bin/python benchmarks/bench_gan.py [recipes|architecture|final] [--record] [--rows FILE]
 
 * ``recipes``: on MNIST (and one Shapes check), each WGAN-GP variant trains the compact
   nets for ``--seconds`` of one CPU thread (the same time for all, whatever their cost
@@ -11,6 +11,13 @@ Run:  .venv/bin/python benchmarks/bench_gan.py [recipes|final] [--record] [--row
   rates differ), critic steps per generator step, cosine decay over the time budget.
   The gradient penalty (10), Adam betas (0, 0.9) and batch 50 are the paper's for all.
   Sample grids go to ``runs/bench-gan/``.
+* ``architecture`` (``--variant A..F``, one per process; we ran three at a time): the
+  Adam 1e-3 / 2 critic steps recipe with other nets and averaging, each for ``--seconds``
+  on one thread: generator / critic widths, a linear learning-rate decay to 0 over the
+  budget, a sigmoid output, batch normalisation in the generator.  Each run keeps an
+  exponential moving average of the generator's weights (decay 0.999 after a warm-up)
+  and scores both the trained and the averaged generator: A1 on the first 200 test
+  images and the digit classifier on 2,000 samples.  Grids go to ``runs/bench-gan/``.
 * ``final``: the runs ``--runs DIR/final-{mnist-gan-8,shapes-gan-10}`` trained with the
   plain ``genprior train gan --data DATA --out RUN`` (the compact defaults): A1 on the
   first ``--n-test`` test images, digit-classifier scores of 10,000 MNIST samples, and
@@ -50,6 +57,17 @@ VARIANTS = (
     ("Adam 1e-3, 2 critic steps, cosine", "mnist", 1e-3, 1e-3, 2, "cosine"),
     ("Adam 1e-3, 2 critic steps (compact)", "shapes", 1e-3, 1e-3, 2, "none"),
 )
+
+
+# name -> (generator width, critic width, learning-rate decay, generator output, batch norm in the generator)
+ARCHITECTURES = {
+    "A": (16, 16, "none", "linear", False),
+    "B": (16, 64, "none", "linear", False),
+    "C": (32, 64, "none", "linear", False),
+    "D": (16, 16, "linear", "linear", False),
+    "E": (16, 16, "linear", "sigmoid", False),
+    "F": (16, 16, "linear", "sigmoid", True),
+}
 
 
 def a1_nrmse(model, images: torch.Tensor, chunk: int = 250) -> torch.Tensor:
@@ -93,6 +111,90 @@ def train_for(dataset: str, data: Path, seconds: float, lr_g: float, lr_c: float
         opt_g.step()
         steps += 1
     return model.eval(), steps, {k: float(v) for k, v in logs.items()}
+
+
+def _with_batch_norm(decoder: torch.nn.Sequential) -> torch.nn.Sequential:
+    """The compact decoder with batch normalisation before each LeakyReLU (DCGAN's generator)."""
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    for m in decoder:
+        if isinstance(m, nn.LeakyReLU):
+            prev = layers[-1]
+            layers.append(nn.BatchNorm1d(prev.out_features) if isinstance(prev, nn.Linear)
+                          else nn.BatchNorm2d(prev.out_channels))
+        layers.append(m)
+    return nn.Sequential(*layers)
+
+
+def architecture(variant: str, data_dir: Path, seconds: float, n_test: int = 200) -> dict:
+    """One :data:`ARCHITECTURES` variant on MNIST for ``seconds`` of one thread, scored raw and averaged."""
+    import copy
+
+    from torch import nn
+
+    from genprior.data.io import load_images
+    from genprior.evaluation.digits import default_digit_classifier, digit_sample_quality
+    from genprior.figures import image_grid
+    from genprior.models.architectures import compact_decoder, compact_encoder
+
+    torch.set_num_threads(1)
+    width, critic_width, decay, output, batch_norm = ARCHITECTURES[variant]
+    data = data_dir / "mnist.npz"
+    x = load_images(data, "train")
+    n, d, batch, lr, critic_steps = x.shape[-1], LATENT["mnist"], 50, 1e-3, 2
+    torch.manual_seed(0)
+    model = create_model("gan", latent_dim=d, image_size=n, critic_steps=critic_steps)
+    model.decoder = compact_decoder(d, n, width)
+    if batch_norm:
+        model.decoder = _with_batch_norm(model.decoder)
+    if output == "sigmoid":
+        model.decoder.append(nn.Sigmoid())
+    model.critic_net = compact_encoder(n, 1, critic_width)
+    average = copy.deepcopy(model.decoder).requires_grad_(False)
+    opt_g = torch.optim.Adam(model.decoder.parameters(), lr=lr, betas=(0.0, 0.9))
+    opt_c = torch.optim.Adam(model.critic_net.parameters(), lr=lr, betas=(0.0, 0.9))
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    start, steps, logs, load = time.perf_counter(), 0, {}, os.getloadavg()[0]
+    while (elapsed := time.perf_counter() - start) < seconds:
+        scale = 1.0 if decay == "none" else max(0.0, 1 - elapsed / seconds)
+        for opt in (opt_g, opt_c):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        for _ in range(critic_steps):
+            loss, logs = model.critic_loss(x[torch.randint(0, x.shape[0], (batch,), generator=g)])
+            opt_c.zero_grad()
+            loss.backward()
+            opt_c.step()
+        loss, _ = model.generator_loss(batch)
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+        steps += 1
+        beta = min(0.999, (1 + steps) / (10 + steps))  # as WGAN.after_update with generator_ema 0.999
+        with torch.no_grad():
+            for avg, w in zip(average.parameters(), model.decoder.parameters()):
+                avg.lerp_(w, 1 - beta)
+            for avg, w in zip(average.buffers(), model.decoder.buffers()):
+                avg.copy_(w)
+    model.eval()
+    average.eval()
+    test = load_images(data, "test")[:n_test]
+    row = {"row": "architecture", "name": variant, "gw": width, "cw": critic_width, "decay": decay, "output": output,
+           "batch_norm": batch_norm, "seconds": seconds, "steps": steps, "load": load,
+           "wasserstein": float(logs["wasserstein"])}
+    for tag, decoder in (("raw", model.decoder), ("ema", average)):
+        model.decoder = decoder
+        row[f"a1_{tag}"] = float(a1_nrmse(model, test).median())
+        q = digit_sample_quality(model, n=2000, classifier=default_digit_classifier(log=None))
+        row[f"conf_{tag}"], row[f"min_{tag}"] = q.confident_share, q.min_share
+        with torch.no_grad():
+            grid = model(torch.randn(32, d, generator=torch.Generator().manual_seed(0)))
+        image_grid(grid, ROOT / "runs" / "bench-gan" / f"architecture-{variant}-{tag}.png", ncol=8,
+                   title=f"MNIST: variant {variant} ({tag})")
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def recipes(data_dir: Path, seconds: float, n_test: int) -> list[dict]:
@@ -143,6 +245,10 @@ def final(runs: Path, data_dir: Path, n_test: int, datasets: tuple[str, ...] = (
                "planned": training["steps"], "stopped": training.get("stopped"),
                "train_seconds": training["seconds"], "lr": training["lr"], "batch": training["batch_size"],
                "critic_steps": cfg["model"]["critic_steps"], "schedule": training["schedule"],
+               "width": cfg["model"].get("width", 16), "critic_width": cfg["model"].get("critic_width", 16),
+               "generator_ema": cfg["model"].get("generator_ema", 0.0),
+               "generator_output": cfg["model"].get("generator_output", "linear"),
+               "max_seconds": training.get("max_seconds"),
                "median": float(nrmse.median()), "q25": float(nrmse.quantile(0.25)),
                "q75": float(nrmse.quantile(0.75)), "n_test": n_test, "a1_seconds": time.perf_counter() - start}
         if dataset == "mnist":
@@ -162,8 +268,9 @@ def render(rows: list[dict], where: str, notes: dict) -> str:
     lines = [
         "## Compact WGAN-GP: the recipe at an equal time, and the final runs (bench_training_gan)",
         "",
-        f"Commands: `.venv/bin/python benchmarks/bench_gan.py recipes` and `.venv/bin/python benchmarks/bench_gan.py "
-        f"final --record` ({time.strftime('%Y-%m-%d')})  ",
+        f"Commands: `.venv/bin/python benchmarks/bench_gan.py recipes`, `... architecture --variant X` (X = A-F) and "
+        f"`... final --record`; the section re-rendered from their JSON rows with `... recipes --rows FILE --notes "
+        f"FILE --record` ({time.strftime('%Y-%m-%d')})  ",
         f"Machine: {where}",
         "",
     ]
@@ -189,32 +296,53 @@ def render(rows: list[dict], where: str, notes: dict) -> str:
         if notes.get("recipes"):
             lines += ["", notes["recipes"]]
         lines.append("")
+    arch = [r for r in rows if r["row"] == "architecture"]
+    if arch:
+        lines += [
+            "**Nets and averaging at an equal time (MNIST, latent 8).** Adam 1e-3, betas (0, 0.9), 2 critic steps, "
+            f"batch 50, penalty 10; each variant trains for {arch[0]['seconds']:.0f} s on one thread, three variants "
+            "at a time as separate processes (`bench_gan.py architecture --variant X`), on a machine also running "
+            "tests, so the steps per second differ by variant and by load. Every run keeps a moving average of "
+            "the generator (decay 0.999 after a warm-up) and scores the trained generator and the average: A1 "
+            "median NRMSE on the first 200 test images (best of 4 random starts, 200 iterations) and, of 2,000 "
+            "samples, the share the digit classifier gives confidence >= 0.9 and the smallest class share.",
+            "",
+            "| variant | width G / D | lr decay | output | BN in G | steps | A1 trained / averaged | "
+            "confident trained / averaged | smallest class |",
+            "|---|---|---|---|---|---:|---:|---:|---:|",
+        ]
+        for r in arch:
+            lines.append(f"| {r['name']} | {r['gw']} / {r['cw']} | {r['decay']} | {r.get('output', 'linear')} | "
+                         f"{'yes' if r.get('batch_norm') else 'no'} | {r['steps']} | {r['a1_raw']:.3f} / "
+                         f"{r['a1_ema']:.3f} | {100 * r['conf_raw']:.1f}% / {100 * r['conf_ema']:.1f}% | "
+                         f"{100 * r['min_ema']:.1f}% |")
+        if notes.get("architecture"):
+            lines += ["", notes["architecture"]]
+        lines.append("")
     fin = [r for r in rows if r["row"] == "final"]
     if fin:
         lines += [
-            "**Final runs, the plain command with the compact defaults.** "
-            "`genprior train gan --data DATA.npz --out RUN` (latent 8 MNIST, 10 Shapes; Adam 1e-3, betas (0, 0.9), "
-            "2 critic steps, penalty 10, batch 50, constant rate). A1 on the first N test images (best of 4 "
-            "random starts, 200 iterations; the A1 table above used the same protocol).",
+            "**Final runs** of `genprior train gan --data DATA.npz --out RUN` (latent 8 MNIST, 10 Shapes; Adam 1e-3, "
+            "betas (0, 0.9), 2 critic steps, penalty 10, batch 50, constant rate; the nets and flags of each row "
+            "below). A1 on the first N test images (best of 4 random starts, 200 iterations; the tables above used "
+            "the same protocol); MNIST samples scored by the project's digit classifier (10,000 samples: share "
+            "classified with confidence >= 0.9, target >= 90%; smallest class share, target >= 5%).",
             "",
-            "| data | generator steps | training wall time | A1 median NRMSE (25%-75%) | N | target | samples |",
-            "|---|---:|---:|---:|---:|---|---|",
+            "| data | width G / D | output | average | generator steps | training wall time | "
+            "A1 median NRMSE (25%-75%) | N | A1 target | confident | smallest class | samples |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
         ]
         for r in fin:
             met = "met" if r["median"] <= TARGET[r["dataset"]] else "**not met**"
             steps = f"{r['steps']}" if r["steps"] == r.get("planned", r["steps"]) else \
-                f"{r['steps']} (of {r['planned']}; stopped: {r.get('stopped')})"
-            lines.append(f"| {r['dataset']} (d={LATENT[r['dataset']]}) | {steps} | "
-                         f"{r['train_seconds'] / 60:.1f} min | **{r['median']:.3f}** ({r['q25']:.3f}-{r['q75']:.3f}) | {r['n_test']} | "
-                         f"<= {TARGET[r['dataset']]:.2f} {met} | [grid](../{r['figure']}) |")
-        for r in fin:
-            if "digits" in r:
-                d = r["digits"]
-                share_text = ", ".join(f"{k}: {100 * s:.1f}%" for k, s in enumerate(d["shares"]))
-                lines += ["", f"MNIST samples scored by the project's digit classifier (10,000 samples): "
-                              f"{100 * d['confident_share']:.1f}% classified with confidence >= 0.9 (target >= 90%), "
-                              f"smallest class share {100 * d['min_share']:.1f}% (target >= 5%), "
-                              f"Inception score {d['inception_score']:.2f}; shares {share_text}."]
+                f"{r['steps']} ({r.get('stopped')})"
+            d = r.get("digits")
+            digits = (f"{100 * d['confident_share']:.1f}% | {100 * d['min_share']:.1f}%" if d else "- | -")
+            lines.append(f"| {r['dataset']} (d={LATENT[r['dataset']]}) | {r.get('width', 16)} / "
+                         f"{r.get('critic_width', 16)} | {r.get('generator_output', 'linear')} | "
+                         f"{r.get('generator_ema', 0.0):g} | {steps} | {r['train_seconds'] / 60:.1f} min | "
+                         f"**{r['median']:.3f}** ({r['q25']:.3f}-{r['q75']:.3f}) | {r['n_test']} | "
+                         f"<= {TARGET[r['dataset']]:.2f} {met} | {digits} | [grid](../{r['figure']}) |")
         if notes.get("final"):
             lines += ["", notes["final"]]
     return "\n".join(lines)
@@ -222,7 +350,8 @@ def render(rows: list[dict], where: str, notes: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("recipes", "final"))
+    parser.add_argument("what", choices=("recipes", "architecture", "final"))
+    parser.add_argument("--variant", choices=tuple(ARCHITECTURES), help="architecture: which variant to run")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "runs" / "data", help="mnist.npz and shapes.npz")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="final: where final-*-gan-* are")
     parser.add_argument("--seconds", type=float, default=240, help="recipes: training seconds per variant")
@@ -237,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
             if line.startswith("{")] if args.rows else []
     if args.what == "recipes" and not args.rows:
         rows += recipes(args.data_dir, args.seconds, 200)
+    if args.what == "architecture" and args.variant:
+        rows.append(architecture(args.variant, args.data_dir, args.seconds))
     if args.what == "final":
         rows += final(args.runs, args.data_dir, args.n_test, tuple(args.datasets.split(",")))
     notes = json.loads(Path(args.notes).read_text()) if args.notes else {}

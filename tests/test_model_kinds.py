@@ -129,7 +129,7 @@ def test_settings_belong_to_their_kind(registered):
 def test_the_built_in_kinds_and_their_settings():
     assert list(MODEL_KINDS) == ["ae", "vae", "gan"]
     assert list(ModelConfig(kind="gan").settings.values()) == ["gp_weight", "critic_steps", "critic_width",
-                                                                      "generator_ema"]
+                                                                      "generator_ema", "generator_output"]
     assert ModelConfig(kind="vae").settings.values() == {"kl_weight": 0.01}
     assert ModelConfig(kind="ae").settings.values() == {}
     with pytest.raises(AttributeError):

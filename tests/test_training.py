@@ -193,16 +193,17 @@ def test_bad_settings():
 
 def test_recipes_follow_the_paper():
     r = recipe("vae", "mnist", "paper")
-    assert (r.latent_dim, r.lr, r.batch_size, r.kl_weight, r.steps, r.schedule) == (8, 5e-4, 64, 0.05, 30_000, "constant")
+    assert (r.latent_dim, r.lr, r.batch_size, r.model, r.steps, r.schedule) == (
+        8, 5e-4, 64, {"kl_weight": 0.05}, 30_000, "constant")
     r = recipe("ae", "shapes", "paper")
-    assert (r.latent_dim, r.lr, r.batch_size, r.kl_weight) == (10, 5e-4, 32, None)
-    assert recipe("vae", "shapes", "paper").kl_weight == 0.01
+    assert (r.latent_dim, r.lr, r.batch_size, r.model) == (10, 5e-4, 32, {})
+    assert recipe("vae", "shapes", "paper").model == {"kl_weight": 0.01}
     g = recipe("gan", "mnist", "paper")
     assert (g.lr, g.betas, g.batch_size) == (1e-4, (0.0, 0.9), 50)
     g = recipe("gan", "shapes", "compact")  # the compact GAN: the paper's loss and betas, a faster optimiser
-    assert (g.lr, g.betas, g.batch_size, g.critic_steps) == (1e-3, (0.0, 0.9), 50, 2)
+    assert (g.lr, g.betas, g.batch_size, g.model["critic_steps"]) == (1e-3, (0.0, 0.9), 50, 2)
     k = recipe("vae", "knee", "paper")
-    assert (k.latent_dim, k.kl_weight) == (800, 0.001)
+    assert (k.latent_dim, k.model) == (800, {"kl_weight": 0.001})
     assert dataset_of({"dataset": "mnist"}, 28) == "mnist" and dataset_of({}, 56) == "shapes"
     assert dataset_of({"dataset": "shapes-plus"}, 56) == "shapes" and dataset_of({}, 128) == "knee"
     assert dataset_of({"dataset": "folder"}, 64) is None
@@ -222,7 +223,8 @@ def test_cli_uses_the_recipe_and_flags_override_it(mnist_like, tmp_path, capsys)
                     "--quiet"]) == 0
     cfg = json.loads((tmp_path / "gan" / "config.json").read_text())
     assert cfg["model"] == {"kind": "gan", "preset": "compact", "latent_dim": 8, "image_size": 28,
-                            "gp_weight": 10.0, "critic_steps": 2}  # the compact GAN recipe
+                            "gp_weight": 10.0, "critic_steps": 2, "generator_ema": 0.999,
+                            "generator_output": "sigmoid"}  # the compact GAN recipe
     assert (cfg["training"]["lr"], cfg["training"]["batch_size"], cfg["training"]["betas"]) == (1e-3, 50, [0.0, 0.9])
     assert run_cli(["train", "gan", "--data", str(mnist_like), "--out", str(tmp_path / "gan5"), "--steps", "1",
                     "--critic-steps", "5", "--lr", "1e-4", "--quiet"]) == 0  # flags override the recipe

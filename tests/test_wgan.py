@@ -96,15 +96,16 @@ def test_checkpoint_and_criterion_a1_with_random_restarts(tmp_path):
 
 
 def test_compact_recipe_is_faster_than_the_papers_and_keeps_its_loss():
-    for dataset, steps in (("mnist", 12_000), ("shapes", 3_000)):
+    for dataset, steps in (("mnist", 12_000), ("shapes", 2_500)):
         r = recipe("gan", dataset, "compact")
-        assert (r.lr, r.critic_steps, r.betas, r.batch_size, r.schedule, r.steps) == (
+        assert (r.lr, r.model["critic_steps"], r.betas, r.batch_size, r.schedule, r.steps) == (
             1e-3, 2, (0.0, 0.9), 50, "constant", steps)
+        assert (r.model["generator_ema"], r.model["generator_output"]) == (0.999, "sigmoid")
         p = recipe("gan", dataset, "paper")  # the authors' WGAN-GP, unchanged
-        assert (p.lr, p.critic_steps, p.betas, p.batch_size, p.steps) == (1e-4, 5, (0.0, 0.9), 50, 25_000)
+        assert (p.lr, p.model, p.betas, p.batch_size, p.steps) == (1e-4, {"critic_steps": 5}, (0.0, 0.9), 50, 25_000)
     assert ModelConfig(kind="gan").gp_weight == 10.0 and ModelConfig(kind="gan").critic_steps == 5  # old configs
     for kind in ("ae", "vae"):
-        assert recipe(kind, "mnist", "compact").critic_steps is None
+        assert "critic_steps" not in recipe(kind, "mnist", "compact").model
 
 
 def _sliced_w2(a: torch.Tensor, b: torch.Tensor, k: int = 256) -> float:
@@ -126,7 +127,7 @@ def test_a_short_compact_gan_training_moves_the_samples_to_the_data(tmp_path):
     for i, (r0, c0) in enumerate(torch.randint(0, 10, (256, 2), generator=g).tolist()):
         x[i, 0, r0:r0 + 6, c0:c0 + 6] = 0.5
     r = recipe("gan", "shapes", "compact")
-    model = gan(critic_steps=r.critic_steps)
+    model = gan(critic_steps=r.model["critic_steps"])
 
     def distances() -> tuple[float, float]:
         with torch.no_grad():

@@ -14,16 +14,20 @@ models train in minutes:
   "bench_training_recipes"), 5k steps by default.
 - WGAN-GP: Adam 1e-3 (the paper's 1e-4 is ten times smaller) and 2 critic updates per
   generator update (the paper's 5), constant learning rate, the compact nets without
-  dropout; 12k (MNIST) / 3k (Shapes) generator steps, about 30 minutes each on two CPU
-  cores.  At an equal 240 seconds of one CPU thread on MNIST (benchmarks/RESULTS.md,
-  "bench_training_gan"), A1 median NRMSE on 200 test images: paper optimiser 0.70
-  (blobs), Adam 1e-3 with 5 critic steps 0.66, Adam 5e-4 with 5 critic steps 0.66, a
+  dropout, a sigmoid generator output and an exponential moving average of the
+  generator's weights (decay 0.999, the generator used after training); 12k (MNIST) /
+  2.5k (Shapes) generator steps, 30 minutes each on one CPU thread of a busy 2-core
+  machine.  Evidence (benchmarks/RESULTS.md, "bench_training_gan"): at an equal 240
+  seconds on MNIST, A1 median NRMSE on 200 test images: paper optimiser 0.70 (blobs),
+  Adam 1e-3 with 5 critic steps 0.66, Adam 5e-4 with 5 critic steps 0.66, a
   two-time-scale rule (critic 4e-4, generator 1e-4, 1 critic step) 0.67, Adam 1e-3 with
-  2 critic steps 0.60 (recognisable digits), the same with cosine decay 0.66.  With
-  2 critic steps a generator step costs less than half as much, so the generator gets
-  2-3x the updates in the same time, and the higher rate makes each count.  Final runs
-  with these defaults: MNIST A1 median 0.54 on 1000 test images (was 0.70; the target
-  0.50 is not met yet; 57% of samples are confident digits), Shapes 0.31 on 200 (was 0.53; target 0.25 not met).
+  2 critic steps 0.60 (recognisable digits).  At an equal 900 seconds: a sigmoid output
+  raised the confidently classified share of samples by 6 points and lowered A1; wider
+  nets (generator 32 / critic 64) gave more per step but fewer steps and lost at an
+  equal time (30 minutes: A1 0.50 and 68% confident against 0.45 and 73%); a linear
+  decay of the rate and batch normalisation gave little.  Final runs with these
+  defaults: MNIST A1 median 0.45 on 1000 test images (was 0.54; 73% of samples are
+  confident digits, was 57%), Shapes 0.24 on 200 (was 0.31).
 
 Every value can be overridden (CLI flags ``--lr``, ``--batch-size``, ``--kl-weight``,
 ``--critic-steps``, ``--schedule``, ``--steps`` ...).
@@ -31,7 +35,7 @@ Every value can be overridden (CLI flags ``--lr``, ``--batch-size``, ``--kl-weig
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from genprior.models.kinds import get_kind, setting_names
@@ -42,8 +46,8 @@ _SIZE_TO_DATASET = {28: "mnist", 56: "shapes", 128: "knee"}
 # The compact WGAN-GP (see the module docstring): Adam 1e-3 with the paper's betas (0, 0.9) and
 # penalty 10, two critic updates per generator update; the steps fit about 30 minutes on 2 cores.
 COMPACT_GAN_LR = 1e-3
-COMPACT_GAN_CRITIC_STEPS = 2
-COMPACT_GAN_STEPS = {"mnist": 12_000, "shapes": 3_000, "knee": 3_000}
+COMPACT_GAN_MODEL = {"critic_steps": 2, "generator_ema": 0.999, "generator_output": "sigmoid"}
+COMPACT_GAN_STEPS = {"mnist": 12_000, "shapes": 2_500, "knee": 2_500}
 _NAME_TO_DATASET = {"mnist": "mnist", "shapes": "shapes", "shapes-plus": "shapes", "fastmri": "knee",
                     "knee": "knee", "ellipses": "knee"}
 
@@ -58,8 +62,7 @@ class Recipe:
     steps: int
     schedule: str = "constant"
     betas: tuple[float, float] | None = None  # None: the model's default (GAN: (0, 0.9))
-    kl_weight: float | None = None  # VAE only
-    critic_steps: int | None = None  # GAN only: critic updates per generator step
+    model: dict[str, Any] = field(default_factory=dict)  # the recipe's model settings (kl_weight, width, ...)
     source: str = ""  # where the numbers come from
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,15 +81,15 @@ def dataset_of(meta: dict[str, Any] | None, image_size: int) -> str | None:
 def _paper(kind: str, dataset: str) -> Recipe:
     latent = {"mnist": 8, "shapes": 10, "knee": 800}[dataset]
     if kind == "gan":
-        return Recipe(latent, 1e-4, 50, 25_000, betas=(0.0, 0.9), critic_steps=5,
+        return Recipe(latent, 1e-4, 50, 25_000, betas=(0.0, 0.9), model={"critic_steps": 5},
                       source="paper WGAN-GP: Adam 1e-4 betas (0, 0.9), batch 50, 20k-30k generator steps")
     if dataset == "knee":
-        return Recipe(latent, 5e-4, 32, 250_000, kl_weight=0.001 if kind == "vae" else None,
+        return Recipe(latent, 5e-4, 32, 250_000, model={"kl_weight": 0.001} if kind == "vae" else {},
                       source="paper knee VAE: latent 800, KL 0.001, ~250k iterations (lr and batch not stated: "
                              "Adam 5e-4, batch 32 assumed)")
     batch = 64 if dataset == "mnist" else 32
     kl = (0.05 if dataset == "mnist" else 0.01) if kind == "vae" else None
-    return Recipe(latent, 5e-4, batch, 30_000, kl_weight=kl,
+    return Recipe(latent, 5e-4, batch, 30_000, model={"kl_weight": kl} if kl else {},
                   source=f"paper AE/VAE: Adam 5e-4, batch {batch}, 30k iterations" + (f", KL {kl}" if kl else ""))
 
 
@@ -104,9 +107,11 @@ def recipe(kind: str, dataset: str | None, preset: str = "compact") -> Recipe:
         return base
     if kind == "gan":
         steps = COMPACT_GAN_STEPS[dataset or "shapes"]
-        return replace(base, lr=COMPACT_GAN_LR, critic_steps=COMPACT_GAN_CRITIC_STEPS, steps=steps,
+        model = {**base.model, **COMPACT_GAN_MODEL}
+        return replace(base, lr=COMPACT_GAN_LR, model=model, steps=steps,
                        source=base.source + f"; compact: Adam {COMPACT_GAN_LR:g} (betas kept), "
-                              f"{COMPACT_GAN_CRITIC_STEPS} critic steps, {steps // 1000}k steps by default")
+                              f"{model['critic_steps']} critic steps, sigmoid output, generator weight average "
+                              f"{model['generator_ema']:g}, {steps / 1000:g}k steps by default")
     return replace(base, lr=2e-3, schedule="cosine", steps=5_000,
                    source=base.source + "; compact: Adam 2e-3 with cosine decay, 5k steps by default")
 
@@ -126,8 +131,8 @@ def recipe_settings(kind: str, dataset: str | None, preset: str, image_size: int
     from genprior.training.config import TrainConfig
 
     r = recipe(kind, dataset, preset)
-    # the recipe's values of the kind's own settings (VAE: kl_weight; GAN: critic_steps)
-    extra = {k: v for k, v in r.as_dict().items() if k in setting_names(kind) and v is not None}
+    # the recipe's values of the model settings the kind has (VAE: kl_weight; GAN: critic_steps, widths, ...)
+    extra = {k: v for k, v in r.model.items() if k in (*setting_names(kind), "width")}
     extra.update({k: v for k, v in (model_overrides or {}).items() if v is not None})
     model_config = ModelConfig(kind=kind, preset=preset, latent_dim=r.latent_dim if latent_dim is None else latent_dim,
                                image_size=image_size, **extra)
