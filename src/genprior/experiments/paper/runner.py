@@ -67,11 +67,16 @@ class Experiment:
 
 
 def settings_key(assets: Assets, protocol: Protocol, name: str) -> str:
-    """A short hash of everything a finished experiment depends on."""
+    """A short hash of everything a finished experiment depends on: its name, the mode,
+    the protocol, the package version and the training recipes of the generators (a
+    changed recipe trains new generators, so their results are redone)."""
     from genprior import __version__
+    from genprior.training.recipes import DATASETS, recipe
 
+    recipes = {f"{kind}-{dataset}": recipe(kind, dataset, assets.preset).as_dict()
+               for kind in ("ae", "vae", "gan") for dataset in DATASETS}
     blob = json.dumps({"name": name, "quick": assets.quick, "preset": assets.preset, "protocol": asdict(protocol),
-                       "version": __version__}, sort_keys=True)
+                       "version": __version__, "recipes": recipes}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -85,6 +90,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     from genprior.atomic import write_json_atomic, write_text_atomic
 
     done: dict[str, dict[str, Any]] = {}
+    estimates = [exp.minutes[0 if assets.quick else 1] for exp in experiments]
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
@@ -95,8 +101,9 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                 assets.log(f"[{i}/{len(experiments)}] {exp.name}: finished earlier, skipped")
                 done[exp.name] = previous
                 continue
-        estimate = exp.minutes[0 if assets.quick else 1]
-        assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min)")
+        estimate, left = estimates[i - 1], sum(estimates[i - 1:])
+        assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and the "
+                   f"rest not yet finished: at most about {left:g} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         result = exp.run(Context(assets, protocol, directory))
@@ -112,7 +119,8 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
             if previous.get("key") == settings_key(assets, protocol, name):
                 done[name] = previous
     ranked = sorted(done.values(), key=lambda r: list(order).index(r["name"]) if r["name"] in order else len(order))
-    sections = [header] + [f"{r['markdown']}\n\n_Wall time of this experiment: {r['seconds']:.0f} s._"
+    sections = [header] + [f"{r['markdown']}\n\n_Wall time of this experiment, training the generators it was "
+                           f"the first to need included: {r['seconds']:.0f} s._"
                            for r in ranked]
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done
