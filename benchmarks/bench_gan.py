@@ -82,21 +82,28 @@ def a1_nrmse(model, images: torch.Tensor, chunk: int = 250) -> torch.Tensor:
     return torch.cat(out)
 
 
-def train_for(dataset: str, data: Path, seconds: float, lr_g: float, lr_c: float, critic_steps: int,
-              decay: str, batch: int = 50, seed: int = 0):
-    """Train a compact WGAN-GP for ``seconds`` of wall time; returns ``(model, steps, last log)``."""
-    from genprior.data.io import load_images
+def lr_scale(decay: str, fraction: float) -> float:
+    """The learning-rate factor after ``fraction`` of the time budget: ``none`` 1, ``cosine``
+    from 1 down to 0.05, ``linear`` from 1 down to 0."""
+    if decay == "cosine":
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction))
+    if decay == "linear":
+        return max(0.0, 1 - fraction)
+    return 1.0
 
-    x = load_images(data, "train")
-    torch.manual_seed(seed)
-    model = create_model("gan", latent_dim=LATENT[dataset], image_size=x.shape[-1], critic_steps=critic_steps)
+
+def train_gan_for(model, x: torch.Tensor, seconds: float, lr_g: float, lr_c: float, critic_steps: int, decay: str,
+                  batch: int = 50, seed: int = 0) -> tuple[int, dict[str, float]]:
+    """Train the WGAN-GP ``model`` on ``x`` for ``seconds`` of wall time (batches drawn with
+    replacement, Adam betas (0, 0.9)); after each generator update ``model.after_update`` folds
+    the weights into its moving average, if it keeps one.  Returns ``(steps, last log)``."""
     opt_g = torch.optim.Adam(model.decoder.parameters(), lr=lr_g, betas=(0.0, 0.9))
     opt_c = torch.optim.Adam(model.critic_net.parameters(), lr=lr_c, betas=(0.0, 0.9))
     g = torch.Generator().manual_seed(seed)
     model.train()
     start, steps, logs = time.perf_counter(), 0, {}
     while (elapsed := time.perf_counter() - start) < seconds:
-        scale = 1.0 if decay == "none" else 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
+        scale = lr_scale(decay, elapsed / seconds)
         for opt, lr in ((opt_g, lr_g), (opt_c, lr_c)):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
@@ -109,8 +116,21 @@ def train_for(dataset: str, data: Path, seconds: float, lr_g: float, lr_c: float
         opt_g.zero_grad()
         loss.backward()
         opt_g.step()
+        model.after_update("generator")
         steps += 1
-    return model.eval(), steps, {k: float(v) for k, v in logs.items()}
+    return steps, {k: float(v) for k, v in logs.items()}
+
+
+def train_for(dataset: str, data: Path, seconds: float, lr_g: float, lr_c: float, critic_steps: int,
+              decay: str, batch: int = 50, seed: int = 0):
+    """Train a compact WGAN-GP for ``seconds`` of wall time; returns ``(model, steps, last log)``."""
+    from genprior.data.io import load_images
+
+    x = load_images(data, "train")
+    torch.manual_seed(seed)
+    model = create_model("gan", latent_dim=LATENT[dataset], image_size=x.shape[-1], critic_steps=critic_steps)
+    steps, logs = train_gan_for(model, x, seconds, lr_g, lr_c, critic_steps, decay, batch, seed)
+    return model.eval(), steps, logs
 
 
 def _with_batch_norm(decoder: torch.nn.Sequential) -> torch.nn.Sequential:
@@ -144,53 +164,29 @@ def architecture(variant: str, data_dir: Path, seconds: float, n_test: int = 200
     x = load_images(data, "train")
     n, d, batch, lr, critic_steps = x.shape[-1], LATENT["mnist"], 50, 1e-3, 2
     torch.manual_seed(0)
-    model = create_model("gan", latent_dim=d, image_size=n, critic_steps=critic_steps)
+    model = create_model("gan", latent_dim=d, image_size=n, critic_steps=critic_steps, generator_ema=0.999)
     model.decoder = compact_decoder(d, n, width)
     if batch_norm:
         model.decoder = _with_batch_norm(model.decoder)
     if output == "sigmoid":
         model.decoder.append(nn.Sigmoid())
     model.critic_net = compact_encoder(n, 1, critic_width)
-    average = copy.deepcopy(model.decoder).requires_grad_(False)
-    opt_g = torch.optim.Adam(model.decoder.parameters(), lr=lr, betas=(0.0, 0.9))
-    opt_c = torch.optim.Adam(model.critic_net.parameters(), lr=lr, betas=(0.0, 0.9))
-    g = torch.Generator().manual_seed(0)
-    model.train()
-    start, steps, logs, load = time.perf_counter(), 0, {}, os.getloadavg()[0]
-    while (elapsed := time.perf_counter() - start) < seconds:
-        scale = 1.0 if decay == "none" else max(0.0, 1 - elapsed / seconds)
-        for opt in (opt_g, opt_c):
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
-        for _ in range(critic_steps):
-            loss, logs = model.critic_loss(x[torch.randint(0, x.shape[0], (batch,), generator=g)])
-            opt_c.zero_grad()
-            loss.backward()
-            opt_c.step()
-        loss, _ = model.generator_loss(batch)
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-        steps += 1
-        beta = min(0.999, (1 + steps) / (10 + steps))  # as WGAN.after_update with generator_ema 0.999
-        with torch.no_grad():
-            for avg, w in zip(average.parameters(), model.decoder.parameters()):
-                avg.lerp_(w, 1 - beta)
-            for avg, w in zip(average.buffers(), model.decoder.buffers()):
-                avg.copy_(w)
+    model.generator_average = copy.deepcopy(model.decoder).requires_grad_(False)  # the average of the new decoder
+    load = os.getloadavg()[0]
+    steps, logs = train_gan_for(model, x, seconds, lr, lr, critic_steps, decay, batch, seed=0)
     model.eval()
-    average.eval()
+    trained = copy.deepcopy(model)  # the trained weights as the generator (evaluation mode uses the average)
+    trained.generator_average = trained.decoder
     test = load_images(data, "test")[:n_test]
     row = {"row": "architecture", "name": variant, "gw": width, "cw": critic_width, "decay": decay, "output": output,
            "batch_norm": batch_norm, "seconds": seconds, "steps": steps, "load": load,
-           "wasserstein": float(logs["wasserstein"])}
-    for tag, decoder in (("raw", model.decoder), ("ema", average)):
-        model.decoder = decoder
-        row[f"a1_{tag}"] = float(a1_nrmse(model, test).median())
-        q = digit_sample_quality(model, n=2000, classifier=default_digit_classifier(log=None))
+           "wasserstein": logs["wasserstein"]}
+    for tag, generator in (("raw", trained), ("ema", model)):
+        row[f"a1_{tag}"] = float(a1_nrmse(generator, test).median())
+        q = digit_sample_quality(generator, n=2000, classifier=default_digit_classifier(log=None))
         row[f"conf_{tag}"], row[f"min_{tag}"] = q.confident_share, q.min_share
         with torch.no_grad():
-            grid = model(torch.randn(32, d, generator=torch.Generator().manual_seed(0)))
+            grid = generator(torch.randn(32, d, generator=torch.Generator().manual_seed(0)))
         image_grid(grid, ROOT / "runs" / "bench-gan" / f"architecture-{variant}-{tag}.png", ncol=8,
                    title=f"MNIST: variant {variant} ({tag})")
     print(json.dumps(row), flush=True)
