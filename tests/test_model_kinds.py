@@ -9,15 +9,13 @@ trains, and its checkpoint loads like any other.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
-import numpy as np
 import pytest
 import torch
 
+from cli_runner import run_script, user_folder
 from genprior.models import MODEL_KINDS, ModelConfig, ModelKind, load_model
 
 NEW_KIND = textwrap.dedent('''
@@ -67,14 +65,7 @@ main({args!r})
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    from genprior.data.io import save_dataset
-
-    folder = tmp_path_factory.mktemp("kind")
-    (folder / "noisy_codes.py").write_text(NEW_KIND)
-    g = np.random.default_rng(0)
-    save_dataset(folder / "small.npz", train=g.random((16, 1, 16, 16)), test=g.random((4, 1, 16, 16)),
-                 meta={"dataset": "t"})
-    return folder
+    return user_folder(tmp_path_factory.mktemp("kind"), "noisy_codes", NEW_KIND, (16, 1, 16, 16), (4, 1, 16, 16))
 
 
 @pytest.fixture
@@ -84,8 +75,7 @@ def registered(folder, monkeypatch):
 
 
 def _genprior(folder, args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", REGISTER.format(folder=str(folder), kind=KIND, args=args)],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"})
+    return run_script(REGISTER.format(folder=str(folder), kind=KIND, args=args))
 
 
 def test_a_registered_model_kind_gets_its_train_command_and_trains(folder, registered):

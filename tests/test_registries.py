@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
-import numpy as np
 import pytest
 import torch
 
+from cli_runner import run_script, user_folder
 from genprior.cli.generated import Generated
 from genprior.methods import METHODS, Method, check_param_values, get_method
 from genprior.params import Params, param
@@ -97,18 +95,11 @@ main({args!r})
 
 @pytest.fixture(scope="module")
 def extension(tmp_path_factory):
-    from genprior.data.io import save_dataset
-
-    folder = tmp_path_factory.mktemp("ext")
-    (folder / "toy_extension.py").write_text(EXTENSION)
-    g = np.random.default_rng(0)
-    save_dataset(folder / "small.npz", train=g.random((2, 1, 8, 8)), test=g.random((6, 1, 8, 8)), meta={"dataset": "t"})
-    return folder
+    return user_folder(tmp_path_factory.mktemp("ext"), "toy_extension", EXTENSION, (2, 1, 8, 8), (6, 1, 8, 8))
 
 
 def _genprior(folder, args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", REGISTER.format(folder=str(folder), args=args)],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"})
+    return run_script(REGISTER.format(folder=str(folder), args=args))
 
 
 def test_a_registered_operator_and_method_get_their_cli_options_and_run(extension):
