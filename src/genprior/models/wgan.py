@@ -99,10 +99,10 @@ class WGAN(GenerativeModel):
         if phase != "generator" or not self.config.generator_ema:
             return
         self.average_updates += 1
-        t = int(self.average_updates)
-        beta = min(self.config.generator_ema, (1 + t) / (10 + t))
+        t = self.average_updates.double()  # kept on the model's device: no host sync per step
+        weight = 1 - torch.clamp((1 + t) / (10 + t), max=self.config.generator_ema)  # 1 - b_t
         for avg, w in zip(self.generator_average.parameters(), self.decoder.parameters()):
-            avg.lerp_(w, 1 - beta)
+            avg.lerp_(w, weight.to(avg.dtype))
         for avg, w in zip(self.generator_average.buffers(), self.decoder.buffers()):
             avg.copy_(w)
 
