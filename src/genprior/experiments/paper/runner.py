@@ -73,7 +73,8 @@ def settings_key(assets: Assets, protocol: Protocol, name: str) -> str:
     from genprior import __version__
     from genprior.training.recipes import DATASETS, recipe
 
-    recipes = {f"{kind}-{dataset}": recipe(kind, dataset, assets.preset).as_dict()
+    recipes = {f"{kind}-{dataset}": {k: v for k, v in recipe(kind, dataset, assets.preset).as_dict().items()
+                                     if k != "source"}  # the values, not their description
                for kind in ("ae", "vae", "gan") for dataset in DATASETS}
     blob = json.dumps({"name": name, "quick": assets.quick, "preset": assets.preset, "protocol": asdict(protocol),
                        "version": __version__, "recipes": recipes}, sort_keys=True)
