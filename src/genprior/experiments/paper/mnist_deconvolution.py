@@ -86,14 +86,17 @@ def fig7(ctx: Context) -> dict[str, Any]:
     fig.tight_layout()
     save_figure(fig, ctx.directory / "discrepancy.png")
     lines = ["## Figure 7: the data discrepancy against lam (MNIST deconvolution, sigma 0.1, 8-d GAN)", "",
-             f"One test image, one noise realisation; the Morozov level sigma sqrt(m) = {level:.3f}. The panels show "
+             f"One test image, one noise realisation; the Morozov level sigma sqrt(m) = {level:.3f}. Generative "
+             f"methods start from {ctx.protocol.start}, every solve runs to its stopping rule. The panels show "
              "each method at the lam whose discrepancy is closest to it. The paper: the hard method's discrepancy "
              "stays above the level (the data are not in the range of A G), relaxed and sparse reach it.", "",
-             "| method | lam at the Morozov level | discrepancy | PSNR (dB) | smallest discrepancy on the grid |",
-             "|---|---:|---:|---:|---:|"]
+             "| method | lam at the Morozov level | discrepancy | PSNR (dB) | smallest discrepancy on the grid | "
+             "converged (grid points) |",
+             "|---|---:|---:|---:|---:|---:|"]
     for key, c in chosen.items():
+        converged = curves[key]["converged"]
         lines.append(f"| {key} | {c['lam']:.3g} | {c['residual']:.3f} | {c['psnr']:.2f} | "
-                     f"{min(curves[key]['residual']):.3f} |")
+                     f"{min(curves[key]['residual']):.3f} | {sum(converged)}/{len(converged)} |")
     hard_above = min(curves["hard"]["residual"]) > level
     lines += ["", f"Hard stays above the level on the whole grid: {'yes' if hard_above else 'no'} "
               "(the paper: yes).", "", f"![discrepancy]({ctx.directory.name}/discrepancy.png)"]

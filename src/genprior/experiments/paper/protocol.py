@@ -34,6 +34,19 @@ class Protocol:
     def quick(cls) -> "Protocol":
         return cls(n_tune=2, n_test=3, max_iter=20, coarse_values=2)
 
+    @property
+    def start(self) -> str:
+        """Where generative methods start, in words."""
+        return "random codes z ~ N(0, I)" if self.init == "random" else "the encoder's codes"
+
+    def describe(self) -> str:
+        """The protocol in one sentence, for the report."""
+        return (f"parameters chosen for the best mean PSNR on {self.n_tune} tuning images (two-stage grid: the "
+                f"authors' ranges at every other value, then the best point's neighbours), then fixed and evaluated "
+                f"on {self.n_test} other test images; the same noise for every method; generative methods start "
+                f"from {self.start}; relaxed solved in {self.relaxed_coordinates} coordinates; every solve runs to "
+                "its stopping rule" + (f" (quick mode: cap {self.max_iter} iterations)" if self.max_iter else ""))
+
     def solver_options(self, method: str) -> dict[str, Any]:
         """The keyword arguments of ``method`` this protocol fixes: the cap (if any), the
         start of generative methods and the coordinates of relaxed."""

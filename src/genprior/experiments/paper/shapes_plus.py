@@ -66,7 +66,7 @@ def fig11(ctx: Context) -> dict[str, Any]:
     fig.tight_layout()
     save_figure(fig, ctx.directory / "overlay.png")
     lines = ["## Figure 11: Shapes+ tomography (sigma 0.05), VAE trained on Shapes only", "",
-             f"Protocol as Figure 10 ({ctx.protocol.n_tune} tuning, {ctx.protocol.n_test} test Shapes+ images).", "",
+             f"Protocol (tuning and test images from Shapes+): {ctx.protocol.describe()}.", "",
              "| method | parameters | PSNR (dB, range 1) | converged | paper (range 2 -> range 1) |",
              "|---|---|---:|---:|---|"]
     for method, c in cells.items():

@@ -88,13 +88,8 @@ def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, A
 def table_markdown(ctx: Context, setup: TableSetup, cells: dict[str, dict[str, Any]], title: str) -> str:
     p = ctx.protocol
     lines = [f"## {title}", "",
-             f"Protocol: parameters chosen for the best mean PSNR on {p.n_tune} tuning images (two-stage grid: "
-             f"the authors' ranges at every other value, then the best point's neighbours), then fixed and "
-             f"evaluated on {p.n_test} other test images; the same noise for every method; generative methods "
-             f"start from z ~ N(0, I) ({p.init}); relaxed solved in {p.relaxed_coordinates} coordinates; "
-             f"every solve runs to its stopping rule"
-             + (f" (quick mode: cap {p.max_iter} iterations)" if p.max_iter else "") + ". PSNR with data range 1 "
-             f"(the paper's range-2 values are {PAPER_RANGE2_DB} dB higher).", "",
+             f"Protocol: {p.describe()}. PSNR with data range 1 (the paper's range-2 values are "
+             f"{PAPER_RANGE2_DB} dB higher).", "",
              "| generator | method | parameters | PSNR (dB) | converged | iterations | s/image | paper (time, it.) |",
              "|---|---|---|---:|---:|---:|---:|---|"]
     for key, c in cells.items():
