@@ -112,3 +112,33 @@ def test_mnist_comes_from_the_wheel_when_no_file_is_given(tmp_path, monkeypatch)
     data = Assets(tmp_path, quick=True, log=lambda _: None).data("mnist")
     assert data["train"].shape == (50, 1, 28, 28) and data["test"].shape == (20, 1, 28, 28)
     assert np.allclose(data["test"].numpy(), fake.test[:20])
+
+
+def test_parts_of_other_settings_are_moved_aside_and_computed_again(tmp_path):
+    from genprior.experiments.paper.assets import Assets
+    from genprior.experiments.paper.protocol import Protocol
+    from genprior.experiments.paper.runner import Context
+
+    assets = Assets(tmp_path, quick=True, log=lambda _: None)
+    first = Context(assets, Protocol.quick(), tmp_path / "fig", settings="old")
+    assert first.part("cell", lambda: {"value": 1}) == {"value": 1}
+    assert first.part("cell", lambda: {"value": 99}) == {"value": 1}  # cached under the same settings
+    changed = Context(assets, Protocol.quick(), tmp_path / "fig", settings="new")
+    assert changed.part("cell", lambda: {"value": 2}) == {"value": 2}
+    assert json.loads((tmp_path / "fig" / "parts.stale-old" / "cell.json").read_text()) == {"value": 1}
+    assert (tmp_path / "fig" / "parts" / "SETTINGS").read_text().strip() == "new"
+
+
+def test_an_experiment_is_redone_only_when_its_own_generators_recipe_changes(monkeypatch):
+    import genprior.training.recipes as recipes
+    from genprior.experiments.paper import EXPERIMENTS
+    from genprior.experiments.paper.assets import Assets
+    from genprior.experiments.paper.protocol import Protocol
+    from genprior.experiments.paper.runner import settings_key
+
+    assets, protocol = Assets(".", log=lambda _: None), Protocol()
+    before = {name: settings_key(assets, protocol, exp) for name, exp in EXPERIMENTS.items()}
+    monkeypatch.setitem(recipes.COMPACT_GAN_STEPS, "mnist", recipes.COMPACT_GAN_STEPS["mnist"] + 1)
+    after = {name: settings_key(assets, protocol, exp) for name, exp in EXPERIMENTS.items()}
+    changed = {name for name in EXPERIMENTS if before[name] != after[name]}
+    assert changed == {"generators", "fig7", "fig8", "fig9", "discrepancy"}

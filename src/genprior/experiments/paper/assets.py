@@ -56,6 +56,10 @@ class Assets:
         return {"shapes": (60_000, 10_000), "shapes-plus": (0, 1_000), "ellipses": (3_872, 800),
                 "mnist": (60_000, 10_000)}[name]
 
+    def data_path(self, name: str) -> Path:
+        """The ``.npz`` file of data set ``name`` in this run (made by :meth:`data`)."""
+        return self.root / "data" / f"{name}{'-quick' if self.quick else ''}.npz"
+
     def data(self, name: str) -> dict[str, torch.Tensor]:
         """``{"train", "test"}`` images ``[N, 1, n, n]`` of data set ``name`` (made once, cached)."""
         from genprior.validation import check_choice
@@ -64,7 +68,7 @@ class Assets:
         if name not in self._images:
             from genprior.data.io import load_images
 
-            path = self.root / "data" / f"{name}{'-quick' if self.quick else ''}.npz"
+            path = self.data_path(name)
             if not path.exists():
                 self._make(name, path)
             splits = ("train", "test") if self.sizes(name)[0] else ("test",)

@@ -5,7 +5,9 @@ Layout of the run directory ``DIR``:
 - ``DIR/data/``, ``DIR/models/``: the shared assets (:mod:`.assets`);
 - ``DIR/<experiment>/parts/<key>.json``: each finished piece of an experiment (one
   table cell, one model's report), written atomically when it finishes; a rerun after
-  a kill loads these and computes only what is missing;
+  a kill loads these and computes only what is missing.  ``parts/SETTINGS`` holds the
+  settings key the parts were computed under: parts of other settings (or of unknown
+  ones) are moved aside to ``parts.stale-<key>`` and computed again;
 - ``DIR/<experiment>/result.json``: the finished experiment (its settings key, the
   parts, the report section, wall time); an experiment whose ``result.json`` has the
   same settings key is skipped;
@@ -25,25 +27,49 @@ from typing import Any
 from genprior.experiments.paper.assets import Assets
 from genprior.experiments.paper.protocol import Protocol
 
+PARTS_SETTINGS = "SETTINGS"  # the file in parts/ naming the settings key of the parts
+
 
 @dataclass
 class Context:
-    """What an experiment gets: the assets, the protocol, its directory and a part cache."""
+    """What an experiment gets: the assets, the protocol, its directory and a part cache
+    valid for the settings key ``settings``."""
 
     assets: Assets
     protocol: Protocol
     directory: Path
+    settings: str = ""
+
+    def _parts(self) -> Path:
+        """``parts/``, emptied of parts computed under other (or unrecorded) settings."""
+        from genprior.atomic import write_text_atomic
+
+        parts = self.directory / "parts"
+        stamp = parts / PARTS_SETTINGS
+        recorded = stamp.read_text().strip() if stamp.exists() else None
+        if recorded != self.settings:
+            if parts.exists() and any(parts.iterdir()):
+                stale = parts.with_name(f"parts.stale-{recorded or 'unknown'}")
+                self.assets.log(f"  {self.directory.name}: parts of other settings ({recorded or 'unrecorded'}) "
+                                f"moved to {stale}; computing them again")
+                if stale.exists():
+                    import shutil
+
+                    shutil.rmtree(stale)
+                parts.rename(stale)
+            parts.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(stamp, self.settings + "\n")
+        return parts
 
     def part(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first."""
         from genprior.atomic import write_json_atomic
 
-        path = self.directory / "parts" / f"{key}.json"
+        path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
         self.assets.log(f"  {self.directory.name}: {key}")
         value = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, value)
         return value
 
@@ -56,6 +82,9 @@ class Experiment:
         name: the command-line name (``genprior paper NAME``).
         reproduces: what of the paper it reproduces.
         minutes: estimated 2-core CPU minutes (quick, full), models excluded.
+        generators: the training recipes the experiment's generators come from, as
+            ``"<kind>-<recipe data set>"`` (``"gan-mnist"``, ``"vae-knee"``): a change to
+            one of these (and to no other recipe) redoes the experiment.
         run: ``run(context) -> {"markdown": section, ...}``; it writes its PNGs into
             ``context.directory`` and caches its pieces with ``context.part``.
     """
@@ -63,29 +92,32 @@ class Experiment:
     name: str
     reproduces: str
     minutes: tuple[float, float]
+    generators: tuple[str, ...]
     run: Callable[[Context], dict[str, Any]]
 
 
-def settings_key(assets: Assets, protocol: Protocol, name: str) -> str:
+def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
     """A short hash of everything a finished experiment depends on: its name, the mode,
-    the protocol, the package version and the training recipes of the generators (a
-    changed recipe trains new generators, so their results are redone)."""
+    the protocol, the package version and the training recipes of its generators (a
+    changed recipe trains new generators, so the experiments using them are redone)."""
     from genprior import __version__
-    from genprior.training.recipes import DATASETS, recipe
+    from genprior.training.recipes import recipe
 
-    recipes = {f"{kind}-{dataset}": {k: v for k, v in recipe(kind, dataset, assets.preset).as_dict().items()
-                                     if k != "source"}  # the values, not their description
-               for kind in ("ae", "vae", "gan") for dataset in DATASETS}
-    blob = json.dumps({"name": name, "quick": assets.quick, "preset": assets.preset, "protocol": asdict(protocol),
-                       "version": __version__, "recipes": recipes}, sort_keys=True)
+    recipes = {}
+    for entry in experiment.generators:
+        kind, dataset = entry.split("-", 1)
+        values = recipe(kind, dataset, assets.preset).as_dict()
+        recipes[entry] = {k: v for k, v in values.items() if k != "source"}  # the values, not their description
+    blob = json.dumps({"name": experiment.name, "quick": assets.quick, "preset": assets.preset,
+                       "protocol": asdict(protocol), "version": __version__, "recipes": recipes}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
-                    order: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+                    order: Sequence[Experiment] = ()) -> dict[str, dict[str, Any]]:
     """Run (or skip, when finished with the same settings) each experiment; rewrite ``REPORT.md``.
 
-    ``REPORT.md`` gathers every experiment of ``order`` (the paper's order) that has
+    ``REPORT.md`` gathers every experiment of ``order`` (all of them, in the paper's order) that has
     finished in this directory with the same settings, not only the ones run now.
     """
     from genprior.atomic import write_json_atomic, write_text_atomic
@@ -95,7 +127,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
-        key = settings_key(assets, protocol, exp.name)
+        key = settings_key(assets, protocol, exp)
         if result_path.exists():
             previous = json.loads(result_path.read_text())
             if previous.get("key") == key:
@@ -107,19 +139,20 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                    f"rest not yet finished: at most about {left:g} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        result = exp.run(Context(assets, protocol, directory))
+        result = exp.run(Context(assets, protocol, directory, settings=key))
         result.update(key=key, name=exp.name, reproduces=exp.reproduces,
                       seconds=round(time.perf_counter() - started, 1))
         write_json_atomic(result_path, result)
         done[exp.name] = result
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {result['seconds']:.0f} s")
-    for name in order:
-        path = assets.root / name / "result.json"
-        if name not in done and path.exists():
+    for exp in order:
+        path = assets.root / exp.name / "result.json"
+        if exp.name not in done and path.exists():
             previous = json.loads(path.read_text())
-            if previous.get("key") == settings_key(assets, protocol, name):
-                done[name] = previous
-    ranked = sorted(done.values(), key=lambda r: list(order).index(r["name"]) if r["name"] in order else len(order))
+            if previous.get("key") == settings_key(assets, protocol, exp):
+                done[exp.name] = previous
+    names = [exp.name for exp in order]
+    ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
     sections = [header] + [f"{r['markdown']}\n\n_Wall time of this experiment, training the generators it was "
                            f"the first to need included: {r['seconds']:.0f} s._"
                            for r in ranked]
