@@ -224,6 +224,26 @@ def test_write_report_writes_every_promised_file(world, tmp_path):
     assert all(f"]({f})" in report for f in FIGURES.values())
 
 
+def test_write_report_with_a_cache_reuses_each_finished_model(world, tmp_path, monkeypatch):
+    import genprior.evaluation.report as report
+
+    g, train, test = world
+    settings = EvaluationSettings.quick(n=20, emd_n=50, mem_n=50, off_n=4, max_iter=5)
+    models = {"ae": g, "gan-like": TinyGenerator(latent_dim=3, n=8, seed=1)}
+    first = write_report(models, test, tmp_path / "a", train=train, settings=settings, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["ae.pt", "gan-like.pt"]
+    (tmp_path / "cache" / "gan-like.pt").unlink()  # as if killed while evaluating the second model
+    evaluated = []
+    real = report.evaluate_generator
+    monkeypatch.setattr(report, "evaluate_generator", lambda g, *a, **k: evaluated.append(g) or real(g, *a, **k))
+    again = write_report(models, test, tmp_path / "b", train=train, settings=settings, cache_dir=tmp_path / "cache")
+    assert evaluated == [models["gan-like"]]  # only the model without a saved evaluation
+    assert again["models"]["ae"] == first["models"]["ae"]  # loaded, timings included
+    recomputed, before = again["models"]["gan-like"], first["models"]["gan-like"]  # the same numbers
+    assert recomputed["A1"]["nrmse"] == before["A1"]["nrmse"]
+    assert recomputed["A3"]["emd"]["emd"] == before["A3"]["emd"]["emd"]
+
+
 def test_settings_reject_sizes_beyond_the_data():
     with pytest.raises(ValueError, match="--emd-n 500 is larger than the 300 test images"):
         EvaluationSettings(emd_n=500).resolved(300)

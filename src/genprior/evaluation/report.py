@@ -294,11 +294,15 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
                  off_data: Tensor | None = None, off_name: str = "other data",
                  data_info: dict | None = None, model_paths: dict[str, str] | None = None,
                  log: Callable[[str], None] | None = None, classifier: nn.Module | None = None,
-                 classifier_note: str | None = None) -> dict:
+                 classifier_note: str | None = None, cache_dir: str | os.PathLike | None = None) -> dict:
     """Evaluate ``models`` (name -> generator) and write ``report.md``, ``metrics.json`` and figures.
 
     ``classifier`` (a digit classifier, for MNIST) adds the sample-quality scores of each
     model and of the test set; without one, ``classifier_note`` says why in the report.
+    ``cache_dir``: each model's evaluation is saved there as ``<name>.pt`` when it
+    finishes and loaded instead of recomputed on a later call, so a killed report
+    continues with the model it stopped at (the caller keeps the directory's contents
+    consistent with the data, the models and ``settings``).
 
     Returns:
         The metrics dictionary written to ``metrics.json``.
@@ -330,9 +334,19 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     off_sets = C.off_distribution_images(test, s.off_n, s.seed, other=off_data, other_name=off_name)
     results: dict[str, dict] = {}
     for name, g in models.items():
+        cached = Path(cache_dir) / f"{name}.pt" if cache_dir is not None else None
+        if cached is not None and cached.exists():
+            say(f"evaluated {name} earlier: {cached}")
+            results[name] = torch.load(cached, weights_only=True)
+            continue
         say(f"evaluating {name}")
         results[name] = evaluate_generator(g, test, train, off_sets, s, reference,
                                            log=lambda msg, name=name: say(f"  {name}: {msg}"), classifier=classifier)
+        if cached is not None:
+            from genprior.atomic import write_atomic
+
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cached, lambda tmp, result=results[name]: torch.save(result, tmp))
 
     say("writing figures")
     fig_start = time.perf_counter()

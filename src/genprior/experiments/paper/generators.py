@@ -68,7 +68,7 @@ def _evaluate(ctx: Context, dataset: str) -> dict[str, Any]:
     classifier, note = _classifier(ctx, dataset)
     metrics = write_report(models, data["test"], ctx.directory / dataset, train=data["train"], settings=settings,
                            data_info={"dataset": dataset}, log=ctx.assets.log, classifier=classifier,
-                           classifier_note=note)
+                           classifier_note=note, cache_dir=ctx.part_directory(f"{dataset}-models"))
     models_out = {}
     for name, m in metrics["models"].items():
         models_out[name] = {"a1_median_nrmse": m["A1"]["nrmse"]["median"],

@@ -61,6 +61,11 @@ class Context:
             write_text_atomic(stamp, self.settings + "\n")
         return parts
 
+    def part_directory(self, key: str) -> Path:
+        """A directory ``parts/<key>/`` for pieces of a part that are not JSON (a model's
+        evaluation), emptied with the parts when the settings change."""
+        return self._parts() / key
+
     def part(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first."""
         from genprior.atomic import write_json_atomic
