@@ -142,3 +142,23 @@ def test_an_experiment_is_redone_only_when_its_own_generators_recipe_changes(mon
     after = {name: settings_key(assets, protocol, exp) for name, exp in EXPERIMENTS.items()}
     changed = {name for name in EXPERIMENTS if before[name] != after[name]}
     assert changed == {"generators", "fig7", "fig8", "fig9", "discrepancy"}
+
+
+def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):
+    from tests.conftest import tomography64
+
+    from genprior.choice.tuning import grid_search, paper_grid
+    from genprior.experiments.paper.protocol import on_edge, search_extending
+
+    physics, _, x, y = tomography64(rng, sigma=0.2)
+    options = {"max_iter": 3000, "tol": 1e-12}
+    full = paper_grid(64.0, 0.5, 1e-4)
+    best = grid_search(physics, y, x, "tikhonov", {"lam": full}, **options)["best"]["lam"]
+    assert min(full) < best < max(full) / 32  # the answer lies inside the full grid, far below its top
+    high = [best * 32, best * 16]  # a grid whose best point sits on its lower edge
+    out = search_extending(physics, y, x, "tikhonov", {"lam": high}, None, 8, **options)
+    assert out["best"]["lam"] == pytest.approx(best)
+    assert out["extended"]["lam"][:4] == pytest.approx([best * 8, best * 4, best * 2, best])
+    assert not on_edge(out["grid"], out["best"])  # stopped one step past the best value
+    assert search_extending(physics, y, x, "tikhonov", {"lam": high}, None, 2, **options)["best"]["lam"] \
+        == pytest.approx(best * 4)  # at most 2 steps

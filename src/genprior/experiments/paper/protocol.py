@@ -6,8 +6,10 @@ choose the parameters with the best mean PSNR on the tuning images, reconstruct 
 test images with them and record mean +- std PSNR, how many solves converged, mean
 iterations and seconds per image.  The grid search is two-stage to fit a CPU budget:
 the method's default grid (:func:`genprior.choice.tuning.default_grid`, the authors'
-ranges) at every other value (factor 1/4 or 1/16), then the neighbours of the best
-point at the full resolution; a choice on the edge of the coarse range is flagged.
+ranges) at every other value (factor 1/4 or 1/16), extended past an edge while the best
+point sits on it (one coarse step at a time, up to ``edge_extensions`` times, within the
+parameter's bounds), then the neighbours of the best point at the full resolution; a
+choice still on an edge of the (extended) coarse range is flagged.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ class Protocol:
     init: str = "random"
     relaxed_coordinates: str = "u"
     coarse_values: int | None = None  # quick mode: at most this many values per parameter
+    edge_extensions: int = 4  # coarse steps a grid may grow past an edge its best point sits on
 
     @classmethod
     def quick(cls) -> "Protocol":
-        return cls(n_tune=2, n_test=3, max_iter=20, coarse_values=2)
+        return cls(n_tune=2, n_test=3, max_iter=20, coarse_values=2, edge_extensions=1)
 
     @property
     def start(self) -> str:
@@ -42,7 +45,8 @@ class Protocol:
     def describe(self) -> str:
         """The protocol in one sentence, for the report."""
         return (f"parameters chosen for the best mean PSNR on {self.n_tune} tuning images (two-stage grid: the "
-                f"authors' ranges at every other value, then the best point's neighbours), then fixed and evaluated "
+                f"authors' ranges at every other value, extended past an edge the best point sits on up to "
+                f"{self.edge_extensions} times, then the best point's neighbours), then fixed and evaluated "
                 f"on {self.n_test} other test images; the same noise for every method; generative methods start "
                 f"from {self.start}; relaxed solved in {self.relaxed_coordinates} coordinates; every solve runs to "
                 "its stopping rule" + (f" (quick mode: cap {self.max_iter} iterations)" if self.max_iter else ""))
@@ -81,6 +85,56 @@ def on_edge(grid: dict[str, list[float]], best: dict[str, float]) -> list[str]:
     return [name for name, values in grid.items() if len(values) > 1 and best[name] in (max(values), min(values))]
 
 
+def _allowed(method: str, name: str, value: float) -> bool:
+    """Whether ``value`` is within the bounds of ``method``'s parameter ``name``."""
+    from genprior.methods import get_method
+
+    try:
+        get_method(method).parameters(**{name: value})
+    except ValueError:
+        return False
+    return True
+
+
+def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[str, list[float]],
+                     generator: nn.Module | None, extensions: int, **params: Any) -> dict[str, Any]:
+    """:func:`~genprior.choice.tuning.grid_search` on ``grid``, then, while the best point sits
+    on an edge of a parameter's values, one more value past that edge (the grid's own
+    ratio), at most ``extensions`` times per parameter and within its bounds.  Only the new
+    slab of points is solved each time.
+
+    Returns:
+        ``{"best", "best_psnr", "grid" (the extended grid), "extended" ({name: values
+        added}), "unconverged_points", "seconds"}``.
+    """
+    from genprior.choice.tuning import grid_search
+
+    result = grid_search(physics, y, truth, method, grid, generator, **params)
+    best, best_psnr = result["best"], result["best_psnr"]
+    unconverged, seconds = result["unconverged_points"], result["seconds"]
+    grid = {name: sorted(values, reverse=True) for name, values in grid.items()}
+    extended: dict[str, list[float]] = {}
+    for _ in range(extensions):
+        grew = False
+        for name in on_edge(grid, best):
+            values = grid[name]
+            ratio = values[0] / values[1]
+            new = values[0] * ratio if best[name] == values[0] else values[-1] / ratio
+            if not _allowed(method, name, new):
+                continue
+            slab = grid_search(physics, y, truth, method, {**grid, name: [new]}, generator, **params)
+            unconverged, seconds = unconverged + slab["unconverged_points"], seconds + slab["seconds"]
+            if slab["best_psnr"] > best_psnr:
+                best, best_psnr = slab["best"], slab["best_psnr"]
+            grid[name] = sorted([*values, new], reverse=True)
+            extended.setdefault(name, []).append(new)
+            grew = True
+        if not grew:
+            break
+    return {"best": best, "best_psnr": best_psnr, "grid": grid, "extended": extended,
+            "unconverged_points": unconverged, "seconds": seconds}
+
+
 def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list[int], method: str,
              generator: nn.Module | None, noise: float, protocol: Protocol,
              **fixed: Any) -> tuple[dict[str, Any], Tensor]:
@@ -92,8 +146,9 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
     size = int(truth_tune.shape[-1])
     params: dict[str, Any] = {**protocol.solver_options(method), **fixed}
     y_tune = measure(physics, truth_tune, noise, seed=1)
-    coarse = coarse_grid(method, size, protocol.coarse_values)
-    first = grid_search(physics, y_tune, truth_tune, method, coarse, generator, **params)
+    first = search_extending(physics, y_tune, truth_tune, method, coarse_grid(method, size, protocol.coarse_values),
+                             generator, protocol.edge_extensions, **params)
+    coarse = first["grid"]
     fine = refine(coarse, first["best"], size) if protocol.coarse_values is None else coarse
     second = grid_search(physics, y_tune, truth_tune, method, fine, generator, **params) if fine != coarse else first
     chosen = second["best"]
@@ -101,7 +156,7 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
                                    noise=noise, seed=0)
     return {
         "method": method, "chosen": chosen, "edge": on_edge(coarse, first["best"]),
-        "tuning": {"coarse": coarse, "fine": fine, "best_psnr": second["best_psnr"],
+        "tuning": {"coarse": coarse, "extended": first["extended"], "fine": fine, "best_psnr": second["best_psnr"],
                    "unconverged_points": first["unconverged_points"] + second["unconverged_points"]},
         "psnr": record["psnr"], "ssim": record["ssim"], "converged": record["converged"],
         "n_images": record["n_images"], "iterations": record["iterations"],
