@@ -64,7 +64,14 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
             assert f"{name}/{figure}" in report
     order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12",
              "against the number of measurements", "against the noise level", "lam by the discrepancy principle"]
-    assert [report.index(title) for title in order] == sorted(report.index(title) for title in order)
+    glance = report.index("## The paper's claims at a glance")
+    sections = report[report.index("\n## ", glance + 1):]  # after the claims table, which names the figures too
+    assert glance < report.index("## Figures 1-6")
+    assert [sections.index(title) for title in order] == sorted(sections.index(title) for title in order)
+    for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"):
+        claims = json.loads((out / name / "result.json").read_text())["claims"]
+        assert claims and all({"figure", "paper", "ours", "agrees"} <= set(c) for c in claims), name
+        assert all(c["paper"] in report for c in claims)
     assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
     assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
     both = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]["shapes-vae-hard"]
@@ -162,3 +169,15 @@ def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):
     assert not on_edge(out["grid"], out["best"])  # stopped one step past the best value
     assert search_extending(physics, y, x, "tikhonov", {"lam": high}, None, 2, **options)["best"]["lam"] \
         == pytest.approx(best * 4)  # at most 2 steps
+
+
+def test_competitive_claims_use_the_stated_margin():
+    from genprior.experiments.paper.claims import competitive_claims
+
+    means = {"ae-hard": 25.0, "ae-relaxed": 25.5, "vae-hard": 24.0, "gan-hard": 24.4, "gan-relaxed": 23.0, "tv": 26.4}
+    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", means)
+    assert competitive["agrees"] and "ae-relaxed 25.50" in competitive["ours"]  # 0.9 dB below TV
+    assert gan_worse["agrees"]  # 1.1 dB below the best AE/VAE
+    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", {**means, "tv": 26.6,
+                                                                                   "gan-hard": 24.6})
+    assert not competitive["agrees"] and not gan_worse["agrees"]

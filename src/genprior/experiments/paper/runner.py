@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from genprior.experiments.paper.assets import Assets
+from genprior.experiments.paper.claims import claims_table
 from genprior.experiments.paper.protocol import Protocol
 
 PARTS_SETTINGS = "SETTINGS"  # the file in parts/ naming the settings key of the parts
@@ -158,8 +159,9 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                 done[exp.name] = previous
     names = [exp.name for exp in order]
     ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
-    sections = [header] + [f"{r['markdown']}\n\n_Wall time of this experiment, training the generators it was "
-                           f"the first to need included: {r['seconds']:.0f} s._"
-                           for r in ranked]
+    at_a_glance = claims_table(ranked)
+    sections = [header] + ([at_a_glance] if at_a_glance else [])
+    sections += [f"{r['markdown']}\n\n_Wall time of this experiment, training the generators it was the first to "
+                 f"need included: {r['seconds']:.0f} s._" for r in ranked]
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done

@@ -82,7 +82,26 @@ def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, A
     return {"setup": {"dataset": setup.dataset, "problem": setup.problem, "options": setup.options,
                       "noise": setup.noise, "latent_dim": setup.latent_dim},
             "cells": {k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in cells.items()},
+            "claims": table_claims(setup, cells, figure_title.split(":")[0]),
             "markdown": table_markdown(ctx, setup, cells, figure_title)}
+
+
+def table_claims(setup: TableSetup, cells: dict[str, dict[str, Any]], figure: str) -> list[dict[str, Any]]:
+    """The paper's claims this table checks: AE/VAE competitive with TV, the GAN clearly worse,
+    and (where the paper gives iteration counts) hard needing fewer iterations than relaxed."""
+    from genprior.experiments.paper.claims import claim, competitive_claims
+
+    problem = f"{setup.dataset} {setup.problem}"
+    claims = competitive_claims(figure, problem, {k: c["psnr"]["mean"] for k, c in cells.items()})
+    if "hard" in setup.paper and "relaxed" in setup.paper:
+        its = {k: c["iterations"]["mean"] for k, c in cells.items()}
+        pairs = [(its[f"{kind}-hard"], its[f"{kind}-relaxed"]) for kind in setup.kinds]
+        claims.append(claim(figure, f"hard needs fewer iterations than relaxed ({setup.paper['hard']} against "
+                                    f"{setup.paper['relaxed']})",
+                            "mean iterations hard / relaxed: " + ", ".join(
+                                f"{kind.upper()} {h:.0f} / {r:.0f}" for kind, (h, r) in zip(setup.kinds, pairs)),
+                            all(h < r for h, r in pairs)))
+    return claims
 
 
 def table_markdown(ctx: Context, setup: TableSetup, cells: dict[str, dict[str, Any]], title: str) -> str:
