@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from genprior.experiments.paper.claims import claim
-from genprior.experiments.paper.runner import Context
+from genprior.experiments.paper.runner import Context, pixels
 from genprior.experiments.paper.tables import split
 
 NOISE = 0.1
@@ -53,7 +53,7 @@ def fig7(ctx: Context) -> dict[str, Any]:
         xs = sol.x[:, 0]
         return {"method": method, "mu": mu, "lam": lams, "residual": sol.residual[:, 0].tolist(),
                 "psnr": psnr(xs.to(x.dtype), x.expand_as(xs)).tolist(), "converged": sol.converged[:, 0].tolist(),
-                "x": xs.reshape(len(lams), -1).tolist()}
+                "x": pixels(xs.reshape(len(lams), -1))}
 
     curves = {}
     for method, mu in [("hard", None), ("tikhonov", None)] + [(m, mu) for m in ("relaxed", "sparse") for mu in mus]:
@@ -134,7 +134,7 @@ def fig8(ctx: Context) -> dict[str, Any]:
         scores = torch.stack([psnr(r.x.to(test.dtype), test) for r in runs])  # [3, n]
         return {"lam": lam, "edge": on_edge(search["grid"], search["best"]), "grid": search["grid"]["lam"],
                 "psnr": scores.tolist(), "converged": [r.n_converged for r in runs],
-                "examples": [r.x[:3].reshape(3, -1).tolist() for r in runs]}
+                "examples": [pixels(r.x[:3].reshape(3, -1)) for r in runs]}
 
     parts = {kind: ctx.part(kind, lambda kind=kind: kind_part(kind)) for kind in ("ae", "vae", "gan")}
     plt = _pyplot()

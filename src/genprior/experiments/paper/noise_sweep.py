@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from genprior.experiments.paper.claims import claim
-from genprior.experiments.paper.runner import Context
+from genprior.experiments.paper.runner import Context, pixels
 
 NOISES = (0.4, 0.2, 0.1, 0.05, 0.025)
 METHODS = ("tikhonov", "hard", "relaxed", "sparse")
@@ -52,7 +52,7 @@ def fig12(ctx: Context) -> dict[str, Any]:
         converged = sol.converged.gather(0, best.unsqueeze(0).to(sol.converged.device))[0]
         edge = int(((best == 0) | (best == len(lams) - 1)).sum())
         return {"psnr": chosen.tolist(), "lam": [lams[int(b)] for b in best], "converged": int(converged.sum()),
-                "on_grid_edge": edge, "example": sol.x[int(best[0]), 0].reshape(-1).tolist()}
+                "on_grid_edge": edge, "example": pixels(sol.x[int(best[0]), 0].reshape(-1))}
 
     cells = {f"{m}-{s:g}": ctx.part(f"{m}-{s:g}", lambda m=m, s=s: cell(m, s)) for s in NOISES for m in METHODS}
     plt = _pyplot()

@@ -31,6 +31,12 @@ from genprior.experiments.paper.protocol import Protocol
 PARTS_SETTINGS = "SETTINGS"  # the file in parts/ naming the settings key of the parts
 
 
+def pixels(images) -> list:
+    """Images (a tensor) as nested lists for a part's JSON, rounded to 4 decimals: 1e-4 of
+    the data range is invisible in a figure and the JSON is a third of the size."""
+    return images.round(decimals=4).tolist()
+
+
 @dataclass
 class Context:
     """What an experiment gets: the assets, the protocol, its directory and a part cache

@@ -15,7 +15,7 @@ import torch
 
 from genprior.experiments.paper.claims import claim
 from genprior.experiments.paper.protocol import run_cell
-from genprior.experiments.paper.runner import Context
+from genprior.experiments.paper.runner import Context, pixels
 from genprior.experiments.paper.tables import PAPER_RANGE2_DB, split
 
 NOISE = 0.05
@@ -41,7 +41,7 @@ def fig11(ctx: Context) -> dict[str, Any]:
         def compute(method=method):
             record, x = run_cell(physics, tune, test, indices, method, G if method != "tv" else None, NOISE,
                                  ctx.protocol)
-            record["examples"] = x[:4].reshape(x[:4].shape[0], -1).tolist()
+            record["examples"] = pixels(x[:4].reshape(x[:4].shape[0], -1))
             return record
         cells[method] = ctx.part(method, compute)
     # the overlay: re-solve 4 images with the chosen parameters to get G(z) and u

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from genprior.experiments.paper.protocol import run_cell
-from genprior.experiments.paper.runner import Context
+from genprior.experiments.paper.runner import Context, pixels
 
 PAPER_RANGE2_DB = 6.02  # the authors' PSNR used data range 2 for images in [0, 1]
 
@@ -69,7 +69,7 @@ def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, A
             G = ctx.assets.model(setup.dataset, kind, setup.latent_dim) if kind else None
             record, x = run_cell(physics, tune, test, indices, method, G, setup.noise, ctx.protocol)
             record["generator"] = kind
-            record["examples"] = x[:6].reshape(x[:6].shape[0], -1).tolist()
+            record["examples"] = pixels(x[:6].reshape(x[:6].shape[0], -1))
             return record
 
         cells[key] = ctx.part(key, compute)
