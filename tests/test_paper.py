@@ -39,7 +39,7 @@ def run(args, capsys):
 def test_list_names_every_experiment(capsys):
     out = run(["paper", "--list"], capsys)
     for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "measurements", "noise",
-                 "discrepancy"):
+                 "discrepancy", "encoder"):
         assert name in out
     assert "estimated" in out
 
@@ -52,7 +52,8 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
                   "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
                   "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"],
-                  "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": []}
+                  "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": [],
+                  "encoder": []}
     for name, figures in figures_of.items():
         result = json.loads((out / name / "result.json").read_text())
         assert {"key", "markdown", "seconds"} <= set(result)
@@ -63,7 +64,8 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
             assert (out / name / figure).read_bytes()[:4] == b"\x89PNG"
             assert f"{name}/{figure}" in report
     order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12",
-             "against the number of measurements", "against the noise level", "lam by the discrepancy principle"]
+             "against the number of measurements", "against the noise level", "lam by the discrepancy principle",
+             "AE and VAE started from the encoder"]
     glance = report.index("## The paper's claims at a glance")
     sections = report[report.index("\n## ", glance + 1):]  # after the claims table, which names the figures too
     assert glance < report.index("## Figures 1-6")
@@ -74,6 +76,10 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
         assert all(c["paper"] in report for c in claims)
     assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
     assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
+    encoder = json.loads((out / "encoder" / "result.json").read_text())["cells"]
+    assert set(encoder) == {"mnist", "shapes"} and set(encoder["shapes"]) == {
+        f"{k}-{m}" for k in ("ae", "vae") for m in ("hard", "relaxed", "sparse")}
+    assert "| AE | hard |" in report and "random start" in report
     both = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]["shapes-vae-hard"]
     assert {"discrepancy", "psnr"} <= set(both)
     again = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from genprior.experiments.paper.assets import Assets
 from genprior.experiments.paper.discrepancy import discrepancy
+from genprior.experiments.paper.encoder_start import encoder_start
 from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
 from genprior.experiments.paper.noise_sweep import fig12
@@ -46,6 +47,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                ("vae-shapes",), noise),
     Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
                MNIST + SHAPES, discrepancy),
+    Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 60),
+               MNIST[:2] + SHAPES[:2], encoder_start),
 )}
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt
