@@ -187,3 +187,15 @@ def test_competitive_claims_use_the_stated_margin():
     competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", {**means, "tv": 26.6,
                                                                                    "gan-hard": 24.6})
     assert not competitive["agrees"] and not gan_worse["agrees"]
+
+
+def test_run_cell_counts_each_unconverged_grid_point_once(rng):
+    from tests.conftest import tomography64
+
+    from genprior.experiments.paper.protocol import Protocol, run_cell
+
+    physics, _, x, _ = tomography64(rng, sigma=0.1)
+    protocol = Protocol(n_tune=3, n_test=3, max_iter=1, coarse_values=2, edge_extensions=0)  # no fine stage
+    record, _ = run_cell(physics, x, x, [0, 1, 2], "tikhonov", None, 0.1, protocol)
+    assert record["tuning"]["fine"] == record["tuning"]["coarse"]
+    assert record["tuning"]["unconverged_points"] == 2  # both points hit the 1-iteration cap, counted once each

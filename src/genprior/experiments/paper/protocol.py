@@ -150,14 +150,15 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
                              generator, protocol.edge_extensions, **params)
     coarse = first["grid"]
     fine = refine(coarse, first["best"], size) if protocol.coarse_values is None else coarse
-    second = grid_search(physics, y_tune, truth_tune, method, fine, generator, **params) if fine != coarse else first
-    chosen = second["best"]
+    second = grid_search(physics, y_tune, truth_tune, method, fine, generator, **params) if fine != coarse else None
+    chosen = (second or first)["best"]
+    unconverged = first["unconverged_points"] + (second["unconverged_points"] if second else 0)
     record, x = run_reconstruction(physics, truth_test, test_indices, method, generator, {**params, **chosen},
                                    noise=noise, seed=0)
     return {
         "method": method, "chosen": chosen, "edge": on_edge(coarse, first["best"]),
-        "tuning": {"coarse": coarse, "extended": first["extended"], "fine": fine, "best_psnr": second["best_psnr"],
-                   "unconverged_points": first["unconverged_points"] + second["unconverged_points"]},
+        "tuning": {"coarse": coarse, "extended": first["extended"], "fine": fine,
+                   "best_psnr": (second or first)["best_psnr"], "unconverged_points": unconverged},
         "psnr": record["psnr"], "ssim": record["ssim"], "converged": record["converged"],
         "n_images": record["n_images"], "iterations": record["iterations"],
         "seconds_per_image": record["seconds_per_image"], "params": record["params"],
