@@ -242,6 +242,12 @@ def test_write_report_with_a_cache_reuses_each_finished_model(world, tmp_path, m
     recomputed, before = again["models"]["gan-like"], first["models"]["gan-like"]  # the same numbers
     assert recomputed["A1"]["nrmse"] == before["A1"]["nrmse"]
     assert recomputed["A3"]["emd"]["emd"] == before["A3"]["emd"]["emd"]
+    (tmp_path / "cache" / "ae.pt").write_bytes(b"not a torch file")  # a damaged cache is evaluated again
+    said = []
+    evaluated.clear()
+    write_report(models, test, tmp_path / "c", train=train, settings=settings, cache_dir=tmp_path / "cache",
+                 log=said.append)
+    assert evaluated == [models["ae"]] and any("ae.pt is unusable" in line for line in said)
 
 
 def test_settings_reject_sizes_beyond_the_data():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -336,9 +337,12 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     for name, g in models.items():
         cached = Path(cache_dir) / f"{name}.pt" if cache_dir is not None else None
         if cached is not None and cached.exists():
-            say(f"evaluated {name} earlier: {cached}")
-            results[name] = torch.load(cached, weights_only=True)
-            continue
+            try:
+                results[name] = torch.load(cached, weights_only=True)
+                say(f"evaluated {name} earlier: {cached}")
+                continue
+            except (OSError, RuntimeError, pickle.UnpicklingError) as exc:  # as the digit classifier's cache does
+                say(f"the saved evaluation {cached} is unusable ({exc}); evaluating {name} again")
         say(f"evaluating {name}")
         results[name] = evaluate_generator(g, test, train, off_sets, s, reference,
                                            log=lambda msg, name=name: say(f"  {name}: {msg}"), classifier=classifier)
