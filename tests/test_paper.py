@@ -199,3 +199,34 @@ def test_run_cell_counts_each_unconverged_grid_point_once(rng):
     record, _ = run_cell(physics, x, x, [0, 1, 2], "tikhonov", None, 0.1, protocol)
     assert record["tuning"]["fine"] == record["tuning"]["coarse"]
     assert record["tuning"]["unconverged_points"] == 2  # both points hit the 1-iteration cap, counted once each
+
+
+def test_an_experiment_that_reads_another_needs_it_and_follows_its_changes(tmp_path):
+    from genprior.experiments.paper.assets import Assets
+    from genprior.experiments.paper.protocol import Protocol
+    from genprior.experiments.paper.runner import Experiment, run_experiments
+
+    computed = []
+
+    def table(ctx):
+        return {"markdown": "## table", "value": len(ctx.settings)}
+
+    def reader(ctx):
+        value = ctx.part("own", lambda: computed.append("own") or {"own": 1})  # its own work, cached
+        return {"markdown": f"## reader of {ctx.reads['table']['key']}", **value}
+
+    assets = Assets(tmp_path, quick=True, log=lambda _: None)
+    first = Experiment("table", "a table", (1, 1), (), table)
+    second = Experiment("reader", "reads the table", (1, 1), ("ae-mnist",), reader, reads=("table",))
+    with pytest.raises(RuntimeError, match=r"reader reads the results of table.*genprior paper table"):
+        run_experiments([second], assets, Protocol.quick(), "# header", order=[first, second])
+    done = run_experiments([first, second], assets, Protocol.quick(), "# header", order=[first, second])
+    assert done["reader"]["reads"] == {"table": done["table"]["key"]} and computed == ["own"]
+    # the table is redone under other settings (its generators' recipes changed): the reader's report is
+    # made again from its cached part, and REPORT.md does not show the reader of the old table meanwhile
+    changed = Experiment("table", "a table", (1, 1), ("vae-mnist",), table)
+    run_experiments([changed], assets, Protocol.quick(), "# header", order=[changed, second])
+    assert f"reader of {done['table']['key']}" not in (tmp_path / "REPORT.md").read_text()
+    again = run_experiments([changed, second], assets, Protocol.quick(), "# header", order=[changed, second])
+    assert again["reader"]["reads"]["table"] == again["table"]["key"] != done["table"]["key"]
+    assert computed == ["own"] and f"reader of {again['table']['key']}" in (tmp_path / "REPORT.md").read_text()

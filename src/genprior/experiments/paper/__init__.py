@@ -48,7 +48,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
                MNIST + SHAPES, discrepancy),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 60),
-               MNIST[:2] + SHAPES[:2], encoder_start),
+               MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
 )}
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt

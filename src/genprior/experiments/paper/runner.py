@@ -10,7 +10,8 @@ Layout of the run directory ``DIR``:
   ones) are moved aside to ``parts.stale-<key>`` and computed again;
 - ``DIR/<experiment>/result.json``: the finished experiment (its settings key, the
   parts, the report section, wall time); an experiment whose ``result.json`` has the
-  same settings key is skipped;
+  same settings key (and, for an experiment that reads others' results, the same keys
+  of those) is skipped;
 - ``DIR/REPORT.md``: every finished experiment's section, in the paper's order.
 """
 
@@ -20,7 +21,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,14 @@ def pixels(images) -> list:
 
 @dataclass
 class Context:
-    """What an experiment gets: the assets, the protocol, its directory and a part cache
-    valid for the settings key ``settings``."""
+    """What an experiment gets: the assets, the protocol, its directory, a part cache
+    valid for the settings key ``settings`` and the finished results it reads, by name."""
 
     assets: Assets
     protocol: Protocol
     directory: Path
     settings: str = ""
+    reads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _parts(self) -> Path:
         """``parts/``, emptied of parts computed under other (or unrecorded) settings."""
@@ -99,6 +101,9 @@ class Experiment:
             one of these (and to no other recipe) redoes the experiment.
         run: ``run(context) -> {"markdown": section, ...}``; it writes its PNGs into
             ``context.directory`` and caches its pieces with ``context.part``.
+        reads: the experiments whose finished results this one's report uses
+            (``context.reads[name]``); they must have finished first, and when one of them
+            is redone under new settings this one's report is made again (from its parts).
     """
 
     name: str
@@ -106,6 +111,7 @@ class Experiment:
     minutes: tuple[float, float]
     generators: tuple[str, ...]
     run: Callable[[Context], dict[str, Any]]
+    reads: tuple[str, ...] = ()
 
 
 def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
@@ -125,6 +131,16 @@ def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> 
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def finished_result(assets: Assets, protocol: Protocol, experiment: Experiment) -> dict[str, Any] | None:
+    """The ``result.json`` of ``experiment`` in this run directory if it finished under the
+    current settings, else ``None``."""
+    path = assets.root / experiment.name / "result.json"
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("key") == settings_key(assets, protocol, experiment) else None
+
+
 def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
                     order: Sequence[Experiment] = ()) -> dict[str, dict[str, Any]]:
     """Run (or skip, when finished with the same settings) each experiment; rewrite ``REPORT.md``.
@@ -135,34 +151,40 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     from genprior.atomic import write_json_atomic, write_text_atomic
 
     done: dict[str, dict[str, Any]] = {}
+    registry = {exp.name: exp for exp in (*order, *experiments)}
     estimates = [exp.minutes[0 if assets.quick else 1] for exp in experiments]
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
         key = settings_key(assets, protocol, exp)
-        if result_path.exists():
-            previous = json.loads(result_path.read_text())
-            if previous.get("key") == key:
-                assets.log(f"[{i}/{len(experiments)}] {exp.name}: finished earlier, skipped")
-                done[exp.name] = previous
-                continue
+        reads = {name: done.get(name) or finished_result(assets, protocol, registry[name]) for name in exp.reads}
+        missing = [name for name, result in reads.items() if result is None]
+        if missing:
+            raise RuntimeError(f"{exp.name} reads the results of {', '.join(missing)}, which have not finished in "
+                               f"{assets.root} under the current settings: run `genprior paper "
+                               f"{' '.join(missing)} --out {assets.root}` first (or `genprior paper all`)")
+        read_keys = {name: result["key"] for name, result in reads.items()}
+        previous = finished_result(assets, protocol, exp)
+        if previous is not None and previous.get("reads", {}) == read_keys:
+            assets.log(f"[{i}/{len(experiments)}] {exp.name}: finished earlier, skipped")
+            done[exp.name] = previous
+            continue
         estimate, left = estimates[i - 1], sum(estimates[i - 1:])
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and the "
                    f"rest not yet finished: at most about {left:g} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        result = exp.run(Context(assets, protocol, directory, settings=key))
-        result.update(key=key, name=exp.name, reproduces=exp.reproduces,
+        result = exp.run(Context(assets, protocol, directory, settings=key, reads=reads))
+        result.update(key=key, name=exp.name, reproduces=exp.reproduces, reads=read_keys,
                       seconds=round(time.perf_counter() - started, 1))
         write_json_atomic(result_path, result)
         done[exp.name] = result
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {result['seconds']:.0f} s")
     for exp in order:
-        path = assets.root / exp.name / "result.json"
-        if exp.name not in done and path.exists():
-            previous = json.loads(path.read_text())
-            if previous.get("key") == settings_key(assets, protocol, exp):
-                done[exp.name] = previous
+        previous = None if exp.name in done else finished_result(assets, protocol, exp)
+        if previous is not None and all(previous.get("reads", {}).get(name) == (done.get(name) or {}).get("key")
+                                        for name in exp.reads):
+            done[exp.name] = previous
     names = [exp.name for exp in order]
     ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
     at_a_glance = claims_table(ranked)
