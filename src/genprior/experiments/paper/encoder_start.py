@@ -53,16 +53,20 @@ def encoder_start(ctx: Context) -> dict[str, Any]:
         cells, random = _cells(ctx, setup), ctx.reads[table]["cells"]
         results[setup.dataset] = cells
         lines += [f"### {title}", "", "| generator | method | encoder start | random start | difference | "
-                  "iterations (encoder / random) |", "|---|---|---:|---:|---:|---|"]
+                  "parameters (encoder / random) | iterations (encoder / random) |", "|---|---|---:|---:|---:|---|---|"]
         for key, c in cells.items():
             kind, method = key.split("-", 1)
             r = random[key]
-            enc = f"{c['psnr']['mean']:.2f} ({c['converged']}/{c['n_images']})"
+            edge = " (grid edge: " + ", ".join(c["edge"]) + ")" if c["edge"] else ""
+            enc = f"{c['psnr']['mean']:.2f} ({c['converged']}/{c['n_images']}){edge}"
             ran = f"{r['psnr']['mean']:.2f} ({r['converged']}/{r['n_images']})"
             diff = f"{c['psnr']['mean'] - r['psnr']['mean']:+.2f}"
+            params = " / ".join(", ".join(f"{k}={v:.3g}" for k, v in cell["chosen"].items()) for cell in (c, r))
             its = f"{c['iterations']['mean']:.0f} / {r['iterations']['mean']:.0f}"
-            lines.append(f"| {kind.upper()} | {method} | {enc} | {ran} | {diff} | {its} |")
-        lines.append("")
+            lines.append(f"| {kind.upper()} | {method} | {enc} | {ran} | {diff} | {params} | {its} |")
+        baselines = ", ".join(f"{name.upper() if name == 'tv' else name.capitalize()} {random[name]['psnr']['mean']:.2f}"
+                              for name in setup.baselines)
+        lines += ["", f"The table's baselines, for reference: {baselines} dB.", ""]
     return {"cells": results, "markdown": "\n".join(lines)}
 
 

@@ -76,15 +76,16 @@ class Context:
         return self._parts() / key
 
     def part(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first."""
-        from genprior.atomic import write_json_atomic
+        """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first (compact
+        JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
+        from genprior.atomic import write_text_atomic
 
         path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
         self.assets.log(f"  {self.directory.name}: {key}")
         value = compute()
-        write_json_atomic(path, value)
+        write_text_atomic(path, json.dumps(value, separators=(",", ":")) + "\n")
         return value
 
 
