@@ -218,7 +218,7 @@ def test_an_experiment_that_reads_another_needs_it_and_follows_its_changes(tmp_p
     assets = Assets(tmp_path, quick=True, log=lambda _: None)
     first = Experiment("table", "a table", (1, 1), (), table)
     second = Experiment("reader", "reads the table", (1, 1), ("ae-mnist",), reader, reads=("table",))
-    with pytest.raises(RuntimeError, match=r"reader reads the results of table.*genprior paper table"):
+    with pytest.raises(ValueError, match=r"reader reads the results of table.*genprior paper table"):
         run_experiments([second], assets, Protocol.quick(), "# header", order=[first, second])
     done = run_experiments([first, second], assets, Protocol.quick(), "# header", order=[first, second])
     assert done["reader"]["reads"] == {"table": done["table"]["key"]} and computed == ["own"]
