@@ -230,3 +230,12 @@ def test_an_experiment_that_reads_another_needs_it_and_follows_its_changes(tmp_p
     again = run_experiments([changed, second], assets, Protocol.quick(), "# header", order=[changed, second])
     assert again["reader"]["reads"]["table"] == again["table"]["key"] != done["table"]["key"]
     assert computed == ["own"] and f"reader of {again['table']['key']}" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_part_pixels_are_short_decimals():
+    import torch
+
+    from genprior.experiments.paper.runner import pixels
+
+    values = pixels(torch.tensor([[0.0064, 0.1234567], [-0.00004, 1.0]], dtype=torch.float32))
+    assert json.dumps(values) == "[[0.0064, 0.1235], [-0.0, 1.0]]"  # not float32's 0.006399999838322401

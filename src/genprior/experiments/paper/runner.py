@@ -35,7 +35,7 @@ PARTS_SETTINGS = "SETTINGS"  # the file in parts/ naming the settings key of the
 def pixels(images) -> list:
     """Images (a tensor) as nested lists for a part's JSON, rounded to 4 decimals: 1e-4 of
     the data range is invisible in a figure and the JSON is a third of the size."""
-    return images.round(decimals=4).tolist()
+    return images.double().round(decimals=4).tolist()  # in double: float32 values print with 16 digits
 
 
 @dataclass
