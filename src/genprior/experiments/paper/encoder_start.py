@@ -15,7 +15,7 @@ from typing import Any
 
 from genprior.experiments.paper.protocol import run_cell
 from genprior.experiments.paper.runner import Context
-from genprior.experiments.paper.tables import MNIST_CS, SHAPES_TOMOGRAPHY, TableSetup, split
+from genprior.experiments.paper.tables import MNIST_CS, SHAPES_TOMOGRAPHY, TableSetup, chosen_text, split
 
 KINDS = ("ae", "vae")
 TABLES = ((MNIST_CS, "fig9", "MNIST compressed sensing (Figure 9)"),
@@ -57,11 +57,10 @@ def encoder_start(ctx: Context) -> dict[str, Any]:
         for key, c in cells.items():
             kind, method = key.split("-", 1)
             r = random[key]
-            edge = " (grid edge: " + ", ".join(c["edge"]) + ")" if c["edge"] else ""
-            enc = f"{c['psnr']['mean']:.2f} ({c['converged']}/{c['n_images']}){edge}"
+            enc = f"{c['psnr']['mean']:.2f} ({c['converged']}/{c['n_images']})"
             ran = f"{r['psnr']['mean']:.2f} ({r['converged']}/{r['n_images']})"
             diff = f"{c['psnr']['mean'] - r['psnr']['mean']:+.2f}"
-            params = " / ".join(", ".join(f"{k}={v:.3g}" for k, v in cell["chosen"].items()) for cell in (c, r))
+            params = f"{chosen_text(c)} / {chosen_text(r)}"
             its = f"{c['iterations']['mean']:.0f} / {r['iterations']['mean']:.0f}"
             lines.append(f"| {kind.upper()} | {method} | {enc} | {ran} | {diff} | {params} | {its} |")
         baselines = ", ".join(f"{name.upper() if name == 'tv' else name.capitalize()} {random[name]['psnr']['mean']:.2f}"

@@ -162,8 +162,8 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         missing = [name for name, result in reads.items() if result is None]
         if missing:
             raise ValueError(f"{exp.name} reads the results of {', '.join(missing)}, which have not finished in "
-                               f"{assets.root} under the current settings: run `genprior paper "
-                               f"{' '.join(missing)} --out {assets.root}` first (or `genprior paper all`)")
+                             f"{assets.root} under the current settings: run `genprior paper "
+                             f"{' '.join(missing)} --out {assets.root}` first (or `genprior paper all`)")
         read_keys = {name: result["key"] for name, result in reads.items()}
         previous = finished_result(assets, protocol, exp)
         if previous is not None and previous.get("reads", {}) == read_keys:

@@ -104,6 +104,12 @@ def table_claims(setup: TableSetup, cells: dict[str, dict[str, Any]], figure: st
     return claims
 
 
+def chosen_text(cell: dict[str, Any]) -> str:
+    """A cell's chosen parameters (``lam=0.625, mu=0.00391``), with the ones still on a grid edge."""
+    params = ", ".join(f"{k}={v:.3g}" for k, v in cell["chosen"].items())
+    return params + (" (grid edge: " + ", ".join(cell["edge"]) + ")" if cell["edge"] else "")
+
+
 def table_markdown(ctx: Context, setup: TableSetup, cells: dict[str, dict[str, Any]], title: str) -> str:
     p = ctx.protocol
     lines = [f"## {title}", "",
@@ -113,10 +119,8 @@ def table_markdown(ctx: Context, setup: TableSetup, cells: dict[str, dict[str, A
              "|---|---|---|---:|---:|---:|---:|---|"]
     for key, c in cells.items():
         kind, method = c["generator"] or "", c["method"]
-        params = ", ".join(f"{k}={v:.3g}" for k, v in c["chosen"].items())
-        edge = " (grid edge: " + ", ".join(c["edge"]) + ")" if c["edge"] else ""
         paper = setup.paper.get(method, "") if kind in ("", "ae") else ""  # the paper's cost, once per method
-        lines.append(f"| {kind.upper() or '-'} | {method} | {params}{edge} | {c['psnr']['mean']:.2f} +- "
+        lines.append(f"| {kind.upper() or '-'} | {method} | {chosen_text(c)} | {c['psnr']['mean']:.2f} +- "
                      f"{c['psnr']['std']:.2f} | {c['converged']}/{c['n_images']} | {c['iterations']['mean']:.0f} | "
                      f"{c['seconds_per_image']:.3f} | {paper} |")
     lines += ["", f"![examples: {setup.example_model.upper()} hard, relaxed and TV]({ctx.directory.name}/examples.png)"]
