@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from genprior.experiments.paper.protocol import run_cell
+from genprior.experiments.paper.protocol import Protocol, run_cell
 from genprior.experiments.paper.runner import Context
 from genprior.experiments.paper.tables import MNIST_CS, SHAPES_TOMOGRAPHY, TableSetup, chosen_text, split
 
@@ -22,12 +22,11 @@ TABLES = ((MNIST_CS, "fig9", "MNIST compressed sensing (Figure 9)"),
           (SHAPES_TOMOGRAPHY, "fig10", "Shapes tomography (Figure 10)"))
 
 
-def _cells(ctx: Context, setup: TableSetup) -> dict[str, dict[str, Any]]:
+def _cells(ctx: Context, setup: TableSetup, protocol: Protocol) -> dict[str, dict[str, Any]]:
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, setup.dataset)
     physics = make_operator(setup.problem, int(test.shape[-1]), **setup.options)
-    protocol = replace(ctx.protocol, init="encoder")
     cells = {}
     for kind in KINDS:
         for method in setup.methods:
@@ -41,16 +40,16 @@ def _cells(ctx: Context, setup: TableSetup) -> dict[str, dict[str, Any]]:
 
 
 def encoder_start(ctx: Context) -> dict[str, Any]:
+    protocol = replace(ctx.protocol, init="encoder")
     lines = ["## Beyond the paper: AE and VAE started from the encoder", "",
              "The tables of Figures 9 and 10 start from random codes, as the paper does. Here every AE/VAE cell is "
              "tuned and tested again starting from the encoder's code of a quick least-squares image (20 "
-             "conjugate-gradient steps; `init=\"encoder\"`), the rest of the protocol "
-             f"unchanged ({ctx.protocol.n_tune} tuning, {ctx.protocol.n_test} test images, the same noise); the "
-             "random-start column is the finished table's. PSNR in dB (data range 1), converged solves in brackets.",
-             ""]
+             "conjugate-gradient steps; `init=\"encoder\"`), the rest of the protocol unchanged. Protocol: "
+             f"{protocol.describe()}. The random-start column is the finished table's. PSNR in dB (data range 1), "
+             "converged solves in brackets.", ""]
     results = {}
     for setup, table, title in TABLES:
-        cells, random = _cells(ctx, setup), ctx.reads[table]["cells"]
+        cells, random = _cells(ctx, setup, protocol), ctx.reads[table]["cells"]
         results[setup.dataset] = cells
         lines += [f"### {title}", "", "| generator | method | encoder start | random start | difference | "
                   "parameters (encoder / random) | iterations (encoder / random) |", "|---|---|---:|---:|---:|---|---|"]
