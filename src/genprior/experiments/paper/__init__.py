@@ -22,7 +22,7 @@ from genprior.experiments.paper.shapes_plus import fig11
 from genprior.experiments.paper.sweeps import measurements, noise
 from genprior.experiments.paper.tables import fig9, fig10
 
-# Full-run minutes of fig7 to fig11 and encoder are measured (docs/paper/REPORT.md, on a busy 2-core machine;
+# Full-run minutes of fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a busy 2-core machine;
 # fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past
 # their edges); the others are still estimates.  Each entry names the recipes its generators are trained with.
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
@@ -42,7 +42,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam (ellipses)",
                (2, 180), ("vae-knee",), fig12),
     Experiment("measurements", "Beyond the paper: PSNR against m on MNIST CS (VAE hard/relaxed, TV, Tikhonov)",
-               (1, 120), ("vae-mnist",), measurements),
+               (1, 13), ("vae-mnist",), measurements),
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 150),
                ("vae-shapes",), noise),
     Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
