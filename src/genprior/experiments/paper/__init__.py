@@ -63,6 +63,7 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | PSNR | data range 1 (the paper used range 2: subtract 6.02 dB from the paper's values) |
 | relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
 | tuning | two-stage grid over the authors' ranges (every other value, grown past an edge the best point sits on up to {extensions} steps, then the best point's neighbours) |
+| Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to 4 steps) |
 """
 
 
