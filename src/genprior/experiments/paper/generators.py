@@ -92,6 +92,16 @@ def _cell(r: dict[str, Any]) -> str:
     return f"A1 {r['a1_median_nrmse']:.3f}, EMD {emd}{digits}"
 
 
+def evaluation_seconds(directory) -> float:
+    """The compute time of a report card over all sittings: every model's criteria timings (kept in the
+    cached evaluations), the references and the figures, from its ``metrics.json``."""
+    import json
+
+    metrics = json.loads((directory / "metrics.json").read_text())
+    models = sum(sum(m["timings"].values()) for m in metrics["models"].values())
+    return models + metrics["reference"]["seconds"] + metrics["seconds"]["figures"]
+
+
 def generators(ctx: Context) -> dict[str, Any]:
     results = {dataset: ctx.part(dataset, lambda dataset=dataset: _evaluate(ctx, dataset)) for dataset in LATENTS}
     lines = ["## Figures 1-6: the generators (AE, VAE, WGAN-GP) as priors", "",
@@ -118,7 +128,9 @@ def generators(ctx: Context) -> dict[str, Any]:
             if ref.get("emd_test_train") is not None else "No test-against-train EMD"
         if "confident_share" in ref:
             reference += f"; test images named with confidence >= 0.9: {100 * ref['confident_share']:.0f}%"
-        lines += ["", reference + ".", ""]
+        lines += ["", reference + ".", "",
+                  f"Evaluation time over all sittings (each model's criteria, the references and the figures; "
+                  f"training not included): {evaluation_seconds(ctx.directory / dataset):.0f} s.", ""]
         for title, png in FIGURES:
             lines.append(f"{title} ({dataset}): ![{title}]({ctx.directory.name}/{dataset}/{png})")
         lines.append("")

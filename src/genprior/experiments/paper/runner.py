@@ -190,7 +190,8 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
     at_a_glance = claims_table(ranked)
     sections = [header] + ([at_a_glance] if at_a_glance else [])
-    sections += [f"{r['markdown']}\n\n_Wall time of this experiment, training the generators it was the first to "
-                 f"need included: {r['seconds']:.0f} s._" for r in ranked]
+    sections += [f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the generators "
+                 f"it was the first to need included (work cached by earlier sittings not included): "
+                 f"{r['seconds']:.0f} s._" for r in ranked]
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done
