@@ -17,7 +17,7 @@ import torch
 
 from cli_runner import run_script, user_folder
 from genprior.cli.generated import Generated
-from genprior.methods import METHODS, Method, check_param_values, get_method
+from genprior.methods import METHODS, Method, check_param_values, get_method, within_bounds
 from genprior.params import Params, param
 from genprior.physics.problems import PROBLEMS, make_operator, problem_options
 
@@ -161,6 +161,8 @@ def test_registries_hold_dataclasses_with_bounds_and_grids():
                                                                            "pgd"}
     with pytest.raises(ValueError, match="TV needs lam > 0"):
         check_param_values("tv", {"lam": [0.1, 0.0]})
+    assert within_bounds("tv", "lam", 0.1) and not within_bounds("tv", "lam", 0.0)  # grids grow only within bounds
+    assert within_bounds("hard", "lam", 0.0) and not within_bounds("hard", "lam", -1.0)
     with pytest.raises(ValueError, match=r"method 'hard' does not take mu \(it takes: seed, max_iter"):
         get_method("hard").function(None, None, mu=0.1)
     assert all(isinstance(m, Method) for m in METHODS.values()) and set(PROBLEMS) >= {"tomography", "cs"}

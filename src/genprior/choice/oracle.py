@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.methods import get_method
+from genprior.methods import within_bounds
 from genprior.methods.inputs import materialise_inputs, slice_inputs
 from genprior.metrics import psnr
 
@@ -54,15 +54,6 @@ class OracleChoice:
     on_edge: Tensor
     solves: int
     seconds: float
-
-
-def _allowed(method: str, lam: float) -> bool:
-    """Whether ``lam`` is within the bounds of ``method``'s parameter ``lam``."""
-    try:
-        get_method(method).parameters(lam=lam)
-    except ValueError:
-        return False
-    return True
 
 
 def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float], generator: nn.Module | None = None,
@@ -123,7 +114,7 @@ def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
         for i in range(n):
             top, bottom = max(tried[i]), min(tried[i])
             new = top * ratio if lam[i] == top else bottom / ratio if lam[i] == bottom else None
-            if new is not None and _allowed(method, new):
+            if new is not None and within_bounds(method, "lam", new):
                 wanted.setdefault(new, []).append(i)
         if not wanted:
             break

@@ -84,5 +84,15 @@ def check_param_values(name: str, values: dict[str, list[float] | float]) -> Non
             check_value(fields[param], kinds[param], v, param)
 
 
+def within_bounds(name: str, param: str, value: float) -> bool:
+    """Whether ``value`` is allowed for the parameter ``param`` of method ``name``
+    (:func:`check_param_values` without the error)."""
+    try:
+        check_param_values(name, {param: value})
+    except ValueError:
+        return False
+    return True
+
+
 __all__ = ["METHODS", "Method", "check_param_values", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv",
-           "tikhonov", "tv"]
+           "tikhonov", "tv", "within_bounds"]

@@ -85,17 +85,6 @@ def on_edge(grid: dict[str, list[float]], best: dict[str, float]) -> list[str]:
     return [name for name, values in grid.items() if len(values) > 1 and best[name] in (max(values), min(values))]
 
 
-def _allowed(method: str, name: str, value: float) -> bool:
-    """Whether ``value`` is within the bounds of ``method``'s parameter ``name``."""
-    from genprior.methods import get_method
-
-    try:
-        get_method(method).parameters(**{name: value})
-    except ValueError:
-        return False
-    return True
-
-
 def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[str, list[float]],
                      generator: nn.Module | None, extensions: int, **params: Any) -> dict[str, Any]:
     """:func:`~genprior.choice.tuning.grid_search` on ``grid``, then, while the best point sits
@@ -108,6 +97,7 @@ def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[
         added}), "unconverged_points", "seconds"}``.
     """
     from genprior.choice.tuning import grid_search
+    from genprior.methods import within_bounds
 
     result = grid_search(physics, y, truth, method, grid, generator, **params)
     best, best_psnr = result["best"], result["best_psnr"]
@@ -120,7 +110,7 @@ def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[
             values = grid[name]
             ratio = values[0] / values[1]
             new = values[0] * ratio if best[name] == values[0] else values[-1] / ratio
-            if not _allowed(method, name, new):
+            if not within_bounds(method, name, new):
                 continue
             slab = grid_search(physics, y, truth, method, {**grid, name: [new]}, generator, **params)
             unconverged, seconds = unconverged + slab["unconverged_points"], seconds + slab["seconds"]
