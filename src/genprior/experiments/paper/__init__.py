@@ -22,13 +22,15 @@ from genprior.experiments.paper.shapes_plus import fig11
 from genprior.experiments.paper.sweeps import measurements, noise
 from genprior.experiments.paper.tables import fig9, fig10
 
-# Full-run minutes of fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a busy 2-core machine;
-# fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past
-# their edges); the others are still estimates.  Each entry names the recipes its generators are trained with.
+# Full-run minutes of generators, fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a
+# busy 2-core machine; generators: the evaluation time over all sittings, 1,516 s MNIST + 15,543 s Shapes, without
+# training; fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past their
+# edges); fig12's is extrapolated from its first 13 cells (6,036 s); the others are still estimates.  Each entry
+# names the recipes its generators are trained with.
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("generators", "Figures 1-6: AE/VAE/WGAN-GP on MNIST (latent 4, 8, 16) and Shapes (5, 10, 20): "
-               "A1, EMD, latent codes, far-from-prior samples, interpolation", (2, 60), MNIST + SHAPES, generators),
+               "A1, EMD, latent codes, far-from-prior samples, interpolation", (2, 285), MNIST + SHAPES, generators),
     Experiment("fig7", "Figure 7: MNIST deconvolution, data discrepancy against lam (8-d GAN), Morozov level",
                (1, 1), ("gan-mnist",), fig7),
     Experiment("fig8", "Figure 8: MNIST deconvolution, hard from three random starts, AE/VAE/GAN", (1, 6), MNIST,
@@ -40,7 +42,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig11", "Figure 11: Shapes+ tomography, sparse-TV vs TV, range and sparse parts", (1, 23),
                ("vae-shapes",), fig11),
     Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam (ellipses)",
-               (2, 180), ("vae-knee",), fig12),
+               (2, 220), ("vae-knee",), fig12),
     Experiment("measurements", "Beyond the paper: PSNR against m on MNIST CS (VAE hard/relaxed, TV, Tikhonov)",
                (1, 13), ("vae-mnist",), measurements),
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 150),
