@@ -80,8 +80,10 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     assert set(encoder) == {"mnist", "shapes"} and set(encoder["shapes"]) == {
         f"{k}-{m}" for k in ("ae", "vae") for m in ("hard", "relaxed", "sparse")}
     assert "| AE | hard |" in report and "random start" in report
-    both = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]["shapes-vae-hard"]
-    assert {"discrepancy", "psnr"} <= set(both)
+    shapes = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]
+    assert {"discrepancy", "psnr"} <= set(shapes["vae-hard"])
+    fig10 = json.loads((out / "fig10" / "result.json").read_text())["cells"]
+    assert shapes["vae-relaxed"]["held"] == {"mu": fig10["vae-relaxed"]["chosen"]["mu"]}  # mu from the table
     again = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
     assert again.count("finished earlier, skipped") == len(figures_of) and "training" not in again
 
@@ -175,6 +177,30 @@ def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):
     assert not on_edge(out["grid"], out["best"])  # stopped one step past the best value
     assert search_extending(physics, y, x, "tikhonov", {"lam": high}, None, 2, **options)["best"]["lam"] \
         == pytest.approx(best * 4)  # at most 2 steps
+
+
+def test_lam_search_grows_its_grid_until_both_choices_are_inside(rng):
+    from tests.conftest import tomography64
+
+    from genprior.choice.tuning import grid_search, paper_grid
+    from genprior.experiments.paper.discrepancy import lam_search
+
+    physics, _, x, y = tomography64(rng, sigma=0.4)
+    options = {"max_iter": 3000, "tol": 1e-12}
+    full = grid_search(physics, y, x, "tikhonov", {"lam": paper_grid(64.0, 0.5, 1e-4)}, criterion="discrepancy",
+                       sigma=0.4, **options)
+    by_residual, by_psnr = full["best"]["lam"], full["psnr_choice"]["best"]["lam"]
+    assert by_residual == 2 * by_psnr  # the two criteria choose different values
+    low = [by_psnr / 8, by_psnr / 16]  # both choices lie above this grid
+    out = lam_search(physics, y, x, "tikhonov", low, None, 0.4, 8, **options)
+    assert out["best"]["lam"] == pytest.approx(by_residual)
+    assert out["psnr_choice"]["best"]["lam"] == pytest.approx(by_psnr)
+    assert out["extended"] == pytest.approx([by_psnr / 4, by_psnr / 2, by_psnr, by_residual, 2 * by_residual])
+    assert out["edge"] == {"discrepancy": False, "psnr": False}
+    short = lam_search(physics, y, x, "tikhonov", low, None, 0.4, 2, **options)  # two steps: still on the top end
+    assert short["edge"] == {"discrepancy": True, "psnr": True} and short["lams"][0] == pytest.approx(by_psnr / 2)
+    with pytest.raises(ValueError, match="two values"):
+        lam_search(physics, y, x, "tikhonov", [1.0], None, 0.4, 2, **options)
 
 
 def test_competitive_claims_use_the_stated_margin():

@@ -48,7 +48,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 150),
                ("vae-shapes",), noise),
     Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
-               MNIST + SHAPES, discrepancy),
+               MNIST + SHAPES, discrepancy, reads=("fig9", "fig10")),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 45),
                MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
 )}
