@@ -79,8 +79,9 @@ def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
         raise ValueError(f"y has {y.shape[0]} images but truth has {truth.shape[0]}")
     ratio = lams[0] / lams[1]
     n = y.shape[0]
-    inputs = materialise_inputs(method, physics, y, generator, {**fixed, **(others or {}), "lam": lams[0]})
-    inputs = {k: v for k, v in inputs.items() if k not in ("lam", *(others or {}))}
+    others = dict(others or {})
+    inputs = materialise_inputs(method, physics, y, generator, {**fixed, **others, "lam": lams[0]})
+    inputs = {k: v for k, v in inputs.items() if k not in ("lam", *others)}
     best_psnr = torch.full((n,), -float("inf"), dtype=torch.float64)
     lam = torch.zeros(n, dtype=torch.float64)
     converged = torch.zeros(n, dtype=torch.bool)
@@ -92,7 +93,7 @@ def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
     def solve(value: float, rows: list[int]) -> None:
         nonlocal x, solves
         index = torch.tensor(rows, dtype=torch.long)
-        sol = solve_grid(physics, y[index], method, [{"lam": value, **(others or {})}], generator, keep_x=True,
+        sol = solve_grid(physics, y[index], method, [{"lam": value, **others}], generator, keep_x=True,
                          **slice_inputs(inputs, index, n))
         xs = sol.x[0].to(truth.dtype)
         scores = psnr(xs, truth[index]).double().cpu()

@@ -15,7 +15,7 @@ from genprior.experiments.paper.discrepancy import discrepancy
 from genprior.experiments.paper.encoder_start import encoder_start
 from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
-from genprior.experiments.paper.noise_sweep import fig12
+from genprior.experiments.paper.noise_sweep import fig12, grid_extensions
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.paper.runner import Experiment, run_experiments
 from genprior.experiments.paper.shapes_plus import fig11
@@ -65,7 +65,7 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | PSNR | data range 1 (the paper used range 2: subtract 6.02 dB from the paper's values) |
 | relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
 | tuning | two-stage grid over the authors' ranges (every other value, grown past an edge the best point sits on up to {extensions} steps, then the best point's neighbours) |
-| Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to 4 steps) |
+| Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} steps) |
 """
 
 
@@ -91,7 +91,8 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
                     log=log)
     protocol = Protocol.quick() if quick else Protocol()
     header = HEADER.format(preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes",
-                           recipes=_recipes(preset), extensions=protocol.edge_extensions)
+                           recipes=_recipes(preset), extensions=protocol.edge_extensions,
+                           fig12_extensions=grid_extensions(quick))
     ordered = [EXPERIMENTS[n] for n in EXPERIMENTS if n in chosen]
     return run_experiments(ordered, assets, protocol, header, order=list(EXPERIMENTS.values()))
 

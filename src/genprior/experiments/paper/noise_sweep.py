@@ -28,6 +28,11 @@ MU = 0.1
 LATENT = 800
 
 
+def grid_extensions(quick: bool) -> int:
+    """How many values an image's grid may grow past an end (4; quick mode 1)."""
+    return 1 if quick else 4
+
+
 def centre(method: str, i: int, cells: dict[str, dict[str, Any]]) -> float:
     """The centre of ``method``'s starting grid at noise level ``NOISES[i]``: at the first level
     ``START``; then the previous level's median choice times ``(sigma / sigma_previous)^2``, the
@@ -50,7 +55,7 @@ def fig12(ctx: Context) -> dict[str, Any]:
     truth = test[:n]
     physics = make_operator("tomography", int(truth.shape[-1]))
     G = ctx.assets.model("ellipses", "vae", 16 if quick else LATENT)
-    extensions = 1 if quick else 4
+    extensions = grid_extensions(quick)
 
     def cell(method: str, noise: float, middle: float) -> dict[str, Any]:
         y = measure(physics, truth, noise, seed=0)
