@@ -25,8 +25,8 @@ from genprior.experiments.paper.tables import fig9, fig10
 # Full-run minutes of generators, fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a
 # busy 2-core machine; generators: the evaluation time over all sittings, 1,516 s MNIST + 15,543 s Shapes, without
 # training; fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past their
-# edges); noise's is the sum of its cells' times over two sittings (8,822 s); fig12's is extrapolated from its first
-# 13 cells (6,036 s); discrepancy's is still an estimate.  Each entry names the recipes its generators are trained
+# edges, discrepancy with its lam grids grown); noise's is the sum of its cells' times over two sittings (8,822 s);
+# fig12's is extrapolated from its first 13 cells (6,036 s).  Each entry names the recipes its generators are trained
 # with.
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
@@ -48,7 +48,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                (1, 13), ("vae-mnist",), measurements),
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 147),
                ("vae-shapes",), noise),
-    Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 120),
+    Experiment("discrepancy", "Beyond the paper: Figures 9 and 10 with lam by the discrepancy principle", (1, 118),
                MNIST + SHAPES, discrepancy, reads=("fig9", "fig10")),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 45),
                MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
