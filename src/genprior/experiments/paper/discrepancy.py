@@ -137,7 +137,8 @@ def discrepancy(ctx: Context) -> dict[str, Any]:
              f"sigma sqrt(m), and, for comparison, by the best mean PSNR on the same images; both on the method's "
              f"default lam grid, grown past an end either choice sits on (up to {ctx.protocol.edge_extensions} steps "
              f"per end; a choice still on an end says \"grid edge\"). mu (relaxed, sparse) is held at the value the "
-             f"table of Figure 9/10 chose. Tested on {ctx.protocol.n_test} images with the same noise; PSNR in dB "
+             f"table of Figure 9/10 chose; {ctx.protocol.solving()}. Tested on {ctx.protocol.n_test} images with the "
+             "same noise; PSNR in dB "
              "(range 1), converged solves in brackets. The last column is the finished table's cell (two-stage "
              "grid over lam and mu).", ""] + sections
     return {"cells": results, "markdown": "\n".join(lines)}

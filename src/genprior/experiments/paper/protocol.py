@@ -47,9 +47,13 @@ class Protocol:
         return (f"parameters chosen for the best mean PSNR on {self.n_tune} tuning images (two-stage grid: the "
                 f"authors' ranges at every other value, extended past an edge the best point sits on up to "
                 f"{self.edge_extensions} times, then the best point's neighbours), then fixed and evaluated "
-                f"on {self.n_test} other test images; the same noise for every method; generative methods start "
-                f"from {self.start}; relaxed solved in {self.relaxed_coordinates} coordinates; every solve runs to "
-                "its stopping rule" + (f" (quick mode: cap {self.max_iter} iterations)" if self.max_iter else ""))
+                f"on {self.n_test} other test images; the same noise for every method; relaxed solved in "
+                f"{self.relaxed_coordinates} coordinates; {self.solving()}")
+
+    def solving(self) -> str:
+        """Where solves start and when they stop, in words."""
+        return (f"generative methods start from {self.start}; every solve runs to its stopping rule"
+                + (f" (quick mode: cap {self.max_iter} iterations)" if self.max_iter else ""))
 
     def solver_options(self, method: str) -> dict[str, Any]:
         """The keyword arguments of ``method`` this protocol fixes: the cap (if any), the
