@@ -6,7 +6,8 @@ import pytest
 import torch
 from tests.conftest import tomography64
 
-from genprior.choice.tuning import grid_search, paper_grid
+from genprior.choice.grids import paper_grid
+from genprior.choice.tuning import grid_search
 from genprior.methods import METHODS, get_method, hard, relaxed, tikhonov, tv
 from genprior.metrics import psnr
 

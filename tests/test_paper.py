@@ -162,7 +162,8 @@ def test_an_experiment_is_redone_only_when_its_own_generators_recipe_changes(mon
 def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):
     from tests.conftest import tomography64
 
-    from genprior.choice.tuning import grid_search, paper_grid
+    from genprior.choice.grids import paper_grid
+    from genprior.choice.tuning import grid_search
     from genprior.experiments.paper.protocol import on_edge, search_extending
 
     physics, _, x, y = tomography64(rng, sigma=0.2)
@@ -182,7 +183,8 @@ def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):
 def test_lam_search_grows_its_grid_until_both_choices_are_inside(rng):
     from tests.conftest import tomography64
 
-    from genprior.choice.tuning import grid_search, paper_grid
+    from genprior.choice.grids import paper_grid
+    from genprior.choice.tuning import grid_search
     from genprior.experiments.paper.discrepancy import lam_search
 
     physics, _, x, y = tomography64(rng, sigma=0.4)

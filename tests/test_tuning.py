@@ -9,14 +9,8 @@ import torch
 from tests.conftest import tomography64
 
 from genprior.choice.discrepancy import discrepancy_per_image
-from genprior.choice.tuning import (
-    default_grid,
-    grid_search,
-    noise_norm,
-    paper_grid,
-    parse_grid,
-    solve_grid,
-)
+from genprior.choice.grids import default_grid, paper_grid, parse_grid, step_past_edge
+from genprior.choice.tuning import grid_search, noise_norm, solve_grid
 from genprior.methods import hard, tikhonov
 
 SIGMA = 0.05
@@ -124,6 +118,14 @@ def test_grids():
         parse_grid(["lam"])
     with pytest.raises(ValueError, match="cannot read grid"):
         parse_grid(["lam=a,b"])
+
+
+def test_step_past_edge_steps_out_from_the_end_a_choice_sits_on():
+    values = [0.4, 0.2, 0.1]
+    assert step_past_edge("tikhonov", "lam", values, 0.4, 2.0) == pytest.approx(0.8)
+    assert step_past_edge("tikhonov", "lam", values, 0.1, 2.0) == pytest.approx(0.05)
+    assert step_past_edge("tikhonov", "lam", values, 0.2, 2.0) is None  # inside: nothing to grow
+    assert step_past_edge("tikhonov", "mu", values, 0.4, 2.0) is None  # not a parameter of tikhonov: no value is allowed
 
 
 def test_tuning_bad_input(problem64):

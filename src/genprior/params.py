@@ -27,7 +27,7 @@ from torch import Tensor
 from genprior.validation import check_choice
 
 # (start, {factor: floor}): a tuning grid start, start * factor, ... down to floor, with the
-# factor chosen by the image size (genprior.choice.tuning.default_grid).
+# factor chosen by the image size (genprior.choice.grids.default_grid).
 Grid = tuple[float, dict[float, float]]
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.choice.tuning import default_grid, noise_norm
+from genprior.choice.grids import default_grid
+from genprior.choice.tuning import noise_norm
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.common import image_shape

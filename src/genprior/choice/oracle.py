@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genprior.methods import within_bounds
+from genprior.choice.grids import step_past_edge
 from genprior.methods.inputs import materialise_inputs, slice_inputs
 from genprior.metrics import psnr
 
@@ -113,9 +113,8 @@ def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
     for _ in range(extensions):
         wanted: dict[float, list[int]] = {}
         for i in range(n):
-            top, bottom = max(tried[i]), min(tried[i])
-            new = top * ratio if lam[i] == top else bottom / ratio if lam[i] == bottom else None
-            if new is not None and within_bounds(method, "lam", new):
+            new = step_past_edge(method, "lam", tried[i], float(lam[i]), ratio)
+            if new is not None:
                 wanted.setdefault(new, []).append(i)
         if not wanted:
             break

@@ -25,7 +25,6 @@ observes that hard does not reach the discrepancy value).
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -34,79 +33,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.choice.grids import grid_points
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import check_max_batch, image_chunks
 from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
 from genprior.metrics import psnr
-from genprior.params import fields_with
 from genprior.physics.noise import expected_noise_norm
-from genprior.resources import GRID_ENV, ResourceLimitError, check_count, check_memory, grid_limit
+from genprior.resources import check_memory
 from genprior.validation import check_choice, check_nonnegative
 
 CRITERIA = ("psnr", "discrepancy")
-
-
-def paper_grid(start: float, factor: float, floor: float) -> list[float]:
-    """``start, start * factor, ...`` down to ``floor`` (the authors' grids: factor 0.5 or 0.25)."""
-    if not (0 < factor < 1) or not 0 < start < math.inf or not 0 < floor < math.inf:
-        raise ValueError(f"need finite start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
-    count = math.floor(math.log(floor / start) / math.log(factor) + 1e-9) + 1 if floor <= start else 0
-    check_count(count, grid_limit(), f"the grid {start:g}:{factor:g}:{floor:g}'s number of values",
-                f"use a smaller factor (coarser grid) or a higher floor, or raise the limit with {GRID_ENV}")
-    values, v = [], start
-    while v >= floor * (1 - 1e-9):
-        values.append(v)
-        v *= factor
-    return values
-
-
-def default_grid(method: str, image_size: int) -> dict[str, list[float]]:
-    """The default grid of ``method``: start high, multiply by 0.25 (28x28) or 0.5, down to a floor.
-
-    The start and floors are the ``grid`` of each tunable field of the method's parameter
-    dataclass (:mod:`genprior.methods`); the factor is 0.25 for 28x28 images (MNIST, the
-    authors' choice there) and 0.5 otherwise (Shapes).  The ranges hold every value the
-    authors chose (REFERENCE.md), rescaled to this package's unscaled data term.
-    """
-    factor = 0.25 if image_size <= 28 else 0.5
-    grids = fields_with(get_method(method).parameters, "grid")
-    return {name: paper_grid(start, factor, floors[factor]) for name, (start, floors) in grids.items()}
-
-
-def parse_grid(specs: list[str]) -> dict[str, list[float]]:
-    """Parse ``["lam=0.4:0.5:1e-4", "mu=0.1,0.01"]``: ``start:factor:floor`` or a comma list."""
-    grid: dict[str, list[float]] = {}
-    for spec in specs:
-        name, sep, body = spec.partition("=")
-        name = name.strip()
-        if not sep or not name or not body:
-            raise ValueError(f"a grid is NAME=start:factor:floor or NAME=v1,v2,...; got {spec!r}")
-        try:
-            if ":" in body:
-                start, factor, floor = (float(t) for t in body.split(":"))
-                values = paper_grid(start, factor, floor)
-            else:
-                check_count(body.count(",") + 1, grid_limit(), f"the number of values in grid {name!r}",
-                            f"give fewer values, or raise the limit with {GRID_ENV}")
-                values = [float(t) for t in body.split(",") if t.strip()]
-        except ResourceLimitError:
-            raise
-        except (ValueError, OverflowError) as exc:
-            raise ValueError(f"cannot read grid {spec!r}: {exc}") from None
-        if not values or any(not 0 <= v < math.inf for v in values):
-            raise ValueError(f"grid {spec!r} must hold finite values >= 0")
-        grid[name] = values
-    return grid
-
-
-def grid_points(grid: dict[str, list[float]]) -> list[dict[str, float]]:
-    """The Cartesian product of a ``{name: values}`` grid as a list of parameter dicts."""
-    names = list(grid)
-    check_count(math.prod(len(v) for v in grid.values()), grid_limit(), "the number of grid points (the "
-                "product of the values per parameter)", f"give fewer values, or raise the limit with {GRID_ENV}")
-    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
 def noise_norm(sigma: float, y: Tensor) -> float:

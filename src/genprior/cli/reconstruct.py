@@ -53,7 +53,7 @@ def reconstruct_command(
 
     from genprior import __version__
     from genprior.atomic import write_json_atomic
-    from genprior.choice.tuning import parse_grid
+    from genprior.choice.grids import parse_grid
     from genprior.data.io import load_images, parse_indices
     from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction

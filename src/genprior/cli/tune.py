@@ -58,7 +58,7 @@ def tune_command(
 
     from genprior import __version__
     from genprior.atomic import write_json_atomic
-    from genprior.choice.tuning import default_grid, grid_points, parse_grid
+    from genprior.choice.grids import default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
     from genprior.distributed import process_group
     from genprior.experiments.tuning import plot_surface, run_tuning

@@ -13,6 +13,7 @@ the cost of not knowing the truth can be read off.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -39,8 +40,8 @@ def lam_search(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
         every value solved, plus ``"lams"`` (descending), ``"extended"`` (values added)
         and ``"edge"`` (``{choice: whether its lam is still an end of "lams"}``).
     """
+    from genprior.choice.grids import step_past_edge
     from genprior.choice.tuning import choose, grid_scores, noise_norm
-    from genprior.methods import within_bounds
 
     if len(lams) < 2:
         raise ValueError(f"the lam grid needs at least two values to grow, got {lams}")
@@ -62,11 +63,12 @@ def lam_search(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
     solve(list(lams))
     while True:
         out = pick()
-        ends = {max(scores): ("up", ratio), min(scores): ("down", 1 / ratio)}
         new = {}
         for lam in (out["best"]["lam"], out["psnr_choice"]["best"]["lam"]):
-            if lam in ends and steps[ends[lam][0]] < extensions and within_bounds(method, "lam", lam * ends[lam][1]):
-                new[ends[lam][0]] = lam * ends[lam][1]
+            value = step_past_edge(method, "lam", list(scores), lam, ratio)
+            side = None if value is None else "up" if value > lam else "down"
+            if side is not None and steps[side] < extensions:
+                new[side] = value
         if not new:
             break
         for side, value in new.items():
@@ -79,10 +81,11 @@ def lam_search(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
 
 
 def _cell(ctx: Context, setup: TableSetup, kind: str | None, method: str, table_cell: dict[str, Any]) -> dict[str, Any]:
-    from genprior.choice.tuning import default_grid
+    from genprior.choice.grids import default_grid
     from genprior.experiments.reconstruction import measure, run_reconstruction
     from genprior.physics.problems import make_operator
 
+    started = time.perf_counter()
     tune, test, indices = split(ctx, setup.dataset)
     physics = make_operator(setup.problem, int(test.shape[-1]), **setup.options)
     G = ctx.assets.model(setup.dataset, kind, setup.latent_dim) if kind else None
@@ -100,6 +103,7 @@ def _cell(ctx: Context, setup: TableSetup, kind: str | None, method: str, table_
                                             seed=0)
         record[label] = {"chosen": point, "edge": out["edge"][label], "psnr": test_record["psnr"],
                          "converged": test_record["converged"], "n_images": test_record["n_images"]}
+    record["seconds"] = round(time.perf_counter() - started, 2)
     return record
 
 

@@ -29,7 +29,8 @@ def _problem(ctx: Context):
 
 
 def fig7(ctx: Context) -> dict[str, Any]:
-    from genprior.choice.tuning import default_grid, solve_grid
+    from genprior.choice.grids import default_grid
+    from genprior.choice.tuning import solve_grid
     from genprior.experiments.reconstruction import measure
     from genprior.figures import _pyplot, save_figure
     from genprior.metrics import psnr

@@ -5,7 +5,7 @@ and ``n_test`` other test images (noise seed 0; the same noise for every method)
 choose the parameters with the best mean PSNR on the tuning images, reconstruct the
 test images with them and record mean +- std PSNR, how many solves converged, mean
 iterations and seconds per image.  The grid search is two-stage to fit a CPU budget:
-the method's default grid (:func:`genprior.choice.tuning.default_grid`, the authors'
+the method's default grid (:func:`genprior.choice.grids.default_grid`, the authors'
 ranges) at every other value (factor 1/4 or 1/16), extended past an edge while the best
 point sits on it (one coarse step at a time, up to ``edge_extensions`` times, within the
 parameter's bounds), then the neighbours of the best point at the full resolution; a
@@ -70,7 +70,7 @@ class Protocol:
 
 def coarse_grid(method: str, image_size: int, limit: int | None = None) -> dict[str, list[float]]:
     """Every other value of the method's default grid (at most ``limit`` values per parameter)."""
-    from genprior.choice.tuning import default_grid
+    from genprior.choice.grids import default_grid
 
     grid = {name: values[::2] for name, values in default_grid(method, image_size).items()}
     if limit is not None:
@@ -100,8 +100,8 @@ def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[
         ``{"best", "best_psnr", "grid" (the extended grid), "extended" ({name: values
         added}), "unconverged_points", "seconds"}``.
     """
+    from genprior.choice.grids import step_past_edge
     from genprior.choice.tuning import grid_search
-    from genprior.methods import within_bounds
 
     result = grid_search(physics, y, truth, method, grid, generator, **params)
     best, best_psnr = result["best"], result["best_psnr"]
@@ -112,9 +112,8 @@ def search_extending(physics, y: Tensor, truth: Tensor, method: str, grid: dict[
         grew = False
         for name in on_edge(grid, best):
             values = grid[name]
-            ratio = values[0] / values[1]
-            new = values[0] * ratio if best[name] == values[0] else values[-1] / ratio
-            if not within_bounds(method, name, new):
+            new = step_past_edge(method, name, values, best[name], values[0] / values[1])
+            if new is None:
                 continue
             slab = grid_search(physics, y, truth, method, {**grid, name: [new]}, generator, **params)
             unconverged, seconds = unconverged + slab["unconverged_points"], seconds + slab["seconds"]

@@ -19,16 +19,16 @@ MEASUREMENTS = (25, 50, 100, 200, 300, 500, 750)
 NOISES = (0.025, 0.05, 0.1, 0.2, 0.4)
 
 
-def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, dict, float]],
+def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, str, dict, float]],
            methods: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Every (point, method) cell; ``points`` are ``(label, operator options, noise)``."""
+    """Every (point, method) cell; ``points`` are ``(cell label, value shown, operator options, noise)``."""
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, dataset)
     G = ctx.assets.model(dataset, "vae", latent)
     problem = "cs" if dataset == "mnist" else "tomography"
     cells = {}
-    for label, options, noise in points:
+    for label, _, options, noise in points:
         physics = make_operator(problem, int(test.shape[-1]), **options)
         for method in methods:
             key = f"{method}-{label}"
@@ -99,8 +99,9 @@ def _crossover(cells: dict, labels: dict[str, str], head: str, generative: tuple
 def measurements(ctx: Context) -> dict[str, Any]:
     ms = (25, 100) if ctx.assets.quick else MEASUREMENTS
     methods = ("hard", "relaxed", "tv", "tikhonov")
-    labels = {f"m{m}": f"{m}" for m in ms}
-    cells = _sweep(ctx, "mnist", 8, [(f"m{m}", {"measurements": m}, 0.05) for m in ms], methods)
+    points = [(f"m{m}", f"{m}", {"measurements": m}, 0.05) for m in ms]
+    labels = {label: shown for label, shown, *_ in points}
+    cells = _sweep(ctx, "mnist", 8, points, methods)
     _plot(ctx, cells, list(ms), list(labels), methods, "measurements m", "psnr_vs_m.png",
           "MNIST compressed sensing, sigma 0.05 (VAE for hard and relaxed)")
     lines = ["## Beyond the paper: PSNR against the number of measurements (MNIST CS, sigma 0.05)", "",
@@ -116,8 +117,9 @@ def measurements(ctx: Context) -> dict[str, Any]:
 def noise(ctx: Context) -> dict[str, Any]:
     sigmas = (0.05, 0.2) if ctx.assets.quick else NOISES
     methods = ("hard", "relaxed", "sparse", "tv", "tikhonov")
-    labels = {f"s{s:g}": f"{s:g}" for s in sigmas}
-    cells = _sweep(ctx, "shapes", 10, [(f"s{s:g}", {}, s) for s in sigmas], methods)
+    points = [(f"s{s:g}", f"{s:g}", {}, s) for s in sigmas]
+    labels = {label: shown for label, shown, *_ in points}
+    cells = _sweep(ctx, "shapes", 10, points, methods)
     _plot(ctx, cells, list(sigmas), list(labels), methods, "noise sigma", "psnr_vs_sigma.png",
           "Shapes tomography (VAE for the generative methods)")
     lines = ["## Beyond the paper: PSNR against the noise level (Shapes tomography)", "",
