@@ -217,6 +217,16 @@ def test_competitive_claims_use_the_stated_margin():
     assert not competitive["agrees"] and not gan_worse["agrees"]
 
 
+def test_the_claims_count_says_which_experiments_are_still_to_run():
+    from genprior.experiments.paper.claims import claim, claims_table
+
+    results = [{"claims": [claim("Figure 9", "a", "x", True), claim("Figure 9", "b", "y", False)]}]
+    assert "1 of 2 claims checked so far agree (fig12, noise still to run)" in claims_table(results, ["fig12", "noise"])
+    final = claims_table(results)
+    assert "1 of the 2 claims checked agree;" in final and "so far" not in final
+    assert "| Figure 9 | b | y | **differs** |" in final
+
+
 def test_run_cell_counts_each_unconverged_grid_point_once(rng):
     from tests.conftest import tomography64
 

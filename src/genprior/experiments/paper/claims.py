@@ -9,6 +9,7 @@ paper's claim, our measurement and the rule that decides "agrees" (a threshold s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -17,15 +18,18 @@ def claim(figure: str, paper: str, ours: str, agrees: bool) -> dict[str, Any]:
     return {"figure": figure, "paper": paper, "ours": ours, "agrees": bool(agrees)}
 
 
-def claims_table(results: list[dict[str, Any]]) -> str:
-    """The claims of ``results`` (finished experiments, in the paper's order) as a markdown table."""
+def claims_table(results: list[dict[str, Any]], unfinished: Sequence[str] = ()) -> str:
+    """The claims of ``results`` (finished experiments, in the paper's order) as a markdown table;
+    ``unfinished`` names the experiments still to run (their claims are not in the count)."""
     rows = [c for r in results for c in r.get("claims", [])]
     if not rows:
         return ""
     agree = sum(c["agrees"] for c in rows)
+    count = (f"{agree} of {len(rows)} claims checked so far agree ({', '.join(unfinished)} still to run)"
+             if unfinished else f"{agree} of the {len(rows)} claims checked agree")
     lines = ["## The paper's claims at a glance", "",
-             f"{agree} of {len(rows)} claims checked so far agree (each section below gives the numbers and the "
-             "protocol).", "", "| where | the paper | ours | verdict |", "|---|---|---|---|"]
+             f"{count}; each section below gives the numbers and the protocol.", "",
+             "| where | the paper | ours | verdict |", "|---|---|---|---|"]
     lines += [f"| {c['figure']} | {c['paper']} | {c['ours']} | {'agrees' if c['agrees'] else '**differs**'} |"
               for c in rows]
     return "\n".join(lines)

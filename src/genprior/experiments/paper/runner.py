@@ -188,7 +188,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
             done[exp.name] = previous
     names = [exp.name for exp in order]
     ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
-    at_a_glance = claims_table(ranked)
+    at_a_glance = claims_table(ranked, [name for name in names if name not in done])
     sections = [header] + ([at_a_glance] if at_a_glance else [])
     sections += [f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the generators "
                  f"it was the first to need included (work cached by earlier sittings not included): "
