@@ -42,6 +42,10 @@ def test_list_names_every_experiment(capsys):
                  "discrepancy", "encoder"):
         assert name in out
     assert "estimated" in out
+    from genprior.experiments.paper import EXPERIMENTS
+
+    total = sum(e.minutes[1] for e in EXPERIMENTS.values())
+    assert f"all        every experiment (estimated: about {total:g} min" in out
 
 
 def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake_mnist, capsys):

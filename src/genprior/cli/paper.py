@@ -28,6 +28,9 @@ def paper_command(
         for e in EXPERIMENTS.values():
             typer.echo(f"{e.name:10s} {e.reproduces} (estimated: about {e.minutes[1]:g} min on 2 CPU cores, "
                        f"quick {e.minutes[0]:g} min; training the models comes on top)")
+        full, quick_total = (sum(e.minutes[i] for e in EXPERIMENTS.values()) for i in (1, 0))
+        typer.echo(f"{'all':10s} every experiment (estimated: about {full:g} min = {full / 60:.1f} h on 2 CPU cores, "
+                   f"quick {quick_total:g} min; training the models comes on top)")
         return
     from genprior.outputs import RunLock, check_output_directory
 

@@ -25,8 +25,9 @@ from genprior.experiments.paper.tables import fig9, fig10
 # Full-run minutes of generators, fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a
 # busy 2-core machine; generators: the evaluation time over all sittings, 1,516 s MNIST + 15,543 s Shapes, without
 # training; fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past their
-# edges, discrepancy with its lam grids grown); noise's is the sum of its cells' times over two sittings (8,822 s);
-# fig12's is extrapolated from its first 13 cells (6,036 s).  Each entry names the recipes its generators are trained
+# edges, discrepancy with its lam grids grown); noise's is the sum of its cells' times over two sittings (8,822 s),
+# fig12's the sum of its 20 cells' times over three sittings (33,818 s; three to five processes shared the two cores
+# most of that time, so an unshared run should take less).  Each entry names the recipes its generators are trained
 # with.
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
@@ -43,7 +44,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig11", "Figure 11: Shapes+ tomography, sparse-TV vs TV, range and sparse parts", (1, 23),
                ("vae-shapes",), fig11),
     Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam (ellipses)",
-               (2, 220), ("vae-knee",), fig12),
+               (2, 564), ("vae-knee",), fig12),
     Experiment("measurements", "Beyond the paper: PSNR against m on MNIST CS (VAE hard/relaxed, TV, Tikhonov)",
                (1, 13), ("vae-mnist",), measurements),
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 147),
