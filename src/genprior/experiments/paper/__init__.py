@@ -15,6 +15,7 @@ from genprior.experiments.paper.discrepancy import discrepancy
 from genprior.experiments.paper.encoder_start import encoder_start
 from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
+from genprior.experiments.paper.noise_sweep import MU as FIG12_MU
 from genprior.experiments.paper.noise_sweep import fig12, grid_extensions
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.paper.runner import Experiment, run_experiments
@@ -68,6 +69,7 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
 | tuning | two-stage grid over the authors' ranges (every other value, grown past an edge the best point sits on up to {extensions} steps, then the best point's neighbours) |
 | Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} steps) |
+| Figure 12's mu | held at {fig12_mu} for relaxed and sparse (the paper says only that "a range of regularisation parameters" was tested per image) |
 """
 
 
@@ -94,7 +96,7 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
     protocol = Protocol.quick() if quick else Protocol()
     header = HEADER.format(preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes",
                            recipes=_recipes(preset), extensions=protocol.edge_extensions,
-                           fig12_extensions=grid_extensions(quick))
+                           fig12_extensions=grid_extensions(quick), fig12_mu=FIG12_MU)
     ordered = [EXPERIMENTS[n] for n in EXPERIMENTS if n in chosen]
     return run_experiments(ordered, assets, protocol, header, order=list(EXPERIMENTS.values()))
 
