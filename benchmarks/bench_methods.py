@@ -213,8 +213,8 @@ def section_tv(args) -> str:
 def _tuned(p: dict, label: str, method: str, extra: dict, n_tune: int, args) -> tuple[dict, float]:
     """Parameters from a PSNR grid search (reference value x {4, 1, 1/4} per parameter) on other images."""
     from genprior.experiments.reconstruction import measure
-    from genprior.choice.tuning import grid_search
     from genprior.choice.grids import default_grid
+    from genprior.choice.tuning import grid_search
 
     ref = REFERENCE[p["kind"]][label]
     if p["kind"] == "mnist":  # the converted MNIST values are unreliable: search the default grid

@@ -22,15 +22,13 @@ import torch
 
 from genprior.choice.oracle import oracle_lam
 from genprior.experiments.paper.assets import Assets
-from genprior.experiments.paper.noise_sweep import LATENT
+from genprior.experiments.paper.noise_sweep import LATENT, MU, N_IMAGES
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.reconstruction import measure
 from genprior.methods import get_method
 from genprior.methods.inputs import materialise_inputs, slice_inputs
 from genprior.metrics import psnr
 from genprior.physics.problems import make_operator
-
-N_IMAGES = 50  # fig12's images; the noise and the random codes are drawn for all of them
 
 
 def problem(root: Path, sigma: float, method: str):
@@ -41,8 +39,8 @@ def problem(root: Path, sigma: float, method: str):
     G = assets.model("ellipses", "vae", LATENT)
     y = measure(physics, truth, sigma, seed=0)
     options = Protocol().solver_options(method)
-    inputs = materialise_inputs(method, physics, y, G, {**options, "mu": 0.1, "lam": 1.0} if method == "relaxed"
-                                else {**options, "lam": 1.0})
+    held = {"mu": MU} if method == "relaxed" else {}
+    inputs = materialise_inputs(method, physics, y, G, {**options, **held, "lam": 1.0})  # codes drawn for all images
     return physics, truth, y, G, options, {k: v for k, v in inputs.items() if k not in ("lam", "mu")}
 
 

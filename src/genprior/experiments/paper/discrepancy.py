@@ -66,8 +66,10 @@ def lam_search(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
         new = {}
         for lam in (out["best"]["lam"], out["psnr_choice"]["best"]["lam"]):
             value = step_past_edge(method, "lam", list(scores), lam, ratio)
-            side = None if value is None else "up" if value > lam else "down"
-            if side is not None and steps[side] < extensions:
+            if value is None:
+                continue
+            side = "up" if value > lam else "down"
+            if steps[side] < extensions:
                 new[side] = value
         if not new:
             break

@@ -26,6 +26,7 @@ START = {"tikhonov": 0.25, "hard": 0.025, "relaxed": 0.625, "sparse": 0.625}  # 
 RATIO = 4.0  # between neighbouring values of lam
 MU = 0.1
 LATENT = 800
+N_IMAGES = 50  # the first 50 test images (quick mode: 3)
 
 
 def grid_extensions(quick: bool) -> int:
@@ -51,7 +52,7 @@ def fig12(ctx: Context) -> dict[str, Any]:
 
     quick = ctx.assets.quick
     test = ctx.assets.data("ellipses")["test"]
-    n = min(3 if quick else 50, test.shape[0])  # quick: 32x32 images
+    n = min(3 if quick else N_IMAGES, test.shape[0])  # quick: 32x32 images
     truth = test[:n]
     physics = make_operator("tomography", int(truth.shape[-1]))
     G = ctx.assets.model("ellipses", "vae", 16 if quick else LATENT)
