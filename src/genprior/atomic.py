@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genprior.errors import InputError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -32,7 +34,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):  # never replace a link, device, FIFO or directory
-        raise ValueError(f"{target} exists and is not a regular file (a link, device, FIFO or directory); "
+        raise InputError(f"{target} exists and is not a regular file (a link, device, FIFO or directory); "
                          "refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(

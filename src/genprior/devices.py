@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from genprior.errors import InputError
+
 
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     """``torch.device`` for ``name``; ``cuda`` becomes ``cuda:local_rank`` when one is given.
@@ -21,11 +23,11 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             built = "without CUDA" if torch.version.cuda is None else f"with CUDA {torch.version.cuda}, but no GPU is visible"
-            raise ValueError(f"`device={name!r}` was requested but CUDA is not available (torch "
+            raise InputError(f"`device={name!r}` was requested but CUDA is not available (torch "
                              f"{torch.__version__} was built {built}); use `device='cpu'`")
         if local_rank is not None:
             torch.cuda.set_device(local_rank)
             return torch.device("cuda", local_rank)
         return torch.device(name)
-    raise ValueError(f"unknown device {name!r}; choose cpu or cuda")
+    raise InputError(f"unknown device {name!r}; choose cpu or cuda")
 

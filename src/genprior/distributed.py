@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from genprior.devices import resolve_device
+from genprior.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Rank:
         in chunks of ``chunk`` forms the same chunks as one process would.
         """
         if chunk < 1:
-            raise ValueError(f"chunk must be >= 1, got {chunk}")
+            raise InputError(f"chunk must be >= 1, got {chunk}")
         chunks = -(-n // chunk)
         lo = chunks * self.rank // self.world_size * chunk
         hi = chunks * (self.rank + 1) // self.world_size * chunk
@@ -84,9 +85,9 @@ def from_environment(device: str = "cpu") -> Rank:
         rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError as exc:
-        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers: {exc}") from None
+        raise InputError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers: {exc}") from None
     if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"invalid RANK={rank} for WORLD_SIZE={world}")
+        raise InputError(f"invalid RANK={rank} for WORLD_SIZE={world}")
     return Rank(rank, world, local_rank, from_environment_device(device, world, local_rank))
 
 

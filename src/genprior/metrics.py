@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genprior.errors import InputError
+
 DATA_RANGE = 1.0
 PAPER_PSNR_OFFSET_DB = 20.0 * math.log10(2.0)
 
@@ -22,7 +24,7 @@ def _flat(t: Tensor) -> Tensor:
 
 def _check(x: Tensor, truth: Tensor) -> None:
     if x.shape != truth.shape:
-        raise ValueError(f"metric inputs differ in shape: {list(x.shape)} vs {list(truth.shape)}")
+        raise InputError(f"metric inputs differ in shape: {list(x.shape)} vs {list(truth.shape)}")
 
 
 def mse(x: Tensor, truth: Tensor) -> Tensor:
@@ -64,7 +66,7 @@ def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int
     """
     _check(x, truth)
     if x.dim() != 4:
-        raise ValueError(f"ssim expects [B, C, H, W] images, got {list(x.shape)}")
+        raise InputError(f"ssim expects [B, C, H, W] images, got {list(x.shape)}")
     X, Y = x.to(torch.float64), truth.to(torch.float64)
     C = X.shape[1]
     if gaussian:
@@ -76,7 +78,7 @@ def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int
         n = win_size**2
         cov_norm = n / (n - 1)
     if min(X.shape[-2:]) < win_size:
-        raise ValueError(f"images of size {list(X.shape[-2:])} are smaller than the SSIM window {win_size}")
+        raise InputError(f"images of size {list(X.shape[-2:])} are smaller than the SSIM window {win_size}")
     w = w.expand(C, 1, win_size, win_size)
     filt = lambda t: F.conv2d(t, w, groups=C)  # noqa: E731
     ux, uy = filt(X), filt(Y)

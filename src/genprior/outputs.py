@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from genprior.atomic import process_alive, remove_stale_temporaries
+from genprior.errors import InputError
 
 LOCK_SUFFIX = ".genprior-lock"
 
@@ -46,27 +47,27 @@ def _check_location(path: Path, label: str, want_dir: bool) -> os.stat_result | 
     except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as exc:
-        raise ValueError(f"{label} {path}: cannot be used as an output ({exc.strerror})") from None
+        raise InputError(f"{label} {path}: cannot be used as an output ({exc.strerror})") from None
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
-            raise ValueError(f"{label} {path} is a symbolic link; genprior does not write through links: "
+            raise InputError(f"{label} {path} is a symbolic link; genprior does not write through links: "
                              "give the real path")
         special = _describe(st.st_mode)
         if special is not None:
-            raise ValueError(f"{label} {path} is {special}; genprior only writes regular files")
+            raise InputError(f"{label} {path} is {special}; genprior only writes regular files")
         if want_dir and not stat.S_ISDIR(st.st_mode):
-            raise ValueError(f"{label} {path} is a file; give a directory")
+            raise InputError(f"{label} {path} is a file; give a directory")
         if not want_dir and stat.S_ISDIR(st.st_mode):
-            raise ValueError(f"{label} {path} is a directory; give a file name")
+            raise InputError(f"{label} {path} is a directory; give a file name")
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         if ancestor.is_symlink():  # a dangling link
-            raise ValueError(f"{label} {path}: {ancestor} is a broken symbolic link")
+            raise InputError(f"{label} {path}: {ancestor} is a broken symbolic link")
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise ValueError(f"{label} {path}: {ancestor} is not a directory, so nothing can be written under it")
+        raise InputError(f"{label} {path}: {ancestor} is not a directory, so nothing can be written under it")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(f"{label} {path}: the directory {ancestor} is not writable")
+        raise InputError(f"{label} {path}: the directory {ancestor} is not writable")
     return st
 
 
@@ -83,7 +84,7 @@ def _check_inputs(path: Path, inputs: Iterable[str | os.PathLike | None], label:
             continue
         item = Path(item)
         if _same(path, item):
-            raise ValueError(f"{label} {path} is also an input of this command ({item}); "
+            raise InputError(f"{label} {path} is also an input of this command ({item}); "
                              "write the output somewhere else")
 
 
@@ -100,7 +101,7 @@ def check_output_file(path: str | os.PathLike, force: bool = False, inputs: Iter
     st = _check_location(path, label, want_dir=False)
     _check_inputs(path, inputs, label)
     if st is not None and not force:
-        raise ValueError(f"{label} {path} already exists; pass {force_hint} to replace it")
+        raise InputError(f"{label} {path} already exists; pass {force_hint} to replace it")
     remove_stale_temporaries(path.parent, target=path.name)  # a killed earlier write of this file
     return path
 
@@ -125,7 +126,7 @@ def check_output_directory(path: str | os.PathLike, force: bool = False, inputs:
         for name in present:
             _check_location(path / name, label, want_dir=(path / name).is_dir() and not (path / name).is_symlink())
         if present and not force:
-            raise ValueError(f"{label} {path} already holds {', '.join(present)}; pass {force_hint} to replace "
+            raise InputError(f"{label} {path} already holds {', '.join(present)}; pass {force_hint} to replace "
                              "them, or choose another directory")
     return path
 
@@ -143,7 +144,7 @@ class RunLock:
     def __init__(self, directory: str | os.PathLike) -> None:
         directory = Path(os.path.abspath(directory))
         if not directory.name:
-            raise ValueError(f"{directory} cannot be a run directory")
+            raise InputError(f"{directory} cannot be a run directory")
         self.directory = directory
         self.path = directory.parent / f".{directory.name}{LOCK_SUFFIX}"
         self._fd: int | None = None
@@ -167,7 +168,7 @@ class RunLock:
                 elif exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     raise
                 who = f"process {owner}" if owner else "another process"
-                raise ValueError(f"{self.directory} is being written by {who} (lock {self.path}); wait for it "
+                raise InputError(f"{self.directory} is being written by {who} (lock {self.path}); wait for it "
                                  "to finish or write to another directory") from None
             try:  # the file we locked may have been removed by its previous owner meanwhile
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
@@ -180,7 +181,7 @@ class RunLock:
             os.write(fd, f"{os.getpid()}\n".encode())
             self._fd = fd
             return self._clean()
-        raise ValueError(f"could not lock {self.directory}: its lock file {self.path} keeps changing")
+        raise InputError(f"could not lock {self.directory}: its lock file {self.path} keeps changing")
 
     def _clean(self) -> RunLock:
         """Remove temporaries that dead writers left in the directory and its subfolders."""

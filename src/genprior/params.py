@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.validation import check_choice
 
 # (start, {factor: floor}): a tuning grid start, start * factor, ... down to floor, with the
@@ -96,7 +97,7 @@ def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: 
         try:
             value = meta["convert"](value)
         except ValueError as exc:
-            raise ValueError(f"{label} {exc}") from None
+            raise InputError(f"{label} {exc}") from None
     if "choices" in meta:
         if not isinstance(value, Tensor):
             check_choice(value, meta["choices"], meta.get("what", label.replace("_", " ")))
@@ -108,7 +109,7 @@ def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: 
         for stage in stages:
             if not all(_number_ok(v, stage, kind) for v in values):
                 why = f" ({meta['why']})" if "why" in meta else ""
-                raise ValueError(f"{label} must be {_requirement(stage, kind)}{why}, got {value!r}")
+                raise InputError(f"{label} must be {_requirement(stage, kind)}{why}, got {value!r}")
     return value
 
 
@@ -132,7 +133,7 @@ class Params:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(names))
         if unknown:
-            raise ValueError(f"{owner} does not take {', '.join(unknown)} (it takes: {', '.join(names) or 'no options'})")
+            raise InputError(f"{owner} does not take {', '.join(unknown)} (it takes: {', '.join(names) or 'no options'})")
         return cls(**{k: v for k, v in values.items() if v is not None})
 
     def values(self) -> dict[str, Any]:

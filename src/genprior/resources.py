@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import os
 
+from genprior.errors import InputError
+
 MEMORY_ENV = "GENPRIOR_MAX_MEMORY_GB"
 GRID_ENV = "GENPRIOR_MAX_GRID_POINTS"
 MAX_GRID_POINTS = 10_000  # default: values of one tuning grid (and points of a product grid)
 
 
-class ResourceLimitError(ValueError):
+class ResourceLimitError(InputError):
     """A request would need more memory (or more items) than the configured limit allows."""
 
 
@@ -36,9 +38,9 @@ def memory_limit() -> int:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"{MEMORY_ENV} must be a number of gigabytes, got {text!r}") from None
+            raise InputError(f"{MEMORY_ENV} must be a number of gigabytes, got {text!r}") from None
         if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{MEMORY_ENV} must be a number of gigabytes > 0, got {text!r}")
+            raise InputError(f"{MEMORY_ENV} must be a number of gigabytes > 0, got {text!r}")
         return int(value * 2**30)
     return _physical_memory() // 2
 
@@ -52,9 +54,9 @@ def grid_limit() -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{GRID_ENV} must be a positive integer, got {text!r}") from None
+        raise InputError(f"{GRID_ENV} must be a positive integer, got {text!r}") from None
     if value < 1:
-        raise ValueError(f"{GRID_ENV} must be a positive integer, got {text!r}")
+        raise InputError(f"{GRID_ENV} must be a positive integer, got {text!r}")
     return value
 
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
+
 
 def check_finite(t: Tensor, name: str) -> Tensor:
     """Raise ``ValueError`` if ``t`` holds NaN or Inf, saying how many and where."""
@@ -18,7 +20,7 @@ def check_finite(t: Tensor, name: str) -> Tensor:
         n_nan = int(torch.isnan(t).sum())
         n_inf = int(bad.sum()) - n_nan
         first = tuple(int(i) for i in bad.nonzero()[0])
-        raise ValueError(
+        raise InputError(
             f"{name} contains {n_nan} NaN and {n_inf} Inf value(s) (first at index {first}); "
             "clean the data before reconstructing"
         )
@@ -28,7 +30,7 @@ def check_finite(t: Tensor, name: str) -> Tensor:
 def check_nonnegative(value: float, name: str) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number >= 0."""
     if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
@@ -36,7 +38,7 @@ def check_positive(value: float, name: str) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number > 0."""
     check_nonnegative(value, name)
     if value == 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InputError(f"{name} must be > 0, got {value!r}")
     return float(value)
 
 
@@ -45,12 +47,12 @@ def check_batch_shape(t: Tensor, shape: Sequence[int], name: str) -> Tensor:
     shape = tuple(shape)
     if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
         expected = ", ".join(["B", *map(str, shape)])
-        raise ValueError(f"{name} must have shape [{expected}], got {list(t.shape)}")
+        raise InputError(f"{name} must have shape [{expected}], got {list(t.shape)}")
     return t
 
 
 def check_choice(value: str, choices: Sequence[str], what: str) -> str:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``, listing them."""
     if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(sorted(choices))}")
+        raise InputError(f"unknown {what} {value!r}; choose one of: {', '.join(sorted(choices))}")
     return value

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from genprior.choice.grids import default_grid
 from genprior.choice.tuning import noise_norm
+from genprior.errors import InputError
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import concat_results, image_chunks
 from genprior.methods.common import image_shape
@@ -47,12 +48,12 @@ def discrepancy_per_image(
     """
     spec = get_method(method)
     if "lam" not in spec.tunable:
-        raise ValueError(f"method {method!r} has no parameter lam to choose")
+        raise InputError(f"method {method!r} has no parameter lam to choose")
     target = noise_norm(sigma, y)
     if lams is None:
         lams = default_grid(method, int(image_shape(physics, y)[-1]))["lam"]
     if not lams:
-        raise ValueError("the lam grid is empty")
+        raise InputError("the lam grid is empty")
     check_param_values(method, {"lam": lams})
     start = time.perf_counter()
     fixed = materialise_inputs(method, physics, y, generator, fixed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from genprior.errors import InputError
 from genprior.methods import get_method, within_bounds
 from genprior.params import fields_with
 from genprior.resources import GRID_ENV, ResourceLimitError, check_count, grid_limit
@@ -19,7 +20,7 @@ from genprior.resources import GRID_ENV, ResourceLimitError, check_count, grid_l
 def paper_grid(start: float, factor: float, floor: float) -> list[float]:
     """``start, start * factor, ...`` down to ``floor`` (the authors' grids: factor 0.5 or 0.25)."""
     if not (0 < factor < 1) or not 0 < start < math.inf or not 0 < floor < math.inf:
-        raise ValueError(f"need finite start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
+        raise InputError(f"need finite start > 0, floor > 0 and 0 < factor < 1, got {start}, {floor}, {factor}")
     count = math.floor(math.log(floor / start) / math.log(factor) + 1e-9) + 1 if floor <= start else 0
     check_count(count, grid_limit(), f"the grid {start:g}:{factor:g}:{floor:g}'s number of values",
                 f"use a smaller factor (coarser grid) or a higher floor, or raise the limit with {GRID_ENV}")
@@ -50,7 +51,7 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
         name, sep, body = spec.partition("=")
         name = name.strip()
         if not sep or not name or not body:
-            raise ValueError(f"a grid is NAME=start:factor:floor or NAME=v1,v2,...; got {spec!r}")
+            raise InputError(f"a grid is NAME=start:factor:floor or NAME=v1,v2,...; got {spec!r}")
         try:
             if ":" in body:
                 start, factor, floor = (float(t) for t in body.split(":"))
@@ -62,9 +63,9 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
         except ResourceLimitError:
             raise
         except (ValueError, OverflowError) as exc:
-            raise ValueError(f"cannot read grid {spec!r}: {exc}") from None
+            raise InputError(f"cannot read grid {spec!r}: {exc}") from None
         if not values or any(not 0 <= v < math.inf for v in values):
-            raise ValueError(f"grid {spec!r} must hold finite values >= 0")
+            raise InputError(f"grid {spec!r} must hold finite values >= 0")
         grid[name] = values
     return grid
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from genprior.choice.grids import step_past_edge
+from genprior.errors import InputError
 from genprior.methods.inputs import materialise_inputs, slice_inputs
 from genprior.metrics import psnr
 
@@ -74,9 +75,9 @@ def oracle_lam(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
     start = time.perf_counter()
     lams = sorted({float(v) for v in lams}, reverse=True)
     if len(lams) < 2:
-        raise ValueError(f"the oracle's starting grid needs at least two values of lam, got {lams}")
+        raise InputError(f"the oracle's starting grid needs at least two values of lam, got {lams}")
     if y.shape[0] != truth.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} images but truth has {truth.shape[0]}")
+        raise InputError(f"y has {y.shape[0]} images but truth has {truth.shape[0]}")
     ratio = lams[0] / lams[1]
     n = y.shape[0]
     others = dict(others or {})

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from genprior.choice.grids import grid_points
+from genprior.errors import InputError
 from genprior.methods import check_param_values, get_method
 from genprior.methods.batching import check_max_batch, image_chunks
 from genprior.methods.common import image_shape
@@ -100,11 +101,11 @@ def solve_grid(
     spec = get_method(method)
     points = grid_points(grid) if isinstance(grid, dict) else list(grid)
     if not points:
-        raise ValueError("the parameter grid is empty")
+        raise InputError("the parameter grid is empty")
     names = set().union(*points)
     unknown = names - set(spec.tunable)
     if unknown:
-        raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.tunable)}")
+        raise InputError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.tunable)}")
     check_max_batch(max_batch)
     check_param_values(method, {name: [p[name] for p in points if name in p] for name in names})
     start = time.perf_counter()
@@ -146,15 +147,15 @@ def check_criterion(criterion: str, grid: dict[str, list[float]], truth_given: b
     """Raise ``ValueError`` unless ``criterion`` can choose a point of ``grid`` with what is given."""
     check_choice(criterion, CRITERIA, "criterion")
     if criterion == "psnr" and not truth_given:
-        raise ValueError("criterion 'psnr' needs the ground truth of the tuning images")
+        raise InputError("criterion 'psnr' needs the ground truth of the tuning images")
     if criterion == "discrepancy":
         if sigma is None:
-            raise ValueError("the discrepancy principle needs the noise level sigma")
+            raise InputError("the discrepancy principle needs the noise level sigma")
         if "lam" not in grid:
-            raise ValueError("the discrepancy principle chooses lam: the grid must have lam values")
+            raise InputError("the discrepancy principle chooses lam: the grid must have lam values")
         others = {k: v for k, v in grid.items() if k != "lam" and len(v) > 1}
         if others:
-            raise ValueError(f"the discrepancy principle chooses one parameter (lam); fix the others, "
+            raise InputError(f"the discrepancy principle chooses one parameter (lam); fix the others, "
                              f"got several values for {sorted(others)}")
 
 

@@ -3,9 +3,9 @@
 Verbs mirror the flow of the system: ``data``, ``train``, ``evaluate``, ``reconstruct``,
 ``tune``, ``paper``, ``demo``.  Each verb lives in its own module and
 registers itself on :data:`genprior.cli.app.app`.  User errors (bad shapes, NaN data,
-missing files, unknown names: the library's ``ValueError`` and its subclasses, ``OSError``,
-``FloatingPointError``) print one ``error:`` line and exit with status 2; any other
-exception is a bug and keeps its traceback.  Library messages name Python arguments in
+missing files, unknown names: the library's :class:`~genprior.errors.InputError` and its subclasses, and
+``OSError`` on the user's files) print one ``error:`` line and exit with status 2; any
+other exception, a bare ``ValueError`` included, is a bug and keeps its traceback.  Library messages name Python arguments in
 backticks (`` `force=True` ``); :func:`as_flags` writes them as this command line's flags.
 """
 
@@ -23,10 +23,11 @@ from genprior.cli import reconstruct as _reconstruct  # noqa: F401,E402
 from genprior.cli import train as _train  # noqa: F401,E402
 from genprior.cli import tune as _tune  # noqa: F401,E402
 from genprior.cli.app import app
+from genprior.errors import InputError
 
-# ValueError: bad values (ResourceLimitError and DownloadError are ValueErrors); OSError:
-# unreadable inputs, a full disk; FloatingPointError: a diverged training or solve.
-USER_ERRORS = (ValueError, OSError, FloatingPointError)
+# InputError: bad values, shapes, names and files (ResourceLimitError, DownloadError and DivergedError
+# are InputErrors); OSError: unreadable inputs, a full disk.  Nothing else: a bug keeps its traceback.
+USER_ERRORS = (InputError, OSError)
 # Python arguments whose flag is not --name-with-dashes.
 FLAGS = {"source": "--src", "generator": "--model DIR"}
 

@@ -18,6 +18,7 @@ import numpy as np
 import typer
 
 from genprior.cli.app import data_app
+from genprior.errors import InputError
 
 # Options shared by the generated data sets.
 OutOption = typer.Option(..., "--out", "-o", help="Output file (.npz): the train and test splits.", dir_okay=False)
@@ -46,7 +47,7 @@ def _check_out(out: Path, force: bool, inputs: tuple = ()) -> None:
     from genprior.outputs import check_output_file
 
     if out.suffix != ".npz":
-        raise ValueError(f"--out must be a .npz file, got {str(out)!r}")
+        raise InputError(f"--out must be a .npz file, got {str(out)!r}")
     check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
 
 
@@ -57,9 +58,9 @@ def _check_counts(size: int = 56, **counts: int) -> None:
 
     for name, value in counts.items():
         if value < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+            raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
     if size < 2:
-        raise ValueError(f"--size must be >= 2, got {size}")
+        raise InputError(f"--size must be >= 2, got {size}")
     n = counts.get("n", 0) + counts.get("n_test", 0)
     check_memory(8.0 * n * size * size, f"{n:,} images of {size} x {size}", "use smaller --n, --n-test or --size")
 
@@ -216,7 +217,7 @@ def rescale(
             if "is empty" not in str(exc):
                 raise
     if not splits:
-        raise ValueError(f"{src}: both splits are empty")
+        raise InputError(f"{src}: both splits are empty")
     meta = {**meta, "dataset": meta.get("dataset", "rescaled"), "rescaled_from": str(src), "rescale": mode}
     empty = next(iter(splits.values()))[:0]
     _write(out, splits.get("train", empty), splits.get("test", empty), meta, started)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import typer
 
+from genprior.errors import InputError
 from genprior.params import check_value, field_types
 
 
@@ -111,7 +112,7 @@ class Generated:
         mine = {flag_of(f): f for f in dataclasses.fields(cls)}
         unused = [flag for flag in self._fields() if flag not in mine and options.get(_python_name(flag)) is not None]
         if unused:
-            raise ValueError(f"{self.kind} {entry!r} does not take {', '.join(unused)}")
+            raise InputError(f"{self.kind} {entry!r} does not take {', '.join(unused)}")
         out = {}
         for flag, f in mine.items():
             value = options.get(_python_name(flag))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import typer
 
 from genprior.cli.generated import Generated
+from genprior.errors import InputError
 from genprior.methods import METHODS
 from genprior.physics.problems import PROBLEMS
 
@@ -31,7 +32,7 @@ def parse_lam(text: str | None) -> float | str | None:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"--lam must be a number or 'auto', got {text!r}") from None
+        raise InputError(f"--lam must be a number or 'auto', got {text!r}") from None
 
 
 def method_params(method: str, options: dict[str, Any], **own: Any) -> dict[str, Any]:
@@ -53,9 +54,9 @@ def make_problem(problem: str, image_size: int, options: dict[str, Any]):
 def check_max_batch(max_batch: int, restarts: int | None) -> None:
     """``--max-batch`` >= 1, and at least ``--restarts`` (one image's starts are solved together)."""
     if max_batch < 1:
-        raise ValueError(f"--max-batch must be >= 1, got {max_batch}")
+        raise InputError(f"--max-batch must be >= 1, got {max_batch}")
     if restarts is not None and restarts > max_batch:
-        raise ValueError(f"--restarts {restarts} exceeds --max-batch {max_batch}: the starts of one image are "
+        raise InputError(f"--restarts {restarts} exceeds --max-batch {max_batch}: the starts of one image are "
                          "solved together; use fewer restarts or raise --max-batch (memory grows with it)")
 
 
@@ -68,7 +69,7 @@ def check_outputs(out, figure, force: bool, data, model) -> None:
     if figure is not None:
         check_output_file(figure, force=force, inputs=inputs, label="--figure", force_hint="--force")
         if os.path.abspath(figure) == os.path.abspath(out):
-            raise ValueError("--figure and --out name the same file")
+            raise InputError("--figure and --out name the same file")
 
 
 PROBLEM = typer.Option("tomography", "--problem", help="Inverse problem.")

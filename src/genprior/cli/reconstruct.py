@@ -24,6 +24,7 @@ from genprior.cli.problem_options import (
     method_params,
     parse_lam,
 )
+from genprior.errors import InputError
 
 
 @app.command("reconstruct")
@@ -65,7 +66,7 @@ def reconstruct_command(
     check_nonnegative(noise, "--noise")
     lam_value = parse_lam(lam)
     if lam_grid is not None and lam_value != "auto":
-        raise ValueError("--lam-grid is for --lam auto")
+        raise InputError("--lam-grid is for --lam auto")
     grid = parse_grid([f"lam={lam_grid}"])["lam"] if lam_grid is not None else None
     if grid is not None:
         check_param_values(method, {"lam": grid})

@@ -25,6 +25,7 @@ import typer
 
 from genprior.cli.app import train_app
 from genprior.cli.generated import Generated, with_options
+from genprior.errors import InputError
 from genprior.models.kinds import MODEL_KINDS
 
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
@@ -76,7 +77,7 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
     if main_rank:
         _warn_duplicates(data, images)
     if images.shape[-1] != images.shape[-2]:
-        raise ValueError(f"{data}: images must be square, got {list(images.shape[-2:])}")
+        raise InputError(f"{data}: images must be square, got {list(images.shape[-2:])}")
     size = int(images.shape[-1])
     meta = load_dataset_meta(data)
     dataset = dataset_of(meta, size)
@@ -87,11 +88,11 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
         saved = state.read_state(saved_path)
         model_config = ModelConfig(**saved["model"])
         if model_config.kind != kind:
-            raise ValueError(f"{out} holds a {model_config.kind.upper()} run; resume it with "
+            raise InputError(f"{out} holds a {model_config.kind.upper()} run; resume it with "
                              f"`genprior train {model_config.kind} --resume`")
         for key, value in model_options.items():
             if value is not None and getattr(model_config, key) != value:
-                raise ValueError(f"--{key.replace('_', '-')} {value} differs from the saved run's "
+                raise InputError(f"--{key.replace('_', '-')} {value} differs from the saved run's "
                                  f"{getattr(model_config, key)}; resume without it or start a new run")
         config = TrainConfig(**{**saved["train"], **given})
     else:

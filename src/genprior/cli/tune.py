@@ -24,6 +24,7 @@ from genprior.cli.problem_options import (
     make_problem,
     method_params,
 )
+from genprior.errors import InputError
 
 Criterion = Literal[CRITERIA]
 
@@ -77,18 +78,18 @@ def tune_command(
     tune_idx = parse_indices(tune_indices, images.shape[0])
     test_idx = parse_indices(test_indices, images.shape[0])
     if set(tune_idx) & set(test_idx):
-        raise ValueError("--tune-indices and --test-indices overlap: tune and test on separate images")
+        raise InputError("--tune-indices and --test-indices overlap: tune and test on separate images")
     size = int(images.shape[-1])
     chosen_grid = parse_grid(grid) if grid else default_grid(method, size)
     unknown = set(chosen_grid) - set(spec.tunable)
     if unknown:
-        raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.tunable)}")
+        raise InputError(f"method {method!r} has no parameter(s) {sorted(unknown)}; it takes {list(spec.tunable)}")
     check_param_values(method, chosen_grid)
     grid_points(chosen_grid)  # the product of the values is bounded
     for name in spec.tunable:
         if name in fixed:
             if grid and name in chosen_grid:
-                raise ValueError(f"give {name} either in --grid or as --{name}, not both")
+                raise InputError(f"give {name} either in --grid or as --{name}, not both")
             chosen_grid[name] = [fixed[name]]
         elif name not in chosen_grid or criterion == "discrepancy" and not grid and name != "lam":
             # the discrepancy principle chooses lam only; a parameter missing from --grid is fixed

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genprior.errors import InputError
+
 IMAGE_SIZE = 128
 N_ELLIPSES = (3, 10)
 CENTRE = 0.6
@@ -65,9 +67,9 @@ def ellipses_dataset(n_train: int = 3872, n_test: int = 800, seed: int = 0,
     """``(train, test)`` random-ellipse images ``[N, 1, size, size]`` float32 in [0, 1]."""
     for name, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            raise InputError(f"{name} must be an integer >= 0, got {value!r}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise ValueError(f"size must be an integer >= 2, got {size!r}")
+        raise InputError(f"size must be an integer >= 2, got {size!r}")
     train_seq, test_seq = np.random.SeedSequence(seed).spawn(2)
     train = render_ellipses(ellipse_parameters(n_train, np.random.default_rng(train_seq)), size)
     test = render_ellipses(ellipse_parameters(n_test, np.random.default_rng(test_seq)), size)

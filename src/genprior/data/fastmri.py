@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from genprior.data.images import centre_square, resize_square
+from genprior.errors import InputError
 
 KEYS = ("reconstruction_rss", "reconstruction_esc")
 DEFAULT_ACQUISITION = "CORPD_FBK"
@@ -44,29 +45,29 @@ def parse_slices(spec: str) -> tuple[str, int, int]:
     head, sep, tail = str(spec).partition(":")
     try:
         if not sep:
-            raise ValueError
+            raise InputError
         if head in ("centre", "center"):
             count = int(tail)
             if count < 1:
-                raise ValueError
+                raise InputError
             return "centre", count, 0
         start, stop = int(head), int(tail)
         if start < 0 or stop <= start:
-            raise ValueError
+            raise InputError
         return "range", start, stop
     except ValueError:
-        raise ValueError(f"slices must look like 12:20 (start:stop, stop exclusive) or centre:8, got {spec!r}") from None
+        raise InputError(f"slices must look like 12:20 (start:stop, stop exclusive) or centre:8, got {spec!r}") from None
 
 
 def _slice_indices(spec: tuple[str, int, int], n_slices: int, path: Path) -> range:
     kind, a, b = spec
     if kind == "centre":
         if a > n_slices:
-            raise ValueError(f"{path}: has {n_slices} slices, fewer than the {a} central slices asked for")
+            raise InputError(f"{path}: has {n_slices} slices, fewer than the {a} central slices asked for")
         start = (n_slices - a) // 2
         return range(start, start + a)
     if b > n_slices:
-        raise ValueError(f"{path}: has {n_slices} slices, but slices {a}:{b} were asked for")
+        raise InputError(f"{path}: has {n_slices} slices, but slices {a}:{b} were asked for")
     return range(a, b)
 
 
@@ -82,7 +83,7 @@ def list_volumes(src: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"fastMRI folder not found: {src}")
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in (".h5", ".hdf5"))
     if not files:
-        raise ValueError(f"{src}: no fastMRI .h5 files")
+        raise InputError(f"{src}: no fastMRI .h5 files")
     return files
 
 
@@ -102,20 +103,20 @@ def read_volume(path: str | os.PathLike, key: str | None = None) -> tuple[np.nda
             keys = [key] if key is not None else list(KEYS)
             found = next((k for k in keys if k in f), None)
             if found is None:
-                raise ValueError(f"{path}: no {' or '.join(repr(k) for k in keys)} dataset "
+                raise InputError(f"{path}: no {' or '.join(repr(k) for k in keys)} dataset "
                                  f"(found: {', '.join(sorted(f.keys())) or 'nothing'})")
             volume = np.asarray(f[found][()])
             acquisition = f.attrs.get("acquisition")
     except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
     if isinstance(acquisition, bytes):
         acquisition = acquisition.decode()
     if volume.ndim != 3 or 0 in volume.shape:
-        raise ValueError(f"{path}: {found} must have shape (slices, H, W), got {list(volume.shape)}")
+        raise InputError(f"{path}: {found} must have shape (slices, H, W), got {list(volume.shape)}")
     if np.iscomplexobj(volume):
         volume = np.abs(volume)
     if not np.isfinite(volume).all():
-        raise ValueError(f"{path}: {found} contains NaN or Inf values")
+        raise InputError(f"{path}: {found} contains NaN or Inf values")
     return volume.astype(np.float64), None if acquisition is None else str(acquisition)
 
 
@@ -136,7 +137,7 @@ def load_fastmri(src: str | os.PathLike, size: int = 128, slices: str = DEFAULT_
             also when no volume is left after the acquisition filter.
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-        raise ValueError(f"size must be an integer >= 2, got {size!r}")
+        raise InputError(f"size must be an integer >= 2, got {size!r}")
     spec = parse_slices(slices)
     images, files, slice_ids, skipped = [], [], [], {}
     for path in list_volumes(src):
@@ -153,7 +154,7 @@ def load_fastmri(src: str | os.PathLike, size: int = 128, slices: str = DEFAULT_
         files.extend([path.name] * len(idx))
         slice_ids.extend(idx)
     if not images:
-        raise ValueError(f"{src}: no volume with acquisition {acquisition!r} "
+        raise InputError(f"{src}: no volume with acquisition {acquisition!r} "
                          f"({len(skipped)} skipped); pass `acquisition=\"any\"` to keep all")
     return FastMRIImages(np.concatenate(images)[:, None], files, slice_ids, skipped)
 
@@ -163,7 +164,7 @@ def split_by_volume(data: FastMRIImages, test_fraction: float, seed: int = 0) ->
     volumes, drawn with ``seed``, form the test split.  Returns ``(train, test,
     train_volumes, test_volumes)``."""
     if not isinstance(test_fraction, (int, float)) or not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test fraction must be in [0, 1], got {test_fraction!r}")
+        raise InputError(f"test fraction must be in [0, 1], got {test_fraction!r}")
     volumes = sorted(set(data.files))
     order = np.random.default_rng(seed).permutation(len(volumes))
     test_volumes = sorted(volumes[i] for i in order[:round(test_fraction * len(volumes))])

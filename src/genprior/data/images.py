@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genprior.errors import InputError
+
 SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
 RESCALES = ("minmax", "range")
 
@@ -55,10 +57,10 @@ def rescale_unit(image: np.ndarray, how: str = "minmax", peak: float | None = No
         if peak is not None:
             return image / peak
         if image.min() < 0 or image.max() > 1:
-            raise ValueError(f"{name}: float values in [{image.min():.4g}, {image.max():.4g}] are not in [0, 1]; "
+            raise InputError(f"{name}: float values in [{image.min():.4g}, {image.max():.4g}] are not in [0, 1]; "
                              "use `rescale=\"minmax\"`")
         return image
-    raise ValueError(f"unknown rescale {how!r}; choose one of: {', '.join(RESCALES)}")
+    raise InputError(f"unknown rescale {how!r}; choose one of: {', '.join(RESCALES)}")
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
@@ -72,11 +74,11 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         try:
             a = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+            raise InputError(f"{path}: not a readable .npy array ({exc})") from exc
         if a.ndim == 3 and 1 in (a.shape[0], a.shape[-1]):
             a = a.reshape(a.shape[1:] if a.shape[0] == 1 else a.shape[:2])
         if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: expected a 2D numeric array (one grey-level image), got "
+            raise InputError(f"{path}: expected a 2D numeric array (one grey-level image), got "
                              f"shape {list(a.shape)} of {a.dtype}")
         peak = float(np.iinfo(a.dtype).max) if a.dtype.kind in "iu" else (1.0 if a.dtype.kind == "b" else None)
         a = a.astype(np.float64)
@@ -95,9 +97,9 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
                 else:
                     a, peak = np.asarray(im.convert("F")).astype(np.float64), 255.0
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ValueError(f"{path}: not a readable image ({exc})") from exc
+            raise InputError(f"{path}: not a readable image ({exc})") from exc
     if not np.isfinite(a).all():
-        raise ValueError(f"{path}: the image contains NaN or Inf values")
+        raise InputError(f"{path}: the image contains NaN or Inf values")
     return a, peak
 
 
@@ -113,7 +115,7 @@ def list_images(src: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"image folder not found: {src}")
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
-        raise ValueError(f"{src}: no image files ({', '.join(SUFFIXES)})")
+        raise InputError(f"{src}: no image files ({', '.join(SUFFIXES)})")
     return files
 
 
@@ -128,9 +130,9 @@ def load_image_folder(src: str | os.PathLike, size: int | None = None,
             each message names the file.
     """
     if rescale not in RESCALES:
-        raise ValueError(f"unknown rescale {rescale!r}; choose one of: {', '.join(RESCALES)}")
+        raise InputError(f"unknown rescale {rescale!r}; choose one of: {', '.join(RESCALES)}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
-        raise ValueError(f"size must be an integer >= 2, got {size!r}")
+        raise InputError(f"size must be an integer >= 2, got {size!r}")
     files = list_images(src)
     out = []
     first: tuple[Path, tuple[int, int]] | None = None
@@ -140,10 +142,10 @@ def load_image_folder(src: str | os.PathLike, size: int | None = None,
             if first is None:
                 first = (path, a.shape)
                 if a.shape[0] != a.shape[1]:
-                    raise ValueError(f"{path}: image is {a.shape[0]}x{a.shape[1]}, not square; pass `size=N` "
+                    raise InputError(f"{path}: image is {a.shape[0]}x{a.shape[1]}, not square; pass `size=N` "
                                      "to centre-crop and resize every image")
             elif a.shape != first[1]:
-                raise ValueError(f"{path}: image is {a.shape[0]}x{a.shape[1]} but {first[0].name} is "
+                raise InputError(f"{path}: image is {a.shape[0]}x{a.shape[1]} but {first[0].name} is "
                                  f"{first[1][0]}x{first[1][1]}; images of mixed sizes need `size=N`")
             image = a
         else:
@@ -159,7 +161,7 @@ def split_train_test(images: np.ndarray, test_fraction: float, seed: int = 0,
     ``round(test_fraction * N)`` images go to the test split.
     """
     if not isinstance(test_fraction, (int, float)) or not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test fraction must be in [0, 1], got {test_fraction!r}")
+        raise InputError(f"test fraction must be in [0, 1], got {test_fraction!r}")
     n = len(images)
     order = np.random.default_rng(seed).permutation(n)
     n_test = round(test_fraction * n)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from genprior.atomic import atomic_path
+from genprior.errors import InputError
 
 SPLITS = ("train", "test")
 
@@ -45,19 +46,19 @@ def save_dataset(
             continue
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[1] != 1:
-            raise ValueError(f"{split} images must have shape [N, 1, H, W], got {list(images.shape)}")
+            raise InputError(f"{split} images must have shape [N, 1, H, W], got {list(images.shape)}")
         if shape is not None and images.shape[1:] != shape:
-            raise ValueError(f"train and test images differ in size: {shape} vs {images.shape[1:]}")
+            raise InputError(f"train and test images differ in size: {shape} vs {images.shape[1:]}")
         shape = images.shape[1:]
         arrays[split] = images
     if not arrays:
-        raise ValueError("nothing to save: give train and/or test images")
+        raise InputError("nothing to save: give train and/or test images")
     for split in SPLITS:
         arrays.setdefault(split, np.zeros((0, *shape), dtype=np.float32))
     arrays["meta"] = np.array(json.dumps(meta or {}))
     for name, value in (extras or {}).items():
         if name in arrays or not name.isidentifier():
-            raise ValueError(f"extra array name {name!r} is reserved or not an identifier")
+            raise InputError(f"extra array name {name!r} is reserved or not an identifier")
         arrays[name] = np.asarray(value)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)  # mostly-black images compress well
@@ -72,9 +73,9 @@ def load_dataset_meta(path: str | os.PathLike) -> dict[str, Any]:
         try:
             meta = json.loads(str(_read(data, "meta", path)))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: the 'meta' entry is not JSON ({exc})") from None
+            raise InputError(f"{path}: the 'meta' entry is not JSON ({exc})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: the 'meta' entry must be a JSON object, got {type(meta).__name__}")
+        raise InputError(f"{path}: the 'meta' entry must be a JSON object, got {type(meta).__name__}")
     return meta
 
 
@@ -98,23 +99,23 @@ def load_images(path: str | os.PathLike, split: str = "test", rescale: str | Non
             outside [0, 1] (without ``rescale``), or the array is too large for memory.
     """
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+        raise InputError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     if rescale is not None and rescale not in RESCALE:
-        raise ValueError(f"unknown rescale {rescale!r}; choose one of: {', '.join(RESCALE)}")
+        raise InputError(f"unknown rescale {rescale!r}; choose one of: {', '.join(RESCALE)}")
     with _open_npz(path) as data:
         if split not in data.files:
-            raise ValueError(f"{path}: no {split!r} array (found {', '.join(data.files)}); "
+            raise InputError(f"{path}: no {split!r} array (found {', '.join(data.files)}); "
                              "make data sets with `genprior data`")
         dtype, shape = _header(data, split, path)
         if dtype.kind not in "biuf":
-            raise ValueError(f"{path}: the {split!r} images have dtype {dtype}; images must be numbers "
+            raise InputError(f"{path}: the {split!r} images have dtype {dtype}; images must be numbers "
                              "(float in [0, 1], or integers to rescale)")
         if len(shape) != 4 or shape[1] != 1:
-            raise ValueError(f"{path}: {split} images must have shape [N, 1, H, W], got {list(shape)}")
+            raise InputError(f"{path}: {split} images must have shape [N, 1, H, W], got {list(shape)}")
         if shape[0] == 0:
-            raise ValueError(f"{path}: the {split!r} split is empty")
+            raise InputError(f"{path}: the {split!r} split is empty")
         if min(shape[2:]) < 2:
-            raise ValueError(f"{path}: {split} images must be at least 2 x 2 pixels, got {list(shape[2:])}")
+            raise InputError(f"{path}: {split} images must be at least 2 x 2 pixels, got {list(shape[2:])}")
         from genprior.resources import check_memory
 
         count = math.prod(shape)
@@ -123,7 +124,7 @@ def load_images(path: str | os.PathLike, split: str = "test", rescale: str | Non
         raw = _read(data, split, path)
     images = np.asarray(raw, dtype=np.float32)
     if not np.isfinite(images).all():
-        raise ValueError(f"{path}: the {split!r} images contain NaN or Inf values")
+        raise InputError(f"{path}: the {split!r} images contain NaN or Inf values")
     images = _to_unit_range(images, raw.dtype, rescale, f"{path}: the {split!r} images")
     return torch.from_numpy(images)
 
@@ -137,18 +138,18 @@ def _to_unit_range(images: np.ndarray, dtype: np.dtype, rescale: str | None, wha
     lo, hi = float(images.min()), float(images.max())
     if rescale == "dtype":
         if dtype.kind not in "iu":
-            raise ValueError(f"{what} are {dtype}, not integers: rescale 'dtype' divides integer images by their "
+            raise InputError(f"{what} are {dtype}, not integers: rescale 'dtype' divides integer images by their "
                              "type's maximum; use 'minmax' instead")
         images = images / np.float32(np.iinfo(dtype).max)
         lo, hi = lo / np.iinfo(dtype).max, hi / np.iinfo(dtype).max
     elif rescale == "minmax":
         if hi == lo:
-            raise ValueError(f"{what} are constant ({lo:g}): min-max rescaling is undefined")
+            raise InputError(f"{what} are constant ({lo:g}): min-max rescaling is undefined")
         return ((images - lo) / (hi - lo)).astype(np.float32)
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         hint = ("integer images: divide by their type's maximum (load_images(..., rescale='dtype'))"
                 if dtype.kind in "iu" else "map them to [0, 1] (load_images(..., rescale='minmax'))")
-        raise ValueError(f"{what} range from {lo:g} to {hi:g}, outside [0, 1]; genprior's images lie in [0, 1]: "
+        raise InputError(f"{what} range from {lo:g} to {hi:g}, outside [0, 1]; genprior's images lie in [0, 1]: "
                          f"{hint}; the command `genprior data rescale` writes a rescaled copy")
     return np.clip(images, 0.0, 1.0, out=images) if lo < 0 or hi > 1 else images
 
@@ -173,11 +174,11 @@ def count_duplicates(train: torch.Tensor | np.ndarray, test: torch.Tensor | np.n
 def load_labels(path: str | os.PathLike, split: str = "test") -> np.ndarray:
     """The ``{split}_labels`` array of a data-set file (MNIST has them); ``ValueError`` if absent."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+        raise InputError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     with _open_npz(path) as data:
         key = f"{split}_labels"
         if key not in data.files:
-            raise ValueError(f"{path}: no {key!r} array; this data set has no labels")
+            raise InputError(f"{path}: no {key!r} array; this data set has no labels")
         return np.asarray(_read(data, key, path))
 
 
@@ -203,9 +204,9 @@ def parse_indices(spec: str, n: int) -> list[int]:
                     raise IndexError
                 out.append(i)
         except ValueError:
-            raise ValueError(f"malformed index selection {spec!r}; use e.g. 0:100 or 1,4,9") from None
+            raise InputError(f"malformed index selection {spec!r}; use e.g. 0:100 or 1,4,9") from None
         except IndexError:
-            raise ValueError(f"index selection {part!r} is outside the {n} available images") from None
+            raise InputError(f"index selection {part!r} is outside the {n} available images") from None
     return out
 
 
@@ -217,7 +218,7 @@ def _read(data, name: str, path) -> np.ndarray:
     try:
         return data[name]
     except _READ_ERRORS as exc:
-        raise ValueError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
+        raise InputError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
                          "the file is corrupt") from None
 
 
@@ -231,7 +232,7 @@ def _header(data, name: str, path) -> tuple[np.dtype, tuple[int, ...]]:
                     else np.lib.format.read_array_header_2_0)
             shape, _, dtype = read(fh)
     except _READ_ERRORS as exc:
-        raise ValueError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
+        raise InputError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
                          "the file is corrupt") from None
     return np.dtype(dtype), tuple(int(d) for d in shape)
 
@@ -248,11 +249,11 @@ class _open_npz:
         try:
             self.data = np.load(self.path, allow_pickle=False)
         except IsADirectoryError:
-            raise ValueError(f"{self.path} is a directory, not an .npz data set") from None
+            raise InputError(f"{self.path} is a directory, not an .npz data set") from None
         except _READ_ERRORS as exc:
-            raise ValueError(f"{self.path}: not a readable .npz data set ({exc})") from None
+            raise InputError(f"{self.path}: not a readable .npz data set ({exc})") from None
         if not hasattr(self.data, "files"):
-            raise ValueError(f"{self.path}: not an .npz data set (a single array)")
+            raise InputError(f"{self.path}: not an .npz data set (a single array)")
         return self.data
 
     def __exit__(self, *exc) -> None:

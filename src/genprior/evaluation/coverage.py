@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.metrics import nrmse, psnr, summary
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 
@@ -75,9 +76,9 @@ def range_coverage(
     if init == "auto":
         init = default_init(generator)
     if init not in ("encoder", "random"):
-        raise ValueError(f"unknown latent initialisation {init!r}; choose one of: auto, encoder, random")
+        raise InputError(f"unknown latent initialisation {init!r}; choose one of: auto, encoder, random")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     device = placement(generator, images)[0]  # solve where the generator lives
     start = time.perf_counter()
     zs, xs, its, conv = [], [], [], []

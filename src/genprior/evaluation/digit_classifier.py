@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
+
 FORMAT = "genprior-digit-classifier"
 CACHE_DIR = "digit-classifier"
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
@@ -84,7 +86,7 @@ class DigitClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"the digit classifier takes images [B, 1, 28, 28], got {list(x.shape)}")
+            raise InputError(f"the digit classifier takes images [B, 1, 28, 28], got {list(x.shape)}")
         return self.head(self.features((x - MEAN) / STD))
 
     @torch.no_grad()
@@ -141,11 +143,11 @@ def _check_data(images: Tensor, labels: Tensor, what: str) -> tuple[Tensor, Tens
     x = torch.as_tensor(images, dtype=torch.float32)
     y = torch.as_tensor(labels).reshape(-1).long()
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
-        raise ValueError(f"{what} images must be [N, 1, 28, 28] with N >= 1, got {list(x.shape)}")
+        raise InputError(f"{what} images must be [N, 1, 28, 28] with N >= 1, got {list(x.shape)}")
     if y.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} {what} images but {y.shape[0]} labels")
+        raise InputError(f"{x.shape[0]} {what} images but {y.shape[0]} labels")
     if y.numel() and (y.min() < 0 or y.max() > 9):
-        raise ValueError(f"{what} labels must be digits 0-9, got values in [{int(y.min())}, {int(y.max())}]")
+        raise InputError(f"{what} labels must be digits 0-9, got values in [{int(y.min())}, {int(y.max())}]")
     return x, y
 
 
@@ -241,11 +243,11 @@ def load_digit_classifier(entry: str | os.PathLike, expect_key: str | None = Non
         record = json.loads((entry / CONFIG).read_text(encoding="utf-8"))
         settings = ClassifierSettings.from_dict(record["settings"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{entry / CONFIG}: corrupt digit classifier config ({exc!r})") from exc
+        raise InputError(f"{entry / CONFIG}: corrupt digit classifier config ({exc!r})") from exc
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{entry / CONFIG}: not a digit classifier config")
+        raise InputError(f"{entry / CONFIG}: not a digit classifier config")
     if expect_key is not None and record.get("key") != expect_key:
-        raise ValueError(f"{entry / CONFIG}: holds key {record.get('key')!r}, expected {expect_key!r}")
+        raise InputError(f"{entry / CONFIG}: holds key {record.get('key')!r}, expected {expect_key!r}")
     model = load_weights(DigitClassifier(settings), entry / WEIGHTS).eval()
     model.record = {**record, "path": str(entry)}
     return model

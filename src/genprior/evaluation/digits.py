@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
+
 THRESHOLD = 0.9
 N_CLASSES = 10
 
@@ -67,9 +69,9 @@ class DigitQuality:
 def quality_from_probabilities(probs: Tensor, threshold: float = THRESHOLD) -> DigitQuality:
     """:class:`DigitQuality` of class probabilities ``probs [N, 10]`` (rows sum to 1)."""
     if probs.ndim != 2 or probs.shape[1] != N_CLASSES or probs.shape[0] == 0:
-        raise ValueError(f"expected class probabilities [N, {N_CLASSES}] with N >= 1, got {list(probs.shape)}")
+        raise InputError(f"expected class probabilities [N, {N_CLASSES}] with N >= 1, got {list(probs.shape)}")
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"the confidence threshold must lie in (0, 1], got {threshold}")
+        raise InputError(f"the confidence threshold must lie in (0, 1], got {threshold}")
     p = probs.detach().to("cpu", torch.float64)
     n = p.shape[0]
     conf, pred = p.max(dim=1)
@@ -99,7 +101,7 @@ def digit_quality(images: Tensor, classifier: nn.Module | None = None, threshold
         batch_size: images classified together.
     """
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"the digit classifier scores MNIST-sized images [N, 1, 28, 28], got {list(images.shape)}")
+        raise InputError(f"the digit classifier scores MNIST-sized images [N, 1, 28, 28], got {list(images.shape)}")
     clf = classifier if classifier is not None else default_digit_classifier()
     x = images.detach().clamp(0, 1)
     if hasattr(clf, "probabilities"):
@@ -117,7 +119,7 @@ def digit_sample_quality(generator: nn.Module, n: int = 10_000, seed: int = 0, c
     from genprior.evaluation.latent import prior_samples
 
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise InputError(f"n must be >= 1, got {n}")
     _, samples = prior_samples(generator, n, seed=seed, batch_size=batch_size)
     return digit_quality(samples, classifier, threshold, batch_size)
 

@@ -35,6 +35,8 @@ import warnings
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
+
 
 def flat64(images: Tensor) -> Tensor:
     """``[N, ...] -> [N, D]`` in float64 on the CPU."""
@@ -59,7 +61,7 @@ def exact_emd(a: Tensor, b: Tensor, num_iter_max: int = 10**9) -> dict:
 
     A, B = flat64(a), flat64(b)
     if A.shape[1] != B.shape[1]:
-        raise ValueError(f"image sets differ in size: {A.shape[1]} vs {B.shape[1]} pixels")
+        raise InputError(f"image sets differ in size: {A.shape[1]} vs {B.shape[1]} pixels")
     start = time.perf_counter()
     M = torch.cdist(A, B).pow_(2).numpy()  # [N, M] float64 (800 MB at N = M = 10,000)
     cost_seconds = time.perf_counter() - start
@@ -102,7 +104,7 @@ def distribution_distance(test_images: Tensor, generated: Tensor, exact: bool = 
         where ``agreement = D * SW_2^2 / EMD`` (None without the exact value).
     """
     if test_images.shape[1:] != generated.shape[1:]:
-        raise ValueError(f"test and generated images differ in shape: {list(test_images.shape[1:])} "
+        raise InputError(f"test and generated images differ in shape: {list(test_images.shape[1:])} "
                          f"vs {list(generated.shape[1:])}")
     emd = exact_emd(test_images, generated) if exact else None
     sliced = sliced_wasserstein(test_images, generated, n_projections, seed)
@@ -122,7 +124,7 @@ def nearest_neighbours(queries: Tensor, reference: Tensor, chunk: int = 2048) ->
     Q = queries.detach().reshape(queries.shape[0], -1).float()
     R = reference.detach().reshape(reference.shape[0], -1).float()
     if Q.shape[1] != R.shape[1]:
-        raise ValueError(f"image sets differ in size: {Q.shape[1]} vs {R.shape[1]} pixels")
+        raise InputError(f"image sets differ in size: {Q.shape[1]} vs {R.shape[1]} pixels")
     best = torch.full((Q.shape[0],), math.inf)
     index = torch.zeros(Q.shape[0], dtype=torch.long)
     q2_all = Q.pow(2).sum(1)
@@ -181,7 +183,7 @@ def memorisation(generated: Tensor, train_images: Tensor, test_images: Tensor,
         the test images; about 1 is good, near 0 is mode collapse).
     """
     if not 0 < copy_quantile < 1:
-        raise ValueError(f"copy_quantile must be in (0, 1), got {copy_quantile}")
+        raise InputError(f"copy_quantile must be in (0, 1), got {copy_quantile}")
     start = time.perf_counter()
     d_gen, i_gen = nearest_neighbours(generated, train_images, chunk)
     if test_neighbours is None:

@@ -33,6 +33,7 @@ import time
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.evaluation.coverage import quantiles
 
 KS_CRITICAL_95 = 1.358  # sqrt(-log(0.025) / 2): asymptotic 95% quantile of sqrt(N) * KS
@@ -96,7 +97,7 @@ def gaussian_kl_to_standard(codes: Tensor) -> float:
 def random_projections(latent_dim: int, k: int = 3, seed: int = 0) -> Tensor:
     """``k`` random projections ``R^d -> R^2`` with orthonormal rows, ``[k, 2, d]``."""
     if latent_dim < 2:
-        raise ValueError(f"2D projections need a latent dimension >= 2, got {latent_dim}")
+        raise InputError(f"2D projections need a latent dimension >= 2, got {latent_dim}")
     gen = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(k, latent_dim, 2, generator=gen, dtype=torch.float64))  # [k, d, 2]
     return q.transpose(1, 2)
@@ -196,7 +197,7 @@ def local_lipschitz(generator: nn.Module, codes: Tensor, n_paths: int = 100, n_p
         mean, max and the settings.
     """
     if codes.shape[0] < 2:
-        raise ValueError("local Lipschitz estimates need at least 2 codes")
+        raise InputError("local Lipschitz estimates need at least 2 codes")
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     z = codes.detach().cpu().float()

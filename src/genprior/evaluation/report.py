@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.evaluation import criteria as C
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 
@@ -98,16 +99,16 @@ class EvaluationSettings:
             if value is None:
                 value = min(default, n_test)
             elif value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise InputError(f"{name} must be >= 1, got {value}")
             elif value > n_test:
                 flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} {value} is larger than the {n_test} test images available")
+                raise InputError(f"{flag} {value} is larger than the {n_test} test images available")
             out[name] = value
         for name in ("restarts", "off_n", "n_projections", "lipschitz_paths", "batch_size", "examples"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_iter < 0:
-            raise ValueError(f"max_iter must be >= 0, got {self.max_iter}")
+            raise InputError(f"max_iter must be >= 0, got {self.max_iter}")
         return replace(self, **out)
 
 
@@ -115,10 +116,10 @@ def check_model_fits(generator: nn.Module, images: Tensor, name: str = "model") 
     """Raise ``ValueError`` unless ``G`` has a ``latent_dim`` and makes images shaped like ``images``."""
     d = getattr(generator, "latent_dim", None)
     if not isinstance(d, int) or d < 1:
-        raise ValueError(f"{name}: a generator needs an integer latent_dim >= 1, got {d!r}")
+        raise InputError(f"{name}: a generator needs an integer latent_dim >= 1, got {d!r}")
     shape = tuple(C.generate(generator, torch.zeros(1, d)).shape[1:])
     if shape != tuple(images.shape[1:]):
-        raise ValueError(f"{name} makes images of shape {list(shape)} but the data are {list(images.shape[1:])}; "
+        raise InputError(f"{name} makes images of shape {list(shape)} but the data are {list(images.shape[1:])}; "
                          "evaluate a model on the data set it was trained for")
 
 
@@ -315,7 +316,7 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     from genprior.metrics import psnr
 
     if not models:
-        raise ValueError("give at least one model to evaluate")
+        raise InputError("give at least one model to evaluate")
     say = log or (lambda _msg: None)
     started = time.perf_counter()
     s = (settings or EvaluationSettings()).resolved(test.shape[0])

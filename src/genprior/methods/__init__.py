@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from genprior.errors import InputError
 from genprior.methods.classical import TikhonovParams, TVParams, tikhonov, tv
 from genprior.methods.hard import HardParams, hard
 from genprior.methods.parameters import GenerativeParams, MethodParams
@@ -79,7 +80,7 @@ def check_param_values(name: str, values: dict[str, list[float] | float]) -> Non
     fields, kinds = {f.name: f for f in dataclasses.fields(cls)}, field_types(cls)
     for param, given in values.items():
         if param not in fields:
-            raise ValueError(f"method {name!r} has no parameter {param!r}")
+            raise InputError(f"method {name!r} has no parameter {param!r}")
         for v in given if isinstance(given, (list, tuple)) else [given]:
             check_value(fields[param], kinds[param], v, param)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from genprior.errors import InputError
 from genprior.resources import ResourceLimitError
 from genprior.solvers.result import Result
 
@@ -21,7 +22,7 @@ PER_IMAGE_LISTS = ("lam", "residual", "chosen_start")  # Result.params entries w
 def check_max_batch(max_batch: int) -> int:
     """Raise ``ValueError`` unless ``max_batch`` is an integer >= 1."""
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-        raise ValueError(f"max_batch must be an integer >= 1, got {max_batch!r}")
+        raise InputError(f"max_batch must be an integer >= 1, got {max_batch!r}")
     return max_batch
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.physics.operator import LinearPhysics, check_physics
 from genprior.validation import check_batch_shape, check_choice, check_finite
 
@@ -25,9 +26,9 @@ def per_image(value: float | Tensor, B: int, name: str, like: Tensor) -> Tensor:
     if t.numel() == 1:
         t = t.expand(B)
     if t.numel() != B:
-        raise ValueError(f"{name} must be a number or have one value per image ({B}), got {t.numel()} values")
+        raise InputError(f"{name} must be a number or have one value per image ({B}), got {t.numel()} values")
     if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        raise InputError(f"{name} must be finite and >= 0, got {value!r}")
     return t
 
 
@@ -71,7 +72,7 @@ def check_generator(generator: nn.Module | None, physics, y: Tensor, method: str
     method itself, :func:`genprior.methods.inputs.materialise_inputs`) runs it.
     """
     if generator is None:
-        raise ValueError(f"method {method!r} needs a generator: pass `generator=` (a trained model, or any torch "
+        raise InputError(f"method {method!r} needs a generator: pass `generator=` (a trained model, or any torch "
                          "module mapping [B, d] to [B, 1, H, W] with a latent_dim attribute)")
     latent_dim = getattr(generator, "latent_dim", None)
     if not isinstance(latent_dim, int) or latent_dim < 1:
@@ -84,7 +85,7 @@ def check_generator(generator: nn.Module | None, physics, y: Tensor, method: str
         probe = torch.zeros(1, latent_dim, dtype=placement(generator, y)[1], device=y.device)
         produced = tuple(generator(probe).shape[1:])
     if produced != expected:
-        raise ValueError(
+        raise InputError(
             f"the generator produces images of shape {list(produced)} but the operator expects "
             f"{list(expected)}: use a model trained on images of the problem's size"
         )
@@ -197,7 +198,7 @@ def initial_latent(
         return torch.randn(B, d, generator=gen, dtype=dtype).to(y.device)
     encode = getattr(generator, "encode", None)
     if encode is None:
-        raise ValueError(
+        raise InputError(
             f"init='encoder' needs a model with an encoder (AE or VAE); "
             f"{type(generator).__name__} has no encode()"
         )

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.methods.common import check_generator, check_measurements, data_fit, frozen, sq_norm
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.parameters import GenerativeParams
@@ -142,7 +143,7 @@ def solve_generative(
     check_choice(coordinates, COORDINATES, "coordinates")
     term = DEVIATION_TERMS[deviation]
     if x_steps < 1:
-        raise ValueError(f"x_steps must be >= 1, got {x_steps}")
+        raise InputError(f"x_steps must be >= 1, got {x_steps}")
     if prior.project is not None:
         z0 = prior.project(z0)
     z_prox = prior.prox if prior.project is not None else None
@@ -166,7 +167,7 @@ def solve_generative(
             return generator(z), z, None, out
 
     if dev0 is None:
-        raise ValueError("a deviation method needs a starting x or u")
+        raise InputError("a deviation method needs a starting x or u")
     if term.smooth is not None and coordinates == "x":
         def make_partial(block, state, idx):
             y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.physics.finite_differences import tv_norm
 from genprior.validation import check_choice
 
@@ -100,7 +101,7 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
     critic = getattr(generator, "critic", None)
     if not callable(critic):
         kind = type(generator).__name__ if generator is not None else "None"
-        raise ValueError(
+        raise InputError(
             f"latent prior 'critic' uses the GAN critic D: R_Z(z) = -D(G(z)); the model {kind} has no critic() "
             "(train a WGAN-GP, or choose l2, box, sphere or tv)"
         )

@@ -15,6 +15,7 @@ import time
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.methods.common import frozen, placement, sq_norm
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
@@ -56,14 +57,14 @@ def project_to_range(
             z0 = check_batch_shape(init, (d,), "initial latent codes").to(x.device, dtype).unsqueeze(0)
         elif init == "encoder":
             if not callable(getattr(generator, "encode", None)):
-                raise ValueError(f"init='encoder' needs a model with an encoder; {type(generator).__name__} has none")
+                raise InputError(f"init='encoder' needs a model with an encoder; {type(generator).__name__} has none")
             with torch.no_grad():
                 z0 = generator.encode(x.to(dtype)).unsqueeze(0)
         elif init == "random":
             first = torch.randn(B, d, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(x.device)
             z0 = restart_codes(first, restarts, seed)  # [K, B, d]
         else:
-            raise ValueError(f"unknown latent initialisation {init!r}; choose one of: encoder, random, or a tensor")
+            raise InputError(f"unknown latent initialisation {init!r}; choose one of: encoder, random, or a tensor")
         K = z0.shape[0]
         target = repeat_batch(x.to(dtype), K, B)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.methods.common import initial_latent, placement
 from genprior.solvers.result import Result
 from genprior.validation import check_finite
@@ -22,7 +23,7 @@ RESTART_STREAM = 1_000_003  # seed offset of the extra starts
 def check_restarts(restarts: int) -> int:
     """Raise ``ValueError`` unless ``restarts`` is an integer >= 1."""
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
-        raise ValueError(f"restarts must be >= 1 (an integer: starts per image), got {restarts!r}")
+        raise InputError(f"restarts must be >= 1 (an integer: starts per image), got {restarts!r}")
     return restarts
 
 
@@ -46,15 +47,15 @@ def initial_codes(generator: nn.Module, physics, y: Tensor, init: str | Tensor =
     check_restarts(restarts)
     if isinstance(init, Tensor) and init.dim() == 3:
         if init.shape[0] != restarts:
-            raise ValueError(f"initial codes of shape {list(init.shape)} hold {init.shape[0]} starts per image "
+            raise InputError(f"initial codes of shape {list(init.shape)} hold {init.shape[0]} starts per image "
                              f"but restarts={restarts}")
         if init.shape[1] != y.shape[0] or init.shape[2] != generator.latent_dim:
-            raise ValueError(f"initial codes must have shape [K, {y.shape[0]}, {generator.latent_dim}], "
+            raise InputError(f"initial codes must have shape [K, {y.shape[0]}, {generator.latent_dim}], "
                              f"got {list(init.shape)}")
         return check_finite(init, "initial latent codes").to(y.device, placement(generator, y)[1])
     first = initial_latent(generator, physics, y, init, seed)
     if first.shape[0] != y.shape[0]:
-        raise ValueError(f"initial codes must have one row per image ({y.shape[0]}), got {first.shape[0]}")
+        raise InputError(f"initial codes must have one row per image ({y.shape[0]}), got {first.shape[0]}")
     return restart_codes(first, restarts, seed)
 
 

@@ -33,6 +33,8 @@ import math
 
 from torch import nn
 
+from genprior.errors import InputError
+
 PRESETS = ("compact", "paper")
 COMPACT_WIDTH = 16  # the compact nets' channels at full resolution
 LEAKY_SLOPE = 0.3
@@ -56,13 +58,13 @@ class Reshape(nn.Module):
 def compact_levels(image_size: int) -> tuple[int, int]:
     """``(halvings, base)``: halve ``image_size`` until it is odd or at most 8 (at most 4 times)."""
     if image_size < 8:
-        raise ValueError(f"image size must be at least 8, got {image_size}")
+        raise InputError(f"image size must be at least 8, got {image_size}")
     levels, base = 0, image_size
     while base % 2 == 0 and base > 8 and levels < 4:
         base //= 2
         levels += 1
     if levels == 0:
-        raise ValueError(f"image size {image_size} must be divisible by 2 for the compact preset")
+        raise InputError(f"image size {image_size} must be divisible by 2 for the compact preset")
     return levels, base
 
 
@@ -111,7 +113,7 @@ def paper_encoder(image_size: int, out_features: int) -> nn.Sequential:
     """Appendix B encoder/critic for MNIST (Figure B2) or Shapes (Figure B3)."""
     strides = {28: (2, 2, 1), 56: (1, 2, 2)}.get(image_size)
     if strides is None:
-        raise ValueError(f"the paper preset has MNIST (28) and Shapes (56) encoders; got image size {image_size}")
+        raise InputError(f"the paper preset has MNIST (28) and Shapes (56) encoders; got image size {image_size}")
     layers: list[nn.Module] = []
     c_in = 1
     for s in strides:
@@ -135,7 +137,7 @@ def paper_decoder(latent_dim: int, image_size: int) -> nn.Sequential:
         head = [nn.Linear(latent_dim, n * n // 64), nn.LeakyReLU(LEAKY_SLOPE), Reshape(1, n // 8, n // 8)]  # [B, 1, 7, 7]
         strides, act = (2, 2, 2), lambda: nn.LeakyReLU(LEAKY_SLOPE)
     else:
-        raise ValueError(f"the paper preset has MNIST (28) and Shapes (56) decoders; got image size {n}")
+        raise InputError(f"the paper preset has MNIST (28) and Shapes (56) decoders; got image size {n}")
     layers = head
     c_in = 1
     for s in strides:
@@ -163,7 +165,7 @@ def _conv_block(c_in: int, filters: list[int], strides: list[int], act, up: bool
 
 def _check_knee_size(image_size: int) -> None:
     if image_size % 16:
-        raise ValueError(f"the knee architecture needs an image size divisible by 16, got {image_size}")
+        raise InputError(f"the knee architecture needs an image size divisible by 16, got {image_size}")
 
 
 def knee_encoder(image_size: int, out_features: int) -> nn.Sequential:
@@ -213,7 +215,7 @@ PAPER_SIZES = (28, 56, 128)
 
 def _paper_size(image_size: int) -> None:
     if image_size not in PAPER_SIZES:
-        raise ValueError(
+        raise InputError(
             f"the paper preset has MNIST (28), Shapes (56) and knee (128) architectures; got image size "
             f"{image_size}; use `preset=\"compact\"` for other sizes"
         )
@@ -227,7 +229,7 @@ def build_encoder(preset: str, image_size: int, out_features: int, width: int | 
     if preset == "paper":
         _paper_size(image_size)
         return knee_encoder(image_size, out_features) if image_size == 128 else paper_encoder(image_size, out_features)
-    raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    raise InputError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
 
 
 def build_decoder(preset: str, latent_dim: int, image_size: int, width: int | None = None) -> nn.Sequential:
@@ -238,7 +240,7 @@ def build_decoder(preset: str, latent_dim: int, image_size: int, width: int | No
     if preset == "paper":
         _paper_size(image_size)
         return knee_decoder(latent_dim, image_size) if image_size == 128 else paper_decoder(latent_dim, image_size)
-    raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    raise InputError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel
 from genprior.models.config import ModelConfig
@@ -18,7 +19,7 @@ class Autoencoder(GenerativeModel):
 
     def __init__(self, config: ModelConfig) -> None:
         if config.kind != "ae":
-            raise ValueError(f"Autoencoder needs a config of kind 'ae', got {config.kind!r}")
+            raise InputError(f"Autoencoder needs a config of kind 'ae', got {config.kind!r}")
         super().__init__(config)
         self.encoder = build_encoder(config.preset, config.image_size, config.latent_dim, config.width)
 

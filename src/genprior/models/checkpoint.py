@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from genprior.atomic import atomic_path, write_json_atomic
+from genprior.errors import InputError
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -36,7 +37,7 @@ def build_model(model_config: dict[str, Any]) -> nn.Module:
     from genprior.models.kinds import get_kind
 
     if not isinstance(model_config, dict):
-        raise ValueError(f"the model settings must be a JSON object, got {type(model_config).__name__}")
+        raise InputError(f"the model settings must be a JSON object, got {type(model_config).__name__}")
     model_cls = get_kind(model_config.get("kind")).model_class
     config = ModelConfig(**model_config)
     check_model_size(model_cls, config)
@@ -109,12 +110,12 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"{path}: corrupt checkpoint config ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{path}: corrupt checkpoint config ({type(exc).__name__}: {exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or "model" not in config:
-        raise ValueError(f"{path}: not a genprior checkpoint config (no format/model entries)")
+        raise InputError(f"{path}: not a genprior checkpoint config (no format/model entries)")
     for key in ("model", "training", "versions"):
         if key in config and not isinstance(config[key], dict):
-            raise ValueError(f"{path}: the {key!r} entry must be a JSON object, got {type(config[key]).__name__}")
+            raise InputError(f"{path}: the {key!r} entry must be a JSON object, got {type(config[key]).__name__}")
     return config
 
 
@@ -145,11 +146,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: corrupt weights file ({exc})") from exc
+        raise InputError(f"{path}: corrupt weights file ({exc})") from exc
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the architecture in {CONFIG}: {exc}") from exc
+        raise InputError(f"{path}: weights do not fit the architecture in {CONFIG}: {exc}") from exc
     return model
 
 
@@ -159,11 +160,11 @@ def _check_directory(directory: str | os.PathLike) -> Path:
         raise FileNotFoundError(f"model checkpoint not found: {directory}")
     if directory.is_file():
         if directory.suffix in _PICKLE_SUFFIXES or _looks_pickled(directory):
-            raise ValueError(
+            raise InputError(
                 f"refusing to load {directory}: it is a pickle/torch.save file, which can run code when "
                 "loaded; genprior checkpoints are a directory with model.safetensors and config.json"
             )
-        raise ValueError(f"{directory} is a file; a checkpoint is a directory with {WEIGHTS} and {CONFIG}")
+        raise InputError(f"{directory} is a file; a checkpoint is a directory with {WEIGHTS} and {CONFIG}")
     for name in (WEIGHTS, CONFIG):
         if not (directory / name).is_file():
             raise FileNotFoundError(f"checkpoint {directory} is missing {name}")

@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from genprior.errors import InputError
 from genprior.models.architectures import COMPACT_WIDTH, PRESETS
 from genprior.models.kinds import MODEL_KINDS, ModelSettings, get_kind, setting_names
 from genprior.validation import check_choice
@@ -23,18 +24,18 @@ from genprior.validation import check_choice
 
 def _positive_int(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _compact_only(name: str, preset: str) -> ValueError:
-    return ValueError(f"{name} sets the compact preset's nets; the {preset!r} preset has fixed architectures")
+def _compact_only(name: str, preset: str) -> InputError:
+    return InputError(f"{name} sets the compact preset's nets; the {preset!r} preset has fixed architectures")
 
 
-def _not_a_setting(name: str, kind: str) -> ValueError:
+def _not_a_setting(name: str, kind: str) -> InputError:
     owners = [k.upper() for k in MODEL_KINDS if k != kind and name in setting_names(k)]
     if owners:
-        return ValueError(f"{name} does not apply to a {kind.upper()} (it is for the {' or the '.join(owners)})")
-    return ValueError(f"unknown model setting {name!r} for kind {kind!r} (its settings: "
+        return InputError(f"{name} does not apply to a {kind.upper()} (it is for the {' or the '.join(owners)})")
+    return InputError(f"unknown model setting {name!r} for kind {kind!r} (its settings: "
                       f"{', '.join(setting_names(kind)) or 'none'})")
 
 
@@ -66,7 +67,7 @@ class ModelConfig:
         check_choice(preset, PRESETS, "preset")
         _positive_int(latent_dim, "latent_dim")
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-            raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+            raise InputError(f"image_size must be an integer >= 8, got {image_size!r}")
         if preset != "compact" and width is not None:
             raise _compact_only("width", preset)
         if preset == "compact":

@@ -20,6 +20,7 @@ import importlib
 from dataclasses import dataclass
 from typing import ClassVar
 
+from genprior.errors import InputError
 from genprior.params import Params
 
 
@@ -85,7 +86,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
 def get_kind(name: str) -> ModelKind:
     """The entry of model kind ``name``; ``ValueError`` listing the kinds if there is none."""
     if not isinstance(name, str) or name not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {name!r}; choose one of: {', '.join(sorted(MODEL_KINDS))}")
+        raise InputError(f"unknown model kind {name!r}; choose one of: {', '.join(sorted(MODEL_KINDS))}")
     return MODEL_KINDS[name]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel
 from genprior.models.config import ModelConfig
@@ -40,7 +41,7 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: ModelConfig) -> None:
         if config.kind != "vae":
-            raise ValueError(f"VAE needs a config of kind 'vae', got {config.kind!r}")
+            raise InputError(f"VAE needs a config of kind 'vae', got {config.kind!r}")
         super().__init__(config)
         self.encoder = build_encoder(config.preset, config.image_size, 2 * config.latent_dim, config.width)
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel, Phase
 from genprior.models.config import ModelConfig
@@ -78,7 +79,7 @@ class WGAN(GenerativeModel):
 
     def __init__(self, config: ModelConfig) -> None:
         if config.kind != "gan":
-            raise ValueError(f"WGAN needs a config of kind 'gan', got {config.kind!r}")
+            raise InputError(f"WGAN needs a config of kind 'gan', got {config.kind!r}")
         super().__init__(config)
         self.critic_net = build_encoder(config.preset, config.image_size, 1, config.critic_width)
         if config.generator_output == "sigmoid":
@@ -146,4 +147,4 @@ class WGAN(GenerativeModel):
             return self.critic_loss(batch)
         if phase == "generator":
             return self.generator_loss(size)
-        raise ValueError(f"unknown GAN training phase {phase!r}; the phases are critic and generator")
+        raise InputError(f"unknown GAN training phase {phase!r}; the phases are critic and generator")

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics._checks import check_same_dtype
 from genprior.physics.operator import LinearOperator
 
@@ -34,9 +35,9 @@ def gaussian_kernel(size: int = 5, width: float = 1.0, dtype: torch.dtype = torc
         ValueError: ``size`` is not a positive odd integer or ``width`` is not > 0.
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
-        raise ValueError(f"kernel size must be a positive odd integer, got {size!r}")
+        raise InputError(f"kernel size must be a positive odd integer, got {size!r}")
     if not isinstance(width, (int, float)) or not width > 0 or width == float("inf"):
-        raise ValueError(f"kernel width (standard deviation) must be a finite number > 0, got {width!r}")
+        raise InputError(f"kernel width (standard deviation) must be a finite number > 0, got {width!r}")
     t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2.0 * float(width) ** 2))
     return (g / g.sum()).to(dtype)
@@ -94,7 +95,7 @@ class Blur(LinearOperator):
     ) -> None:
         in_shape = tuple(in_shape) if in_shape is not None else (1, int(image_size), int(image_size))
         if len(in_shape) != 3:
-            raise ValueError(f"Blur images must have shape (C, H, W), got {in_shape}")
+            raise InputError(f"Blur images must have shape (C, H, W), got {in_shape}")
         super().__init__(in_shape, in_shape)
         exact = None  # the default Gaussian in float64: exactly separable, so its norm needs no power iteration
         if kernel is None:
@@ -102,9 +103,9 @@ class Blur(LinearOperator):
             kernel = exact.to(torch.float32)
         kernel = torch.as_tensor(kernel)
         if kernel.dim() != 2 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 == 0:
-            raise ValueError(f"the blur kernel must be a square 2D tensor of odd size, got {list(kernel.shape)}")
+            raise InputError(f"the blur kernel must be a square 2D tensor of odd size, got {list(kernel.shape)}")
         if not torch.is_floating_point(kernel) or not bool(torch.isfinite(kernel).all()):
-            raise ValueError("the blur kernel must hold finite floating-point values")
+            raise InputError("the blur kernel must hold finite floating-point values")
         self.register_buffer("kernel", kernel.clone())
         if normalise:
             self.scale = 1.0 / blur_norm(exact if exact is not None else kernel, in_shape[-2], in_shape[-1])

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics._checks import check_same_dtype
 from genprior.physics.operator import LinearOperator
 
@@ -50,7 +51,7 @@ class CompressedSensing(LinearOperator):
     ) -> None:
         in_shape = tuple(in_shape) if in_shape is not None else (1, int(image_size), int(image_size))
         if isinstance(measurements, bool) or not isinstance(measurements, int) or measurements < 1:
-            raise ValueError(f"measurements must be an integer >= 1, got {measurements!r}")
+            raise InputError(f"measurements must be an integer >= 1, got {measurements!r}")
         n = 1
         for s in in_shape:
             n *= int(s)

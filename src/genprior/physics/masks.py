@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics._checks import check_same_dtype
 from genprior.physics.operator import LinearOperator
 
@@ -24,7 +25,7 @@ from genprior.physics.operator import LinearOperator
 def random_pixels(n_pixels: int, keep: float, seed: int = 0) -> Tensor:
     """Sorted indices of ``round(keep * n_pixels)`` (at least 1) pixels drawn from ``seed``."""
     if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
-        raise ValueError(f"keep (the fraction of pixels observed) must be in (0, 1], got {keep!r}")
+        raise InputError(f"keep (the fraction of pixels observed) must be in (0, 1], got {keep!r}")
     count = max(1, round(keep * n_pixels))
     gen = torch.Generator().manual_seed(int(seed))
     return torch.randperm(n_pixels, generator=gen)[:count].sort().values
@@ -59,10 +60,10 @@ class Inpainting(LinearOperator):
         if mask is not None:
             mask = torch.as_tensor(mask)
             if tuple(mask.shape) != in_shape:
-                raise ValueError(f"mask must have shape {list(in_shape)}, got {list(mask.shape)}")
+                raise InputError(f"mask must have shape {list(in_shape)}, got {list(mask.shape)}")
             index = mask.reshape(-1).nonzero().reshape(-1)
             if index.numel() == 0:
-                raise ValueError("the mask keeps no pixel")
+                raise InputError("the mask keeps no pixel")
             self.keep, self.seed = index.numel() / n, None
         else:
             index = random_pixels(n, keep, seed)

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.validation import check_batch_shape
 
 
@@ -78,7 +79,7 @@ class Stack:
 
     def __init__(self, *operators: LinearPhysics) -> None:
         if not operators:
-            raise ValueError("a stack needs at least one operator")
+            raise InputError("a stack needs at least one operator")
         self.operators = operators
 
     def A(self, x: Tensor) -> tuple[Tensor, ...]:
@@ -86,7 +87,7 @@ class Stack:
 
     def A_adjoint(self, p: Sequence[Tensor]) -> Tensor:
         if len(p) != len(self.operators):
-            raise ValueError(f"a stack of {len(self.operators)} operators needs as many parts, got {len(p)}")
+            raise InputError(f"a stack of {len(self.operators)} operators needs as many parts, got {len(p)}")
         return sum(op.A_adjoint(pi) for op, pi in zip(self.operators, p))
 
     def norm(self, like: Tensor, n_iter: int = 200, tol: float = 1e-7, seed: int = 0) -> float:
@@ -167,7 +168,7 @@ class LinearOperator(nn.Module):
         """Rescale in place so that ``||A|| = 1``; returns ``self``."""
         current = self.norm(**norm_kwargs)
         if current == 0.0:
-            raise ValueError(f"{self.name} is the zero operator and cannot be normalised")
+            raise InputError(f"{self.name} is the zero operator and cannot be normalised")
         self.scale = self.scale / current
         return self
 

@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from genprior.errors import InputError
 from genprior.params import param
 from genprior.physics.operator import LinearOperator
 from genprior.physics.options import ProblemOptions
@@ -57,10 +58,10 @@ def parse_range(value: str | tuple[float, float]) -> tuple[float, float]:
         stop, scale = stop[:-3], math.pi / 180.0
     try:
         if not sep:
-            raise ValueError
+            raise InputError
         return float(start) * scale, float(stop) * scale
     except ValueError:
-        raise ValueError(f"must look like 0:1.57 (radians) or 0:90deg, got {value!r}") from None
+        raise InputError(f"must look like 0:1.57 (radians) or 0:90deg, got {value!r}") from None
 
 
 def _check_rays(n: int, angles: int | None, bins: int | None) -> None:
@@ -154,7 +155,7 @@ class DeconvolutionOptions(ProblemOptions):
     def check(self, image_size: int) -> None:
         k, n = self.kernel_size, image_size
         if k > n:  # its outer entries would never meet a pixel, and the cost grows with its area
-            raise ValueError(f"kernel_size {k} is larger than the {n} x {n} images; a blur kernel must fit in the "
+            raise InputError(f"kernel_size {k} is larger than the {n} x {n} images; a blur kernel must fit in the "
                              f"image (at most {n if n % 2 else n - 1}, odd)")
         check_memory(8.0 * k * k * n * n, f"a {k} x {k} blur of {n} x {n} images")
 
@@ -223,7 +224,7 @@ def make_operator(problem: str, image_size: int, **options: Any) -> LinearOperat
         genprior.resources.ResourceLimitError: the operator would not fit in memory.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+        raise InputError(f"image_size must be a positive integer, got {image_size!r}")
     chosen = problem_class(problem).create(options, f"problem {problem!r}")
     chosen.check(image_size)
     return chosen.build(image_size)

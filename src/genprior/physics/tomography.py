@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics.operator import LinearOperator
 
 _CHUNK_VALUES = 500_000  # crossings held in memory at once while building a matrix
@@ -46,7 +47,7 @@ _CHUNK_VALUES = 500_000  # crossings held in memory at once while building a mat
 def _check_count(value: object, name: str, minimum: int) -> int:
     """Return ``value`` as an int, or raise ``ValueError`` unless it is an integer >= minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -77,14 +78,14 @@ class ParallelBeamGeometry:
         object.__setattr__(self, "detector_half_width", float(self.detector_half_width))
         angles = np.asarray(self.angles, dtype=float)
         if angles.ndim != 1 or len(angles) != self.n_angles:
-            raise ValueError(f"expected {self.n_angles} angles, got {len(self.angles)}")
+            raise InputError(f"expected {self.n_angles} angles, got {len(self.angles)}")
         if not np.all(np.isfinite(angles)):
-            raise ValueError("angles must be finite numbers (no NaN or Inf)")
+            raise InputError("angles must be finite numbers (no NaN or Inf)")
         if np.any(np.diff(angles) <= 0):
-            raise ValueError("angles must be strictly increasing")
+            raise InputError("angles must be strictly increasing")
         width = self.detector_half_width
         if not math.isfinite(width) or width <= 0:
-            raise ValueError(f"detector_half_width must be finite and > 0, got {width!r}")
+            raise InputError(f"detector_half_width must be finite and > 0, got {width!r}")
 
     @classmethod
     def default(
@@ -110,7 +111,7 @@ class ParallelBeamGeometry:
         image_size = _check_count(image_size, "image_size", 2)
         start, stop = (float(a) for a in angle_range)
         if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start:
-            raise ValueError(f"angle_range must be finite with start < stop, got {angle_range!r}")
+            raise InputError(f"angle_range must be finite with start < stop, got {angle_range!r}")
         rho = image_size / 2 * math.sqrt(2.0)
         omega = math.pi  # pi / pixel size
         n_bins = 2 * math.ceil(rho * omega / math.pi) + 1 if n_bins is None else n_bins
@@ -124,7 +125,7 @@ class ParallelBeamGeometry:
         """The same image and detector, measured at ``angles`` only (e.g. sparse view)."""
         angles = tuple(float(a) for a in angles)
         if not angles:
-            raise ValueError("with_angles needs at least one angle")
+            raise InputError("with_angles needs at least one angle")
         return ParallelBeamGeometry(
             self.image_size, len(angles), self.n_bins, angles, self.detector_half_width
         )
@@ -236,7 +237,7 @@ class Tomography(LinearOperator):
             geometry = ParallelBeamGeometry.default(image_size, n_angles, n_bins, angle_range)
             if angles is not None:
                 if n_angles is not None and n_angles != len(angles):
-                    raise ValueError(f"n_angles={n_angles} but {len(angles)} angles given")
+                    raise InputError(f"n_angles={n_angles} but {len(angles)} angles given")
                 geometry = geometry.with_angles(angles)
         n = geometry.image_size
         self.geometry = geometry
@@ -262,7 +263,7 @@ class Tomography(LinearOperator):
         full = ParallelBeamGeometry.default(image_size)
         kept = _check_count(n_angles_kept, "n_angles_kept", 1)
         if kept > full.n_angles:
-            raise ValueError(f"n_angles_kept must be <= {full.n_angles}, got {kept}")
+            raise InputError(f"n_angles_kept must be <= {full.n_angles}, got {kept}")
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(full.n_angles, kept, replace=False))
         return cls.from_geometry(full.with_angles([full.angles[k] for k in keep]), normalise)
@@ -279,7 +280,7 @@ class Tomography(LinearOperator):
         the full default geometry has in an interval of that width."""
         start, stop = (float(a) for a in angle_range)
         if not (math.isfinite(start) and math.isfinite(stop)) or not 0 < stop - start <= math.pi:
-            raise ValueError(
+            raise InputError(
                 f"angle_range must be finite with 0 < stop - start <= pi, got {angle_range!r}"
             )
         if n_angles is None:

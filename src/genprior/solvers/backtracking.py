@@ -70,6 +70,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.solvers.precision import in_ieee_float32
 
 #: Default stopping threshold: relative objective decrease per outer iteration (module docstring).
@@ -166,11 +167,11 @@ def block_backtracking(
         of every block.
     """
     if max_iter < 0 or max_tries < 1 or window < 1:
-        raise ValueError(f"max_iter must be >= 0, max_tries and window >= 1, got {max_iter}, {max_tries}, {window}")
+        raise InputError(f"max_iter must be >= 0, max_tries and window >= 1, got {max_iter}, {max_tries}, {window}")
     if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+        raise InputError(f"tol must be >= 0, got {tol}")
     if any(b.steps < 1 for b in blocks):
-        raise ValueError("every block must take at least one step per iteration")
+        raise InputError("every block must take at least one step per iteration")
     state = {b.name: b.init.detach().clone() for b in blocks}
     B = blocks[0].init.shape[0]
     device = blocks[0].init.device
@@ -179,7 +180,7 @@ def block_backtracking(
         value = L0[name] if isinstance(L0, dict) else L0
         t = torch.as_tensor(value, dtype=torch.float64).to(device).reshape(-1)
         if t.numel() not in (1, B) or not bool((t > 0).all()):
-            raise ValueError(f"L0 must be positive, one value or one per image ({B}), got {t.numel()} values")
+            raise InputError(f"L0 must be positive, one value or one per image ({B}), got {t.numel()} values")
         return t.expand(B).clone()
 
     lips = {b.name: start_lip(b.name) for b in blocks}

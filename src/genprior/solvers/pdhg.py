@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics.operator import Stack
 from genprior.solvers.backtracking import SolveState
 
@@ -84,9 +85,9 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
         iteration; NaN where an image was not recorded or had stopped).
     """
     if max_iter < 1 or record_every < 1:
-        raise ValueError(f"max_iter and record_every must be >= 1, got {max_iter}, {record_every}")
+        raise InputError(f"max_iter and record_every must be >= 1, got {max_iter}, {record_every}")
     if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+        raise InputError(f"tol must be >= 0, got {tol}")
     B, device = x0.shape[0], x0.device
     x = x0.clone()
     xbar = x.clone()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.solvers.backtracking import SolveState
 from genprior.solvers.precision import in_ieee_float32
 
@@ -49,7 +50,7 @@ def projected_gradient(
         objective history ``[K + 1, B]`` (NaN after an image stopped) and ``converged``.
     """
     if max_iter < 0:
-        raise ValueError(f"max_iter must be >= 0, got {max_iter}")
+        raise InputError(f"max_iter must be >= 0, got {max_iter}")
     B, device = z0.shape[0], z0.device
     z, x = z0.detach().clone(), x0.detach().clone()
     active = torch.ones(B, dtype=torch.bool, device=device)

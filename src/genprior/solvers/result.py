@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genprior.errors import DivergedError
+
 
 @dataclass
 class Result:
@@ -59,7 +61,7 @@ class Result:
         bad = (~torch.isfinite(self.x.detach()).reshape(len(self), -1).all(1)).nonzero().flatten().tolist()
         if bad:
             shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
-            raise FloatingPointError(
+            raise DivergedError(
                 f"method {method!r} produced NaN or Inf for {len(bad)} of {len(self)} images (rows {shown}): "
                 "the solve diverged or the generator returns non-finite values at the starting codes; check the "
                 "data, the parameters (a smaller step, e.g. eta, or larger L0) and the model"

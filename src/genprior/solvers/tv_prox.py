@@ -29,6 +29,7 @@ import math
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.physics.finite_differences import GRAD_NORM_SQ_BOUND, grad, grad_adjoint, project_l2_ball
 
 
@@ -79,7 +80,7 @@ class WarmTVProx:
 
     def __init__(self, weight: Tensor, like: Tensor, n_iter: int = 50) -> None:
         if n_iter < 1:
-            raise ValueError(f"the TV prox needs at least one inner iteration, got {n_iter}")
+            raise InputError(f"the TV prox needs at least one inner iteration, got {n_iter}")
         self.weight = weight
         self.n_iter = n_iter
         self.dual = torch.zeros(*like.shape[:-2], 2, *like.shape[-2:], dtype=like.dtype, device=like.device)

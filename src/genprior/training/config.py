@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from genprior.errors import InputError
 from genprior.validation import check_choice, check_positive
 
 SCHEDULES = ("constant", "cosine")
@@ -59,16 +60,16 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         if self.sample_every is not None and (not isinstance(self.sample_every, int) or self.sample_every < 1):
-            raise ValueError(f"sample_every must be a positive integer or None, got {self.sample_every!r}")
+            raise InputError(f"sample_every must be a positive integer or None, got {self.sample_every!r}")
         check_positive(self.lr, "learning rate")
         if self.max_seconds is not None:
             check_positive(self.max_seconds, "max_seconds")
         if self.betas is not None:
             self.betas = tuple(float(b) for b in self.betas)
             if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-                raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+                raise InputError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from genprior.atomic import write_atomic, write_text_atomic
 from genprior.data.io import images_sha256
 from genprior.distributed import any_rank, mean_over_ranks, process_group
+from genprior.errors import DivergedError, InputError
 from genprior.models.checkpoint import CONFIG, WEIGHTS, model_config_dict, write_config
 from genprior.outputs import ReplacedDirectory, RunLock, check_output_directory
 from genprior.progress import progress_bar
@@ -151,11 +152,11 @@ def check_run_directory(out_dir: str | os.PathLike, resume: bool = False, force:
         return False
     if not force:
         what = "a checkpoint" if state.has_checkpoint(out_dir) else f"files of a training run ({', '.join(present)})"
-        raise ValueError(f"{out_dir} already holds {what}; pass `resume=True` to continue it or "
+        raise InputError(f"{out_dir} already holds {what}; pass `resume=True` to continue it or "
                          "`force=True` to replace it")
     foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
     if foreign:
-        raise ValueError(f"{out_dir} also holds files a training run does not write ({', '.join(foreign[:5])}); "
+        raise InputError(f"{out_dir} also holds files a training run does not write ({', '.join(foreign[:5])}); "
                          "replacing the run would delete them: move them or choose another directory")
     return True
 
@@ -178,11 +179,11 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     check_finite(images, "training images")
     expected = getattr(model, "image_shape", None)
     if expected is not None and tuple(images.shape[1:]) != tuple(expected):
-        raise ValueError(f"training images have shape {list(images.shape[1:])}, the model expects {list(expected)}")
+        raise InputError(f"training images have shape {list(images.shape[1:])}, the model expects {list(expected)}")
     if images.shape[0] < config.batch_size:
-        raise ValueError(f"{images.shape[0]} training images are fewer than the batch size {config.batch_size}")
+        raise InputError(f"{images.shape[0]} training images are fewer than the batch size {config.batch_size}")
     if config.batch_size % ctx.world_size:
-        raise ValueError(f"the batch size {config.batch_size} must be divisible by the number of processes "
+        raise InputError(f"the batch size {config.batch_size} must be divisible by the number of processes "
                          f"{ctx.world_size}")
     if not hasattr(model, "phases") or not hasattr(model, "objective"):
         raise TypeError(f"{type(model).__name__} cannot be trained here: it needs phases() and objective() "
@@ -194,7 +195,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     data_hash = images_sha256(images)
     if resume and saved_path is None:
         if state.has_checkpoint(out_dir):
-            raise ValueError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
+            raise InputError(f"{out_dir} holds a model checkpoint without training state, so it cannot be resumed; "
                              "pass `force=True` to overwrite it or choose another directory")
         if ctx.is_main and progress:
             print(f"nothing to resume in {out_dir}: starting from step 0", flush=True)
@@ -207,7 +208,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
         saved = state.read_state(saved_path)
         state.check_resumable(saved, config.to_dict(), model_config_dict(model), saved_path)
         if saved.get("data_sha256") not in (None, data_hash):
-            raise ValueError(f"{out_dir}: the training images differ from those the run started with (content "
+            raise InputError(f"{out_dir}: the training images differ from those the run started with (content "
                              f"hash {data_hash[:12]}... vs {saved['data_sha256'][:12]}...); resume with the same "
                              "data file, or start a new run in another directory")
         state.load_state(saved_path, model, optimisers)
@@ -281,7 +282,7 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
         sums, counts = {}, {}
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
         if bad or not all(math.isfinite(v) for v in means):
-            raise FloatingPointError(f"training diverged before step {step}: a loss is NaN or infinite "
+            raise DivergedError(f"training diverged before step {step}: a loss is NaN or infinite "
                                      f"({row}); lower the learning rate")
         return row
 

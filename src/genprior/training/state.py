@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from genprior.atomic import atomic_path, write_json_atomic, write_text_atomic
+from genprior.errors import InputError
 from genprior.models.checkpoint import CONFIG, WEIGHTS, load_weights, save_weights
 
 STATE_DIR = "training-state"
@@ -48,12 +49,12 @@ def check_resumable(saved: dict[str, Any], train: dict[str, Any], model: dict[st
     """A resumed run must continue the same model (``model``: its config dict) with the same
     recipe (``train``: the new training settings; :data:`RESUME_FIXED` must not change)."""
     if saved.get("model") != model:
-        raise ValueError(f"{where}: the checkpoint holds a different model ({saved.get('model')}) than the one "
+        raise InputError(f"{where}: the checkpoint holds a different model ({saved.get('model')}) than the one "
                          f"given ({model})")
     old = saved.get("train", {})
     changed = [f"{k}: {old.get(k)!r} -> {train[k]!r}" for k in RESUME_FIXED if old.get(k) != train[k]]
     if changed:
-        raise ValueError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
+        raise InputError(f"{where}: cannot resume with different settings ({'; '.join(changed)}); "
                          "start a new run in another directory (or overwrite with `force=True`)")
 
 
@@ -156,7 +157,7 @@ def latest_state(directory: str | os.PathLike) -> Path | None:
         return None
     path = root / name
     if not name.startswith("step-") or not (path / STATE).is_file():
-        raise ValueError(f"{root / LATEST} names {name!r}, which is not a complete training state; "
+        raise InputError(f"{root / LATEST} names {name!r}, which is not a complete training state; "
                          "the run directory is damaged (start again with `force=True`)")
     return path
 
@@ -167,9 +168,9 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"{path}: corrupt training state ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{path}: corrupt training state ({type(exc).__name__}: {exc})") from None
     if not isinstance(info, dict) or not all(isinstance(info.get(k), dict) for k in ("model", "train")):
-        raise ValueError(f"{path}: corrupt training state (not an object with 'model' and 'train' objects)")
+        raise InputError(f"{path}: corrupt training state (not an object with 'model' and 'train' objects)")
     return info
 
 
@@ -192,10 +193,10 @@ def load_state(
     try:
         tensors = load_file(str(path / OPTIMISERS))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path / OPTIMISERS}: corrupt optimiser state ({exc})") from exc
+        raise InputError(f"{path / OPTIMISERS}: corrupt optimiser state ({exc})") from exc
     saved = info.get("optimisers", {})
     if set(saved) != set(optimisers):
-        raise ValueError(f"{path}: the saved optimisers {sorted(saved)} do not match the model's {sorted(optimisers)}")
+        raise InputError(f"{path}: the saved optimisers {sorted(saved)} do not match the model's {sorted(optimisers)}")
     for name, opt in optimisers.items():
         opt.load_state_dict(_unflatten_optimiser(name, tensors, saved[name]))
     return info

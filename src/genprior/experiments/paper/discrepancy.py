@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.experiments.paper.runner import Context
 from genprior.experiments.paper.tables import MNIST_CS, SHAPES_TOMOGRAPHY, TableSetup, split
 
@@ -44,7 +45,7 @@ def lam_search(physics, y: Tensor, truth: Tensor, method: str, lams: list[float]
     from genprior.choice.tuning import choose, grid_scores, noise_norm
 
     if len(lams) < 2:
-        raise ValueError(f"the lam grid needs at least two values to grow, got {lams}")
+        raise InputError(f"the lam grid needs at least two values to grow, got {lams}")
     target = noise_norm(sigma, y)
     ratio = max(lams) / sorted(lams, reverse=True)[1]
     scores: dict[float, tuple[Tensor, ...]] = {}

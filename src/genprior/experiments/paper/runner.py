@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genprior.errors import InputError
 from genprior.experiments.paper.assets import Assets
 from genprior.experiments.paper.claims import claims_table
 from genprior.experiments.paper.protocol import Protocol
@@ -161,7 +162,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         reads = {name: done.get(name) or finished_result(assets, protocol, registry[name]) for name in exp.reads}
         missing = [name for name, result in reads.items() if result is None]
         if missing:
-            raise ValueError(f"{exp.name} reads the results of {', '.join(missing)}, which have not finished in "
+            raise InputError(f"{exp.name} reads the results of {', '.join(missing)}, which have not finished in "
                              f"{assets.root} under the current settings: run `genprior paper "
                              f"{' '.join(missing)} --out {assets.root}` first (or `genprior paper all`)")
         read_keys = {name: result["key"] for name, result in reads.items()}

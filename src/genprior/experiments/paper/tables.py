@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from genprior.errors import InputError
 from genprior.experiments.paper.protocol import run_cell
 from genprior.experiments.paper.runner import Context, pixels
 
@@ -47,7 +48,7 @@ def split(ctx: Context, dataset: str) -> tuple[torch.Tensor, torch.Tensor, list[
     test = ctx.assets.data(dataset)["test"]
     p = ctx.protocol
     if test.shape[0] < p.n_tune + p.n_test:
-        raise ValueError(f"{dataset} has {test.shape[0]} test images; the protocol needs {p.n_tune + p.n_test}")
+        raise InputError(f"{dataset} has {test.shape[0]} test images; the protocol needs {p.n_tune + p.n_test}")
     indices = list(range(p.n_tune, p.n_tune + p.n_test))
     return test[: p.n_tune], test[p.n_tune : p.n_tune + p.n_test], indices
 
