@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import genprior  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -69,3 +70,16 @@ def tomo16():
     from genprior.physics.tomography import Tomography
 
     return Tomography(16)
+
+
+@pytest.fixture(scope="session")
+def fake_mnist(tmp_path_factory):
+    """A small MNIST-shaped file (random strokes), so the test needs no download."""
+    from genprior.data.io import save_dataset
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((400, 1, 28, 28)) > 0.8).astype(np.float32)
+    path = tmp_path_factory.mktemp("mnist") / "mnist.npz"
+    save_dataset(path, images[:300], images[300:], meta={"dataset": "mnist"},
+                 extras={"train_labels": rng.integers(0, 10, 300), "test_labels": rng.integers(0, 10, 100)})
+    return path

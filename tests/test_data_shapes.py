@@ -155,7 +155,7 @@ def test_bad_arguments(call):
 def test_cli_writes_loadable_dataset(tmp_path):
     from typer.testing import CliRunner
 
-    from genprior.cli import app
+    from genprior.cli.commands import app
     from genprior.data.io import load_dataset_meta, load_images
 
     out = tmp_path / "sub" / "shapes.npz"

@@ -75,7 +75,7 @@ def test_config_refuses_settings_of_other_kinds():
         ModelConfig(kind="vae", gp_weight=1.0)
     with pytest.raises(ValueError, match=r"critic_steps must be >= 1 \(an integer\)"):
         ModelConfig(kind="gan", critic_steps=0)
-    with pytest.raises(ValueError, match="needs a config of kind 'gan'"):
+    with pytest.raises(ValueError, match="WGAN needs a config with GANSettings .* of kind 'ae'"):
         WGAN(ModelConfig(kind="ae"))
 
 

@@ -1,8 +1,10 @@
 """Command-line interface: a thin layer over the library.
 
 Verbs mirror the flow of the system: ``data``, ``train``, ``evaluate``, ``reconstruct``,
-``tune``, ``paper``, ``demo``.  Each verb lives in its own module and
-registers itself on :data:`genprior.cli.app.app`.  User errors (bad shapes, NaN data,
+``tune``, ``paper``, ``demo``.  Each verb lives in its own module and registers itself
+on :data:`genprior.cli.app.app`; :mod:`genprior.cli.commands` imports them all.  They
+are imported inside :func:`main`, so an error while building the options (an installed
+package's entry point that fails to load) is reported like any other.  User errors (bad shapes, NaN data,
 missing files, unknown names: the library's :class:`~genprior.errors.InputError` and its subclasses, and
 ``OSError`` on the user's files) print one ``error:`` line and exit with status 2; any
 other exception, a bare ``ValueError`` included, is a bug and keeps its traceback.  Library messages name Python arguments in
@@ -14,15 +16,6 @@ from __future__ import annotations
 import re
 import sys
 
-# Importing a verb module registers its commands.
-from genprior.cli import data as _data  # noqa: F401,E402
-from genprior.cli import demo as _demo  # noqa: F401,E402
-from genprior.cli import evaluate as _evaluate  # noqa: F401,E402
-from genprior.cli import paper as _paper  # noqa: F401,E402
-from genprior.cli import reconstruct as _reconstruct  # noqa: F401,E402
-from genprior.cli import train as _train  # noqa: F401,E402
-from genprior.cli import tune as _tune  # noqa: F401,E402
-from genprior.cli.app import app
 from genprior.errors import InputError
 
 # InputError: bad values, shapes, names and files (ResourceLimitError, DownloadError and DivergedError
@@ -53,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     # click's exceptions, from wherever this typer takes click (a vendored copy in typer >= 0.20)
     click_errors = sys.modules[typer.BadParameter.__module__]
     try:
+        from genprior.cli.commands import app  # builds every command and its options from the registries
+
         code = app(args=argv, standalone_mode=False)
     except getattr(click_errors, "NoArgsIsHelpError", ()) as exc:  # `genprior train`: the help is the answer
         print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
@@ -78,4 +73,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode: always SystemExit
 
 
-__all__ = ["app", "main"]
+__all__ = ["as_flags", "main"]

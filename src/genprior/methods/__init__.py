@@ -9,7 +9,8 @@ The registry :data:`METHODS` maps a name to a :class:`Method`: the function and 
 dataclass of its parameters (defaults, bounds, default tuning grids;
 :mod:`genprior.methods.parameters`).  The tuning code and the command line read
 everything else from there, so a new method is one module (its function and
-parameter dataclass) plus one line below.
+parameter dataclass) plus one line below, or, from a package of its own, one
+entry point in the group ``genprior.methods`` (:mod:`genprior.registry`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from genprior.methods.pgd import PGDParams, pgd
 from genprior.methods.relaxed import RelaxedParams, relaxed
 from genprior.methods.sparse import SparseParams, SparseTVParams, sparse, sparse_tv
 from genprior.params import check_value, field_types, fields_with
+from genprior.registry import Registry
 from genprior.solvers.result import Result
-from genprior.validation import check_choice
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class Method:
         return {f.name: f.default for f in dataclasses.fields(self.parameters)}
 
 
-METHODS: dict[str, Method] = {
+METHODS: Registry[Method] = Registry("method", "genprior.methods", lambda e: isinstance(e, Method),
+                                    "a genprior.methods.Method", {
     "hard": Method(hard, HardParams),
     "relaxed": Method(relaxed, RelaxedParams),
     "sparse": Method(sparse, SparseParams),
@@ -64,13 +66,12 @@ METHODS: dict[str, Method] = {
     "pgd": Method(pgd, PGDParams),
     "tikhonov": Method(tikhonov, TikhonovParams),
     "tv": Method(tv, TVParams),
-}
+})
 
 
 def get_method(name: str) -> Method:
-    """The registered method ``name``; ``ValueError`` listing the choices otherwise."""
-    check_choice(name, tuple(METHODS), "method")
-    return METHODS[name]
+    """The registered method ``name``; :class:`~genprior.errors.InputError` listing the choices otherwise."""
+    return METHODS.get_entry(name)
 
 
 def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel
 from genprior.models.config import ModelConfig
@@ -18,8 +17,6 @@ class Autoencoder(GenerativeModel):
     """AE whose decoder is the generator: ``[B, d] -> [B, 1, n, n]``."""
 
     def __init__(self, config: ModelConfig) -> None:
-        if config.kind != "ae":
-            raise InputError(f"Autoencoder needs a config of kind 'ae', got {config.kind!r}")
         super().__init__(config)
         self.encoder = build_encoder(config.preset, config.image_size, config.latent_dim, config.width)
 

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genprior.errors import InputError
 from genprior.models.architectures import build_decoder
 from genprior.models.config import ModelConfig
 from genprior.models.kinds import ModelSettings
+from genprior.models.recipes import Recipe, autoencoder_recipe
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,21 @@ class GenerativeModel(nn.Module):
     find_unused_parameters: bool = False
 
     def __init__(self, config: ModelConfig) -> None:
+        if not isinstance(config.settings, self.Settings):
+            raise InputError(f"{type(self).__name__} needs a config with {self.Settings.__name__} (its kind or a kind "
+                             f"derived from it); got one of kind {config.kind!r} with {type(config.settings).__name__}")
         super().__init__()
         self.config = config
         self.latent_dim = config.latent_dim
         self.image_shape = (1, config.image_size, config.image_size)
         self.decoder = build_decoder(config.preset, config.latent_dim, config.image_size, config.width)
+
+    @classmethod
+    def recipe(cls, dataset: str | None, preset: str) -> Recipe:
+        """The training defaults of this kind on ``dataset`` (``"mnist"``, ``"shapes"``, ``"knee"``;
+        ``None``: Shapes' settings) for ``preset``: here the autoencoder's
+        (:func:`~genprior.models.recipes.autoencoder_recipe`); a kind overrides or extends it."""
+        return autoencoder_recipe(dataset, preset)
 
     def forward(self, z: Tensor) -> Tensor:
         """The generator ``G(z)``: ``[B, d] -> [B, 1, n, n]``."""

@@ -1,16 +1,20 @@
 """The model kinds: the one list of the generative models genprior builds and trains.
 
 A kind is one line of :data:`MODEL_KINDS`: a :class:`ModelKind` naming its model class
-(``"module:Class"``, imported on first use, so ``import genprior`` stays light), a
-one-line summary and the recipe of training defaults it takes.  The class, a
-:class:`~genprior.models.base.GenerativeModel`, carries the kind's own settings as its
-``Settings``: a :class:`ModelSettings` dataclass (defaults, bounds, help) that
-:class:`~genprior.models.config.ModelConfig` checks and ``config.json`` stores, and from
-which ``genprior train KIND`` generates one option per field.
+(``"module:Class"``, imported on first use, so ``import genprior`` stays light) and a
+one-line summary.  The class, a :class:`~genprior.models.base.GenerativeModel`, carries
+everything else: the kind's own settings as its ``Settings`` (a :class:`ModelSettings`
+dataclass of defaults, bounds and help that :class:`~genprior.models.config.ModelConfig`
+checks, ``config.json`` stores and ``genprior train KIND`` turns into one option per
+field) and its training defaults as ``recipe(dataset, preset)``.  A kind whose class
+subclasses another's inherits both, and may extend them.
 
 A new kind is one module (the model class and its settings) plus one line here::
 
-    "flow": ModelKind("mypackage.flow:Flow", "a normalising flow", recipe="ae"),
+    "flow": ModelKind("mypackage.flow:Flow", "a normalising flow"),
+
+or, from a package of its own, one entry point in the group ``genprior.model_kinds``
+whose value is such a :class:`ModelKind` (:mod:`genprior.registry`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import ClassVar
 
 from genprior.errors import InputError
 from genprior.params import Params
+from genprior.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,13 @@ class ModelKind:
     """One entry of :data:`MODEL_KINDS`.
 
     Attributes:
-        model: the model class as ``"module:Class"``; the class has ``Settings``.
+        model: the model class as ``"module:Class"`` (a
+            :class:`~genprior.models.base.GenerativeModel`: it has ``Settings`` and ``recipe``).
         summary: what the kind is, in a line (``genprior train KIND --help`` says "Train <summary>.").
-        recipe: the built-in kind (``"ae"``, ``"vae"``, ``"gan"``) whose training defaults
-            (:func:`genprior.training.recipes.recipe`) this kind takes.
     """
 
     model: str
     summary: str
-    recipe: str
 
     @property
     def model_class(self) -> type:
@@ -74,20 +77,21 @@ class ModelKind:
         return self.model_class.Settings
 
 
-MODEL_KINDS: dict[str, ModelKind] = {
+MODEL_KINDS: Registry[ModelKind] = Registry("model kind", "genprior.model_kinds",
+                                           lambda e: isinstance(e, ModelKind), "a genprior.models.kinds.ModelKind", {
     "ae": ModelKind("genprior.models.autoencoder:Autoencoder",
-                    "an autoencoder (the paper's equation (5)): ||x - G(E(x))||^2", recipe="ae"),
-    "vae": ModelKind("genprior.models.vae:VAE", "a VAE (the paper's equation (6)): recon + beta KL", recipe="vae"),
+                    "an autoencoder (the paper's equation (5)): ||x - G(E(x))||^2"),
+    "vae": ModelKind("genprior.models.vae:VAE", "a VAE (the paper's equation (6)): recon + beta KL"),
     "gan": ModelKind("genprior.models.wgan:WGAN", "a WGAN-GP (the paper's GAN; the critic is the encoder "
-                     "architecture with one output; Adam betas (0, 0.9))", recipe="gan"),
-}
+                     "architecture with one output; Adam betas (0, 0.9))"),
+})
 
 
 def get_kind(name: str) -> ModelKind:
-    """The entry of model kind ``name``; ``ValueError`` listing the kinds if there is none."""
-    if not isinstance(name, str) or name not in MODEL_KINDS:
-        raise InputError(f"unknown model kind {name!r}; choose one of: {', '.join(sorted(MODEL_KINDS))}")
-    return MODEL_KINDS[name]
+    """The entry of model kind ``name``; :class:`~genprior.errors.InputError` listing the kinds if there is none."""
+    if not isinstance(name, str):
+        raise InputError(f"a model kind is a name, got {name!r}")
+    return MODEL_KINDS.get_entry(name)
 
 
 def setting_names(kind: str) -> tuple[str, ...]:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel
 from genprior.models.config import ModelConfig
 from genprior.models.kinds import ModelSettings
+from genprior.models.recipes import Recipe, autoencoder_recipe
 from genprior.params import param
 
 __all__ = ["VAE", "ModelConfig", "VAESettings"]
@@ -39,9 +39,15 @@ class VAE(GenerativeModel):
 
     Settings = VAESettings
 
+    #: the authors' KL weight per data set (REFERENCE.md)
+    PAPER_KL_WEIGHT = {"mnist": 0.05, "shapes": 0.01, "knee": 0.001}
+
+    @classmethod
+    def recipe(cls, dataset: str | None, preset: str) -> Recipe:
+        """The autoencoder's recipe with the authors' KL weight of ``dataset``."""
+        return autoencoder_recipe(dataset, preset, kl_weight=cls.PAPER_KL_WEIGHT)
+
     def __init__(self, config: ModelConfig) -> None:
-        if config.kind != "vae":
-            raise InputError(f"VAE needs a config of kind 'vae', got {config.kind!r}")
         super().__init__(config)
         self.encoder = build_encoder(config.preset, config.image_size, 2 * config.latent_dim, config.width)
 

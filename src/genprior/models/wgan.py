@@ -42,6 +42,7 @@ from genprior.models.architectures import build_encoder
 from genprior.models.base import GenerativeModel, Phase
 from genprior.models.config import ModelConfig
 from genprior.models.kinds import ModelSettings
+from genprior.models.recipes import Recipe, gan_recipe
 from genprior.params import param
 
 
@@ -77,9 +78,12 @@ class WGAN(GenerativeModel):
     default_betas = (0.0, 0.9)
     find_unused_parameters = True  # critic updates leave the generator without gradients
 
+    @classmethod
+    def recipe(cls, dataset: str | None, preset: str) -> Recipe:
+        """The WGAN-GP's recipe (:func:`~genprior.models.recipes.gan_recipe`)."""
+        return gan_recipe(dataset, preset)
+
     def __init__(self, config: ModelConfig) -> None:
-        if config.kind != "gan":
-            raise InputError(f"WGAN needs a config of kind 'gan', got {config.kind!r}")
         super().__init__(config)
         self.critic_net = build_encoder(config.preset, config.image_size, 1, config.critic_width)
         if config.generator_output == "sigmoid":

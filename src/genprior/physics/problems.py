@@ -7,7 +7,8 @@ bounds and help); it checks the sizes it would need (:meth:`ProblemOptions.check
 and builds the operator (:meth:`ProblemOptions.build`).  The CLI's ``--problem`` and
 the problem options of ``genprior reconstruct`` / ``tune`` are generated from this
 registry, so a new problem is one module holding its operator and options dataclass,
-plus one line in :data:`PROBLEMS`.
+plus one line in :data:`PROBLEMS` (or one entry point in the group ``genprior.problems``
+of the package that holds it; :mod:`genprior.registry`).
 
 =============== ============================================ ===============================
 problem         operator                                     options (default)
@@ -40,8 +41,8 @@ from genprior.errors import InputError
 from genprior.params import param
 from genprior.physics.operator import LinearOperator
 from genprior.physics.options import ProblemOptions
+from genprior.registry import Registry
 from genprior.resources import check_memory
-from genprior.validation import check_choice
 
 SPARSE_VIEW_FRACTION = 0.2
 LIMITED_ANGLE_RANGE = (0.0, 2.0 * math.pi / 3.0)  # 0..120 degrees: a 60-degree missing wedge
@@ -191,7 +192,9 @@ class DenoisingOptions(ProblemOptions):
         return Identity(image_size)
 
 
-PROBLEMS: dict[str, type[ProblemOptions]] = {
+PROBLEMS: Registry[type[ProblemOptions]] = Registry(
+    "problem", "genprior.problems", lambda e: isinstance(e, type) and issubclass(e, ProblemOptions),
+    "a subclass of genprior.physics.options.ProblemOptions", {
     "tomography": TomographyOptions,
     "sparse-view": SparseViewOptions,
     "limited-angle": LimitedAngleOptions,
@@ -199,13 +202,12 @@ PROBLEMS: dict[str, type[ProblemOptions]] = {
     "deconvolution": DeconvolutionOptions,
     "inpainting": InpaintingOptions,
     "denoising": DenoisingOptions,
-}
+})
 
 
 def problem_class(problem: str) -> type[ProblemOptions]:
-    """The options dataclass of ``problem``; ``ValueError`` listing the choices otherwise."""
-    check_choice(problem, tuple(PROBLEMS), "problem")
-    return PROBLEMS[problem]
+    """The options dataclass of ``problem``; :class:`~genprior.errors.InputError` listing the choices otherwise."""
+    return PROBLEMS.get_entry(problem)
 
 
 def problem_options(problem: str) -> tuple[str, ...]:

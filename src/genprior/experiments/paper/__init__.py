@@ -1,7 +1,10 @@
 """``genprior paper``: the paper's figures and tables, cached and resumable, gathered in REPORT.md.
 
 The registry :data:`EXPERIMENTS` lists the experiments in the paper's order; each is
-one module function taking a :class:`~.runner.Context`.  :func:`run_paper` runs the
+one module function taking a :class:`~.runner.Context`.  A package of its own adds an
+experiment (an :class:`~.runner.Experiment`) through the entry-point group
+``genprior.experiments`` (:mod:`genprior.registry`); it runs and enters REPORT.md like
+the paper's own.  :func:`run_paper` runs the
 requested ones (skipping what a previous run finished) and rewrites ``REPORT.md``.
 """
 
@@ -22,6 +25,7 @@ from genprior.experiments.paper.runner import Experiment, run_experiments
 from genprior.experiments.paper.shapes_plus import fig11
 from genprior.experiments.paper.sweeps import measurements, noise
 from genprior.experiments.paper.tables import fig9, fig10
+from genprior.registry import Registry
 
 # Full-run minutes of generators, fig7 to fig11, measurements and encoder are measured (docs/paper/REPORT.md, on a
 # busy 2-core machine; generators: the evaluation time over all sittings, 1,516 s MNIST + 15,543 s Shapes, without
@@ -31,7 +35,8 @@ from genprior.experiments.paper.tables import fig9, fig10
 # most of that time, so an unshared run should take less).  Each entry names the recipes its generators are trained
 # with.
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments", lambda e: isinstance(e, Experiment),
+                                             "a genprior.experiments.paper.runner.Experiment", {e.name: e for e in (
     Experiment("generators", "Figures 1-6: AE/VAE/WGAN-GP on MNIST (latent 4, 8, 16) and Shapes (5, 10, 20): "
                "A1, EMD, latent codes, far-from-prior samples, interpolation", (2, 285), MNIST + SHAPES, generators),
     Experiment("fig7", "Figure 7: MNIST deconvolution, data discrepancy against lam (8-d GAN), Morozov level",
@@ -54,7 +59,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                MNIST + SHAPES, discrepancy, reads=("fig9", "fig10")),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 45),
                MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
-)}
+)})
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt
 
@@ -86,11 +91,9 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
               device: str = "cpu", mnist: str | Path | None = None,
               log: Callable[[str], None] = print) -> dict:
     """Run the experiments ``names`` (``["all"]`` for every one) into ``out``; returns their results."""
-    from genprior.validation import check_choice
-
     chosen = list(EXPERIMENTS) if list(names) in ([], ["all"]) else list(names)
     for name in chosen:
-        check_choice(name, tuple(EXPERIMENTS), "experiment")
+        EXPERIMENTS.get_entry(name)  # an unknown name is an InputError listing the experiments
     assets = Assets(Path(out), quick=quick, preset=preset, device=device, mnist=Path(mnist) if mnist else None,
                     log=log)
     protocol = Protocol.quick() if quick else Protocol()

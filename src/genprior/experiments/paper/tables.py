@@ -75,7 +75,7 @@ def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, A
 
         cells[key] = ctx.part(key, compute)
         examples[key] = torch.tensor(cells[key]["examples"]).reshape(-1, *test.shape[1:])
-    shown = [f"{setup.example_model}-hard", f"{setup.example_model}-relaxed", "tv"]
+    shown = example_cells(setup)
     truth = test[: examples[shown[0]].shape[0]]
     reconstruction_grid(truth, {k: examples[k] for k in shown},
                         {k: torch.tensor(cells[k]["per_image_psnr"][: truth.shape[0]]) for k in shown},
@@ -87,13 +87,19 @@ def run_table(ctx: Context, setup: TableSetup, figure_title: str) -> dict[str, A
             "markdown": table_markdown(ctx, setup, cells, figure_title)}
 
 
+def example_cells(setup: TableSetup) -> list[str]:
+    """The cells of the examples figure: the example generator's first two methods and the first baseline
+    (the paper's tables: hard, relaxed and TV)."""
+    return [f"{setup.example_model}-{m}" for m in setup.methods[:2]] + list(setup.baselines[:1])
+
+
 def table_claims(setup: TableSetup, cells: dict[str, dict[str, Any]], figure: str) -> list[dict[str, Any]]:
     """The paper's claims this table checks: AE/VAE competitive with TV, the GAN clearly worse,
     and (where the paper gives iteration counts) hard needing fewer iterations than relaxed."""
     from genprior.experiments.paper.claims import claim, competitive_claims
 
     problem = f"{setup.dataset} {setup.problem}"
-    claims = competitive_claims(figure, problem, {k: c["psnr"]["mean"] for k, c in cells.items()})
+    claims = competitive_claims(figure, problem, {k: c["psnr"]["mean"] for k, c in cells.items()}, setup.kinds)
     if "hard" in setup.paper and "relaxed" in setup.paper:
         its = {k: c["iterations"]["mean"] for k, c in cells.items()}
         pairs = [(its[f"{kind}-hard"], its[f"{kind}-relaxed"]) for kind in setup.kinds]
@@ -124,7 +130,9 @@ def table_markdown(ctx: Context, setup: TableSetup, cells: dict[str, dict[str, A
         lines.append(f"| {kind.upper() or '-'} | {method} | {chosen_text(c)} | {c['psnr']['mean']:.2f} +- "
                      f"{c['psnr']['std']:.2f} | {c['converged']}/{c['n_images']} | {c['iterations']['mean']:.0f} | "
                      f"{c['seconds_per_image']:.3f} | {paper} |")
-    lines += ["", f"![examples: {setup.example_model.upper()} hard, relaxed and TV]({ctx.directory.name}/examples.png)"]
+    shown = f"{setup.example_model.upper()} {', '.join(setup.methods[:2])}" + \
+        "".join(f" and {b.upper()}" for b in setup.baselines[:1])
+    lines += ["", f"![examples: {shown}]({ctx.directory.name}/examples.png)"]
     return "\n".join(lines)
 
 
