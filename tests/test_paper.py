@@ -136,7 +136,7 @@ def test_parts_of_other_settings_are_moved_aside_and_computed_again(tmp_path):
 
 
 def test_an_experiment_is_redone_only_when_its_own_generators_recipe_changes(monkeypatch):
-    import genprior.training.recipes as recipes
+    import genprior.models.recipes as recipes
     from genprior.experiments.paper import EXPERIMENTS
     from genprior.experiments.paper.assets import Assets
     from genprior.experiments.paper.protocol import Protocol

@@ -366,5 +366,5 @@ def test_parameters_the_maths_forbids_are_errors_in_values_and_grids(ws, tmp_pat
                                   "--test-indices", "2:4", *base], capsys)
     assert "finite" in error_of(["reconstruct", "--method", "tikhonov", "--lam", "inf", *base], capsys)
     assert "--max-iter must be >= 1" in error_of(["reconstruct", "--method", "tv", "--max-iter", "0", *base], capsys)
-    assert "latent_dim must be a positive integer" in error_of(
+    assert "--latent-dim must be >= 1 (an integer)" in error_of(
         train_args(ws / "data.npz", tmp_path / "run", "--latent-dim", "0") + [], capsys)

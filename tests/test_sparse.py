@@ -33,9 +33,9 @@ def test_sparse_decreases_objective_and_uses_u(problem64):
     assert (r.u != 0).any() and (r.u == 0).float().mean() > 0.3  # sparse, not empty
     assert torch.allclose(r.x, g(r.z) + r.u)
     # the recorded objective is ||A x - y||^2 + lam ||u||_1 + lam mu ||z||^2
-    from genprior.methods.common import data_fit
+    from genprior.physics.fidelity import SquaredL2
 
-    value = data_fit(physics, r.x, y) + 0.05 * r.u.abs().flatten(1).sum(1) + 0.005 * r.z.pow(2).sum(1)
+    value = SquaredL2()(physics, r.x, y) + 0.05 * r.u.abs().flatten(1).sum(1) + 0.005 * r.z.pow(2).sum(1)
     assert torch.allclose(r.final_objective, value, rtol=1e-9)
 
 

@@ -261,4 +261,4 @@ def test_cli_errors(mnist_like, tmp_path, capsys):
     err = capsys.readouterr().err
     if not torch.cuda.is_available():
         assert "CUDA is not available" in err
-    assert "unknown preset 'huge'" in err
+    assert "Invalid value for '--preset'" in err and "'huge' is not one of 'compact', 'paper'" in err

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor, nn
-
 from genprior.experiments.reconstruction import measure
-from genprior.methods import METHODS, get_method
+from genprior.methods import METHODS, solve
 from genprior.metrics import nrmse, psnr, ssim
 from genprior.models.checkpoint import load_model
 from genprior.models.kinds import MODEL_KINDS
@@ -39,32 +37,6 @@ def operator(problem: str, image_size: int, **options: Any) -> LinearOperator:
     ``y = A x + sigma e`` then means the same noise level ``sigma`` on every problem.
     """
     return make_operator(problem, image_size, **options)
-
-
-def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None,
-          **params: Any) -> Result:
-    """Reconstruct a batch ``x`` from ``y = A x + noise`` with a registered method.
-
-    Methods (:data:`METHODS`) and their objectives (``G`` the generator, ``x = G(z) + u``):
-
-    - ``hard``: ``min_z ||A G(z) - y||^2 + lam ||z||^2``;
-    - ``relaxed``: ``min_{x,z} ||A x - y||^2 + lam ||G(z) - x||^2 + lam mu ||z||^2``;
-    - ``sparse`` / ``sparse-tv``: ``min_{z,u} ||A (G(z) + u) - y||^2 + lam (F(u) + mu ||z||^2)``
-      with ``F = ||.||_1`` or ``TV``;
-    - ``pgd``: projected gradient onto the range of ``G`` (equation (8));
-    - ``tikhonov``: ``min_x ||A x - y||^2 + lam ||x||^2``; ``tv``: ``... + lam TV(x)``.
-
-    Every image is solved to its stopping rule (``result.converged`` says which did).
-
-    ``params`` are the fields of the method's parameter dataclass
-    (``METHODS[method].parameters``: defaults, bounds and help of each).
-
-    Raises:
-        ValueError: unknown method or parameter, a value out of bounds, or a generative
-            method without a generator (a trained model or any torch module mapping
-            ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute).
-    """
-    return get_method(method).function(physics, y, generator=generator, **params)
 
 
 __all__ = ["METHODS", "MODEL_KINDS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",

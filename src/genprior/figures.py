@@ -10,7 +10,8 @@ from torch import Tensor
 from genprior.atomic import atomic_path
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no screen needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def _pyplot():
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a matplotlib figure to ``path`` atomically and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
@@ -42,7 +43,7 @@ def reconstruction_grid(
         columns: method name -> reconstructions ``[B, 1, H, W]``.
         psnrs: method name -> per-image PSNR ``[B]``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = min(max_images, truth.shape[0])
     names = ["truth", *columns]
     fig, axes = plt.subplots(n, len(names), figsize=(1.9 * len(names), 1.9 * n), squeeze=False)
@@ -65,7 +66,7 @@ def reconstruction_grid(
 
 def image_grid(images: Tensor, path: str | os.PathLike, ncol: int = 8, title: str | None = None) -> Path:
     """Tile ``images`` ``[B, 1, H, W]`` in a grid of ``ncol`` columns."""
-    plt = _pyplot()
+    plt = pyplot()
     b = images.shape[0]
     nrow = (b + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(1.2 * ncol, 1.2 * nrow), squeeze=False)

@@ -51,15 +51,6 @@ def make_problem(problem: str, image_size: int, options: dict[str, Any]):
     return make_operator(problem, image_size, **PROBLEM_OPTIONS.values(problem, options))
 
 
-def check_max_batch(max_batch: int, restarts: int | None) -> None:
-    """``--max-batch`` >= 1, and at least ``--restarts`` (one image's starts are solved together)."""
-    if max_batch < 1:
-        raise InputError(f"--max-batch must be >= 1, got {max_batch}")
-    if restarts is not None and restarts > max_batch:
-        raise InputError(f"--restarts {restarts} exceeds --max-batch {max_batch}: the starts of one image are "
-                         "solved together; use fewer restarts or raise --max-batch (memory grows with it)")
-
-
 def check_outputs(out, figure, force: bool, data, model) -> None:
     """``--out`` (and ``--figure``) may be written: checked before any work (:mod:`genprior.outputs`)."""
     from genprior.outputs import check_output_file

@@ -18,13 +18,13 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
-    check_max_batch,
     check_outputs,
     make_problem,
     method_params,
     parse_lam,
 )
 from genprior.errors import InputError
+from genprior.methods.batching import check_max_batch
 
 
 @app.command("reconstruct")

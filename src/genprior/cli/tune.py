@@ -19,12 +19,12 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
-    check_max_batch,
     check_outputs,
     make_problem,
     method_params,
 )
 from genprior.errors import InputError
+from genprior.methods.batching import check_max_batch
 
 Criterion = Literal[CRITERIA]
 

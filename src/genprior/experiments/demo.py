@@ -104,8 +104,9 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
     from genprior.atomic import write_json_atomic, write_text_atomic
     from genprior.choice.tuning import grid_search
     from genprior.data.shapes import shapes_dataset
-    from genprior.experiments.reconstruction import measure, reconstruct, record
+    from genprior.experiments.reconstruction import measure, record
     from genprior.figures import reconstruction_grid
+    from genprior.methods import solve
     from genprior.metrics import psnr
     from genprior.physics.tomography import Tomography
 
@@ -133,7 +134,7 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
         if method == "relaxed":
             options.update(x_init="generator", coordinates=s.relaxed_coordinates)
         tuned = grid_search(physics, y_tune, tune_x, method, s.grids[method], generator=generator, **options)
-        result = reconstruct(physics, y_eval, method, generator, **tuned["best"], **options)
+        result = solve(method, physics, y_eval, generator, **tuned["best"], **options)
         rec = record(result, eval_x, list(range(s.n_tune, s.n_tune + s.n_test)), method=method,
                      params=result.params, tuning=tuned)
         records[method], recons[method] = rec, result.x.detach()

@@ -23,16 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from genprior.distributed import Rank, gather
-from genprior.methods import get_method
-from genprior.methods.batching import concat_results, image_chunks
+from genprior.methods import get_method, solve
+from genprior.methods.batching import PER_IMAGE_LISTS, concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
 from genprior.metrics import nrmse, psnr, ssim, summary
 from genprior.physics.noise import gaussian_noise
 from genprior.resources import check_memory
 from genprior.solvers.result import Result
 
-# Result.params entries that hold one value per image: they go into the per-image records.
-PER_IMAGE_PARAMS = ("lam", "residual", "chosen_start")
 CHUNK = 32  # images solved together by run_reconstruction (fewer when max_batch says so)
 
 
@@ -40,12 +38,6 @@ def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
     """Noisy measurements ``A x + noise * e`` with ``e ~ N(0, I)`` from ``seed``."""
     with torch.no_grad():
         return gaussian_noise(physics.A(x), noise, torch.Generator().manual_seed(seed))
-
-
-def reconstruct(physics, y: Tensor, method: str, generator: nn.Module | None = None, **params: Any) -> Result:
-    """Run the registered ``method`` on ``y`` (a generative one checks its generator:
-    :func:`genprior.methods.common.check_generator`)."""
-    return get_method(method).function(physics, y, generator=generator, **params)
 
 
 def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
@@ -58,7 +50,7 @@ def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list
     """One JSON-ready record per image: index, scores, iterations, final objective (and per-image params)."""
     scores = score(result.x, truth)
     final = result.final_objective
-    extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_PARAMS and isinstance(v, list)
+    extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_LISTS and isinstance(v, list)
              and len(v) == len(indices)}
     records = []
     for k, i in enumerate(indices):
@@ -98,7 +90,7 @@ def record(result: Result, truth: Tensor, indices: list[int], **info: Any) -> di
 
 def scalar_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` without the per-image lists (those live in the per-image records)."""
-    out = {k: v for k, v in params.items() if not (k in PER_IMAGE_PARAMS and isinstance(v, list))}
+    out = {k: v for k, v in params.items() if not (k in PER_IMAGE_LISTS and isinstance(v, list))}
     if isinstance(params.get("lam"), list) and params.get("lam_choice") == "discrepancy":
         out["lam"] = "auto"
     return out
@@ -171,7 +163,7 @@ def run_reconstruction(
                 results.append(discrepancy_per_image(physics, y[c], method, noise, lam_grid, generator,
                                                      max_batch=max_batch, **inputs))
             else:
-                results.append(reconstruct(physics, y[c], method, generator, **inputs))
+                results.append(solve(method, physics, y[c], generator, **inputs))
         result = concat_results(results)
         part = (per_image_records(result, truth[list(rows)], [indices[r] for r in rows]), result.seconds,
                 result.x.detach().cpu(), scalar_params(result.params))

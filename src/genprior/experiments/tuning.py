@@ -93,9 +93,9 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
     other parameter value, with the noise norm ``sigma sqrt(m)`` (the paper's Figure 7 line)
     and the chosen point marked.  Grid points where some solve did not converge (iteration
     cap or failed line search) are circled in red, and the title gives the number of converged solves."""
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import ticker
 
     table = result["tuning"]["table"]

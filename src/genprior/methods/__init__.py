@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from torch import Tensor, nn
+
 from genprior.errors import InputError
 from genprior.methods.classical import TikhonovParams, TVParams, tikhonov, tv
 from genprior.methods.hard import HardParams, hard
@@ -28,6 +30,7 @@ from genprior.methods.pgd import PGDParams, pgd
 from genprior.methods.relaxed import RelaxedParams, relaxed
 from genprior.methods.sparse import SparseParams, SparseTVParams, sparse, sparse_tv
 from genprior.params import check_value, field_types, fields_with
+from genprior.physics.operator import LinearPhysics
 from genprior.registry import Registry
 from genprior.solvers.result import Result
 
@@ -74,6 +77,41 @@ def get_method(name: str) -> Method:
     return METHODS.get_entry(name)
 
 
+def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None,
+          **params: Any) -> Result:
+    """Reconstruct a batch ``x`` from ``y = A x + noise`` with the registered ``method``.
+
+    Methods (:data:`METHODS`) and their objectives (``G`` the generator, ``x = G(z) + u``,
+    ``d(A x, y) = ||A x - y||^2`` unless a ``fidelity`` is given):
+
+    - ``hard``: ``min_z d(A G(z), y) + lam ||z||^2``;
+    - ``relaxed``: ``min_{x,z} d(A x, y) + lam ||G(z) - x||^2 + lam mu ||z||^2``;
+    - ``sparse`` / ``sparse-tv``: ``min_{z,u} d(A (G(z) + u), y) + lam (F(u) + mu ||z||^2)``
+      with ``F = ||.||_1`` or ``TV``;
+    - ``pgd``: projected gradient onto the range of ``G`` (equation (8));
+    - ``tikhonov``: ``min_x d(A x, y) + lam ||x||^2``; ``tv``: ``... + lam TV(x)``.
+
+    Every image is solved to its stopping rule (``result.converged`` says which did,
+    ``result.ended`` how each ended).
+
+    Args:
+        method: a key of :data:`METHODS`.
+        physics: the operator (``A``, ``A_adjoint``; a genprior operator or a DeepInverse physics).
+        y: measurements ``[B, *out_shape]``.
+        generator: ``G`` for the generative methods (a trained model, or any torch module
+            mapping ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute).
+        **params: the fields of the method's parameter dataclass
+            (``METHODS[method].parameters``: defaults, bounds and help of each), and
+            ``fidelity=`` (a :class:`~genprior.physics.fidelity.DataFidelity`) and ``callback=``
+            (:func:`genprior.solvers.loop.iterate`), which every method takes.
+
+    Raises:
+        genprior.errors.InputError: unknown method or parameter, a value out of bounds, or a
+            generative method without a generator.
+    """
+    return get_method(method).function(physics, y, generator=generator, **params)
+
+
 def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:
     """Raise ``ValueError`` unless every value given for each parameter is within its bounds
     (``lam``, ``mu`` finite and ``>= 0``; TV's ``lam > 0``), before any solve."""
@@ -96,5 +134,5 @@ def within_bounds(name: str, param: str, value: float) -> bool:
     return True
 
 
-__all__ = ["METHODS", "Method", "check_param_values", "get_method", "hard", "pgd", "relaxed", "sparse", "sparse_tv",
-           "tikhonov", "tv", "within_bounds"]
+__all__ = ["METHODS", "Method", "check_param_values", "get_method", "hard", "pgd", "relaxed", "solve", "sparse",
+           "sparse_tv", "tikhonov", "tv", "within_bounds"]

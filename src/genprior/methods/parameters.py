@@ -14,11 +14,12 @@ from ``seed`` (further restarts from ``seed + RESTART_STREAM``), random starting
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from torch import Tensor
 
-from genprior.methods.common import LATENT_INITS
+from genprior.methods.common import LATENT_INITS, param_record
 from genprior.methods.latent_priors import LATENT_PRIORS
 from genprior.params import Params, param
 from genprior.solvers.backtracking import OBJECTIVE_TOL
@@ -45,3 +46,16 @@ class GenerativeParams(MethodParams):
     init: str | Tensor = param("random", "latent start: random (z ~ N(0, I)) or encoder, or codes [B, d] or "
                                "[K, B, d]", choices=LATENT_INITS, what="latent initialisation")
     restarts: int = param(1, "starts per image, the lowest final objective kept", minimum=1)
+
+
+def record_of(params: Params) -> dict[str, Any]:
+    """A method's parameters as JSON, every field of its dataclass: numbers and names as they are, a
+    regularisation weight given per image as a list, a starting point given as a tensor as ``"tensor"``."""
+    out: dict[str, Any] = {}
+    for f in fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, Tensor):
+            out[f.name] = param_record(value) if "grid" in f.metadata else "tensor"
+        else:
+            out[f.name] = value
+    return out

@@ -19,12 +19,17 @@ from typing import Any
 from genprior.errors import InputError
 from genprior.models.architectures import COMPACT_WIDTH, PRESETS
 from genprior.models.kinds import MODEL_KINDS, ModelSettings, get_kind, setting_names
-from genprior.validation import check_choice
+from genprior.params import Params, param
 
 
-def _positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+@dataclass(frozen=True)
+class Architecture(Params):
+    """The architecture options every kind shares (``genprior train`` generates its flags from them)."""
+
+    preset: str = param("compact", "architecture: compact (CPU-sized) or paper (Appendix B)", choices=PRESETS)
+    latent_dim: int = param(10, "latent dimension d", minimum=1)
+    width: int | None = param(None, "compact preset: channels at full resolution, doubling at each halving",
+                              minimum=1)
 
 
 def _compact_only(name: str, preset: str) -> InputError:
@@ -64,15 +69,13 @@ class ModelConfig:
                  width: int | None = None, **settings: Any) -> None:
         """Check the architecture and the kind's ``settings`` (``None`` values: the defaults)."""
         entry = get_kind(kind)
-        check_choice(preset, PRESETS, "preset")
-        _positive_int(latent_dim, "latent_dim")
+        Architecture(preset=preset, latent_dim=latent_dim, width=width)  # checks each
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
             raise InputError(f"image_size must be an integer >= 8, got {image_size!r}")
         if preset != "compact" and width is not None:
             raise _compact_only("width", preset)
         if preset == "compact":
             width = COMPACT_WIDTH if width is None else width
-            _positive_int(width, "width")
         given = {name: value for name, value in settings.items() if value is not None}
         own = setting_names(kind)
         for name in given:
