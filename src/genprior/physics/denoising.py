@@ -1,12 +1,19 @@
-"""Denoising: the identity operator ``A x = x``, ``A^T y = y``, norm 1."""
+"""Denoising: the identity operator ``A x = x``, ``A^T y = y``, norm 1.
+
+Its SVD is ``U = V = I`` with every singular value ``scale`` (1), and its proximal step is
+elementwise: ``prox_l2(z, y, gamma) = (z + gamma s y) / (1 + gamma s^2)``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
+from genprior.physics.linear_solve import CG_MAX_ITER, CG_TOL
 from genprior.physics.operator import LinearOperator
+from genprior.physics.svd import DiagonalSVD
 
 
 class Identity(LinearOperator):
@@ -17,6 +24,8 @@ class Identity(LinearOperator):
         in_shape: shape of one image, overriding ``image_size``.
     """
 
+    closed_form_prox = True
+
     def __init__(self, image_size: int = 28, *, in_shape: Sequence[int] | None = None) -> None:
         in_shape = tuple(in_shape) if in_shape is not None else (1, int(image_size), int(image_size))
         super().__init__(in_shape, in_shape)
@@ -26,3 +35,13 @@ class Identity(LinearOperator):
 
     def _adjoint(self, y: Tensor) -> Tensor:
         return y
+
+    def svd(self) -> DiagonalSVD:
+        """``U = V = I``, ``mask = scale`` everywhere (in the default dtype)."""
+        mask = torch.full((1, *self.in_shape), self.scale, dtype=self._dtype(), device=self._device())
+        return DiagonalSVD(self.in_shape, self.out_shape, self.name, mask, self._forward, self._adjoint)
+
+    def prox_l2(self, z: Tensor, y: Tensor, gamma: float | Tensor, *, tol: float = CG_TOL,
+                max_iter: int = CG_MAX_ITER, x0: Tensor | None = None) -> Tensor:
+        """Elementwise closed form (``tol``, ``max_iter`` and ``x0`` are not needed)."""
+        return self.svd().prox_l2(z, y, gamma)
