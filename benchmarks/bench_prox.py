@@ -102,7 +102,11 @@ def gammas(value: float | None) -> torch.Tensor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="write the tables into benchmarks/RESULTS.md")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default torch's; 1 keeps a loaded machine's timings steadier)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     info = machine()
     print(info, flush=True)
     main_rows = ["| problem | gamma | ms/image | CG iterations mean / max | converged | max rel. error vs dense |",
@@ -154,7 +158,8 @@ def main() -> None:
     section = "\n".join([
         "## Data proximal step prox_l2 of every operator (bench_prox)",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_prox.py --record` ({datetime.date.today()})  ",
+        f"Command: `.venv/bin/python benchmarks/bench_prox.py --record"
+        f"{f' --threads {args.threads}' if args.threads else ''}` ({datetime.date.today()})  ",
         f"Machine: {info}; load average at end {end_load}. The 2 cores were shared with other sessions' work "
         "(see the load averages), so the times are upper bounds.",
         "",

@@ -112,31 +112,33 @@ def conjugate_gradient(
     size = _dot(b, b)
     threshold = float(tol) ** 2 * torch.where(size > 0, size, torch.ones_like(size))
     rs = _dot(r, r)
-    active = rs > threshold
     iterations = torch.zeros(n, dtype=torch.int64, device=b.device)
-    p = r.clone()
-    for _ in range(max_iter):
-        rows = active.nonzero().reshape(-1)
+    # The unfinished images, gathered: rows (their indices) and their x, r, p, |r|^2, threshold.
+    rows = (rs > threshold).nonzero().reshape(-1)
+    xa, ra, rsa, cut = x[rows], r[rows], rs[rows], threshold[rows]
+    pa = ra.clone()
+    for step in range(1, max_iter + 1):
         if rows.numel() == 0:
             break
-        every = rows.numel() == n
-        at = slice(None) if every else rows
-        pa = p[at]
-        if compact:
+        every = rows.numel() == n  # rows is then 0..n-1, in order
+        if compact or every:
             mp = apply(pa, None if every else rows)
         else:
-            mp = apply(p, None)[at]
+            mp = apply(torch.zeros_like(b).index_copy_(0, rows, pa), None)[rows]
         curvature = _dot(pa, mp)
         fine = curvature > 0  # false only on a breakdown (M not positive definite): that image stops
-        alpha = torch.where(fine, rs[at] / torch.where(fine, curvature, torch.ones_like(curvature)), 0.0)
-        x[at] = x[at] + _rows(alpha, pa) * pa
-        ra = r[at] - _rows(alpha, pa) * mp
+        alpha = torch.where(fine, rsa / torch.where(fine, curvature, torch.ones_like(curvature)), 0.0)
+        xa.add_(_rows(alpha, pa) * pa)
+        ra.sub_(_rows(alpha, pa) * mp)
         rs_new = _dot(ra, ra)
-        p[at] = ra + _rows(rs_new / rs[at], pa) * pa
-        r[at] = ra
-        rs[at] = rs_new
-        iterations[at] += 1
-        active[at] = fine & (rs_new > threshold[at])
+        pa.mul_(_rows(rs_new / rsa, pa)).add_(ra)
+        rsa = rs_new
+        going = fine & (rsa > cut)
+        if not bool(going.all()):  # write the finished images back, keep the others
+            done = rows[~going]
+            x[done], rs[done], iterations[done] = xa[~going], rsa[~going], step
+            rows, xa, ra, pa, rsa, cut = rows[going], xa[going], ra[going], pa[going], rsa[going], cut[going]
+    x[rows], rs[rows], iterations[rows] = xa, rsa, max_iter
     return CGResult(x, iterations, rs <= threshold)
 
 
