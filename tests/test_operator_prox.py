@@ -19,7 +19,7 @@ from genprior.errors import InputError
 from genprior.physics import Blur, CompressedSensing, Identity, Inpainting, Tomography
 from genprior.physics.linear_solve import CG_MAX_ITER, conjugate_gradient, prox_l2, prox_l2_cg
 from genprior.physics.svd import has_svd, operators_with_svd, require_svd
-from test_operators import REGISTRY, DuckBlur, build, dense
+from test_operators import DEVICES, REGISTRY, DuckBlur, build, dense
 
 WITH_SVD = {"cs", "inpainting", "denoising"}  # problems whose operators have an exact SVD
 GAMMAS = [0.0, 0.3, 5.0, 40.0]  # one per image
@@ -99,6 +99,21 @@ def test_prox_l2_shapes_are_checked(name):
         op.prox_l2(z[:, :, :-1], y, 1.0)
     with pytest.raises(InputError, match="as many images as measurements"):
         op.prox_l2(z[:2], y, 1.0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["cs", "deconvolution", "inpainting", "denoising"])
+def test_prox_and_svd_follow_the_operator_to_its_device(name, device):
+    op, moved = build(name), build(name).to(device)
+    z, y = _draw(op, dtype=torch.float32)
+    got = moved.prox_l2(z.to(device), y.to(device), torch.tensor(GAMMAS))
+    assert got.device.type == device
+    torch.testing.assert_close(got.cpu(), op.prox_l2(z, y, torch.tensor(GAMMAS)), rtol=1e-4, atol=1e-5)
+    if has_svd(moved):
+        svd = moved.svd()
+        coefficients = svd.V_adjoint(z.to(device))
+        assert svd.mask.device.type == coefficients.device.type == device
+        torch.testing.assert_close(svd.A(z.to(device)).cpu(), op.A(z), rtol=1e-4, atol=1e-5)
 
 
 # --- the SVD --------------------------------------------------------------------------
