@@ -139,7 +139,7 @@ class DenseSVD(SVD):
     def __init__(self, matrix: Tensor, in_shape: Sequence[int], out_shape: Sequence[int], name: str,
                  dtype: torch.dtype) -> None:
         super().__init__(in_shape, out_shape, name)
-        m, n = matrix.shape
+        n = matrix.shape[1]
         u, s, vh = torch.linalg.svd(matrix.detach().to(torch.float64), full_matrices=False)
         self.k, self.n = s.numel(), n
         self.u, self.s, self.v = u, s, vh.T  # [m, k], [k], [n, k]
