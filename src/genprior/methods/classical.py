@@ -24,7 +24,7 @@ from torch import Tensor
 
 from genprior.batched import sq_norm
 from genprior.methods.common import check_measurements, image_shape, initial_image, per_image
-from genprior.methods.parameters import LAM_HELP, MethodParams, record_of
+from genprior.methods.parameters import LAM_HELP, IterativeParams, record_of
 from genprior.params import param
 from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.finite_differences import FiniteDifferences, project_l2_ball, tv_norm
@@ -39,7 +39,7 @@ _X_INIT_HELP = "start of x: zero or random (N(0, 1) pixels), or an image tensor"
 
 
 @dataclass(frozen=True)
-class TikhonovParams(MethodParams):
+class TikhonovParams(IterativeParams):
     """Parameters of :func:`tikhonov`."""
 
     lam: float | Tensor = param(0.2, LAM_HELP, minimum=0, grid=(10.0, {0.25: 1e-5, 0.5: 1e-3}))
@@ -47,7 +47,7 @@ class TikhonovParams(MethodParams):
 
 
 @dataclass(frozen=True)
-class TVParams(MethodParams):
+class TVParams(IterativeParams):
     """Parameters of :func:`tv`; ``tol`` bounds the relative change of the primal and dual
     iterates (:func:`genprior.solvers.pdhg.pdhg`; 0 runs ``max_iter`` iterations)."""
 

@@ -30,15 +30,21 @@ MU_HELP = "latent weight mu (R_Z is weighted by lam * mu)"
 
 @dataclass(frozen=True)
 class MethodParams(Params):
-    """What every method takes: the seed of its random starts and its stopping rule."""
+    """What every method takes: the seed of its random starts (and of its samples)."""
 
     seed: int = param(0, "seed of the random starts (codes from seed, random images from seed + 1)")
+
+
+@dataclass(frozen=True)
+class IterativeParams(MethodParams):
+    """What a method that iterates to a stopping rule takes besides: the rule and the cap."""
+
     max_iter: int = param(1000, "iteration limit", minimum=1)
     tol: float = param(OBJECTIVE_TOL, "per-image stop on the relative objective decrease per iteration", minimum=0)
 
 
 @dataclass(frozen=True)
-class GenerativeParams(MethodParams):
+class GenerativeParams(IterativeParams):
     """What every generative method takes besides: the latent prior and the starting codes."""
 
     latent_prior: str = param("l2", "R_Z: l2 (||z||^2), box, sphere, critic (GAN) or tv", choices=LATENT_PRIORS,

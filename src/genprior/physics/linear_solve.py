@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.batched import rows_like
 from genprior.errors import InputError
 from genprior.validation import check_batch_shape
 
@@ -56,11 +57,6 @@ class CGResult:
 
 def _dot(a: Tensor, b: Tensor) -> Tensor:
     return (a * b).reshape(a.shape[0], -1).sum(1)
-
-
-def _rows(v: Tensor, like: Tensor) -> Tensor:
-    """A ``[k]`` vector shaped ``[k, 1, ..., 1]`` to scale the images of ``like``."""
-    return v.reshape(v.shape[0], *([1] * (like.dim() - 1)))
 
 
 @torch.no_grad()
@@ -128,10 +124,10 @@ def conjugate_gradient(
         curvature = _dot(pa, mp)
         fine = curvature > 0  # false only on a breakdown (M not positive definite): that image stops
         alpha = torch.where(fine, rsa / torch.where(fine, curvature, torch.ones_like(curvature)), 0.0)
-        xa.add_(_rows(alpha, pa) * pa)
-        ra.sub_(_rows(alpha, pa) * mp)
+        xa.add_(rows_like(alpha, pa) * pa)
+        ra.sub_(rows_like(alpha, pa) * mp)
         rs_new = _dot(ra, ra)
-        pa.mul_(_rows(rs_new / rsa, pa)).add_(ra)
+        pa.mul_(rows_like(rs_new / rsa, pa)).add_(ra)
         rsa = rs_new
         going = fine & (rsa > cut)
         if not bool(going.all()):  # write the finished images back, keep the others

@@ -9,8 +9,10 @@ loop (:func:`iterate`) owns everything else:
 - the active set: images that stopped are not passed again;
 - per-image iteration counts and how each image ended (:data:`ENDINGS`):
   ``"converged"`` (its stopping rule fired), ``"stalled"`` (the solver could not make
-  progress, e.g. every line-search try failed), ``"max_iter"`` (the cap) or
-  ``"callback"`` (the caller stopped it);
+  progress, e.g. every line-search try failed), ``"max_iter"`` (the cap),
+  ``"callback"`` (the caller stopped it) or ``"finished"`` (a method that runs a fixed
+  schedule, such as a diffusion sampler or plug-and-play's decreasing noise levels,
+  reached its end: there is no stopping rule to meet);
 - the history of every statistic, one ``[B]`` row per recorded iteration (row 0: the
   start), NaN where an image was not recorded or had stopped, kept as ``[R, B]`` tensors
   on the CPU in float64; the iteration number of each row is kept too;
@@ -36,7 +38,7 @@ from genprior.errors import InputError
 from genprior.solvers.precision import ieee_float32
 
 #: How an image's iterations ended, in the order of their codes.
-ENDINGS = ("converged", "stalled", "max_iter", "callback")
+ENDINGS = ("converged", "stalled", "max_iter", "callback", "finished")
 _RUNNING = -1
 
 
@@ -51,12 +53,15 @@ class Report:
             stops, unconverged.  ``None``: none did.
         record: whether this iteration is a row of the history (images that stop are always
             recorded: a solver that records every ``r`` iterations still records the last).
+        finished: ``[b]`` bool: the image's fixed schedule ended; it stops (neither converged nor
+            capped).  ``None``: none did.
     """
 
     stats: dict[str, Tensor]
     converged: Tensor
     stalled: Tensor | None = None
     record: bool = True
+    finished: Tensor | None = None
 
 
 @dataclass
@@ -178,9 +183,10 @@ def iterate(step: Callable[[Tensor, History], Report], initial: dict[str, Tensor
             iterations[idx] += 1
             stop = report.converged.clone()
             code = torch.where(report.converged, 0, _RUNNING)
-            if report.stalled is not None:
-                code = torch.where(~stop & report.stalled, 1, code)
-                stop |= report.stalled
+            for flag, value in ((report.stalled, 1), (report.finished, 4)):
+                if flag is not None:
+                    code = torch.where(~stop & flag, value, code)
+                    stop |= flag
             if callback is not None:
                 asked = callback(Iteration(k, idx, report.stats))
                 if asked is not None:

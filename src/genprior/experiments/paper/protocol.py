@@ -60,7 +60,9 @@ class Protocol:
         start of generative methods and the coordinates of relaxed."""
         from genprior.methods import get_method
 
-        options: dict[str, Any] = {"max_iter": self.max_iter} if self.max_iter is not None else {}
+        takes = get_method(method).defaults()
+        options: dict[str, Any] = {"max_iter": self.max_iter} if self.max_iter is not None and "max_iter" in takes \
+            else {}
         if get_method(method).needs_generator:
             options["init"] = self.init
         if method == "relaxed":
