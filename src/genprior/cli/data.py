@@ -27,14 +27,17 @@ ForceOption = typer.Option(False, "--force", help="Replace --out if it exists (n
 
 
 def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any], started: float,
-           extras: dict[str, np.ndarray] | None = None) -> None:
-    """Save ``train`` / ``test`` (and ``extras``) to ``out`` with ``meta`` (plus the version); print a summary."""
+           extras: dict[str, np.ndarray] | None = None, force: bool = False) -> None:
+    """Save ``train`` / ``test`` (and ``extras``) to ``out`` with ``meta`` (plus the version); print a summary.
+    Without ``force`` a file that appeared at ``out`` while the command ran is not replaced."""
     from genprior import __version__
+    from genprior.atomic import new_outputs
     from genprior.data.io import save_dataset
 
     meta = {**meta, "n_train": int(train.shape[0]), "n_test": int(test.shape[0]),
             "image_size": int(train.shape[-1]), "genprior_version": __version__}
-    save_dataset(out, train=train, test=test, meta=meta, extras=extras)
+    with new_outputs(out, replace=force):
+        save_dataset(out, train=train, test=test, meta=meta, extras=extras)
     typer.echo(
         f"wrote {out}: train {list(train.shape)}, test {list(test.shape)} "
         f"({meta['dataset']}) in {time.perf_counter() - started:.1f} s"
@@ -72,7 +75,7 @@ def _shapes(n: int, n_test: int, seed: int, out: Path, plus: bool, force: bool) 
     _check_out(out, force)
     started = time.perf_counter()
     train, test = shapes_dataset(n, n_test, seed=seed, plus=plus)
-    _write(out, train, test, {"dataset": "shapes-plus" if plus else "shapes", "seed": seed}, started)
+    _write(out, train, test, {"dataset": "shapes-plus" if plus else "shapes", "seed": seed}, started, force=force)
 
 
 @data_app.command("shapes")
@@ -115,7 +118,8 @@ def mnist(
     meta = {"dataset": "mnist", "source": d.source}
     if source is None:
         meta["sha256"] = SHA256
-    _write(out, d.train, d.test, meta, started, extras={"train_labels": d.train_labels, "test_labels": d.test_labels})
+    _write(out, d.train, d.test, meta, started, extras={"train_labels": d.train_labels, "test_labels": d.test_labels},
+           force=force)
 
 
 @data_app.command("folder")
@@ -136,7 +140,7 @@ def folder(
     images, names = load_image_folder(src, size, rescale)
     train, test, train_names, test_names = split_train_test(images, test_fraction, seed, names)
     meta = {"dataset": "folder", "source": str(src), "rescale": rescale, "test_fraction": test_fraction, "seed": seed}
-    _write(out, train, test, meta, started,
+    _write(out, train, test, meta, started, force=force,
            extras={"train_files": np.asarray(train_names, dtype=str), "test_files": np.asarray(test_names, dtype=str)})
 
 
@@ -171,7 +175,7 @@ def fastmri(
         meta.update(test_fraction=test_fraction, seed=seed, test_volumes=test_volumes)
     if data.skipped:
         typer.echo(f"skipped {len(data.skipped)} volume(s) of another acquisition than {acquisition}")
-    _write(out, train, test, meta, started)
+    _write(out, train, test, meta, started, force=force)
 
 
 @data_app.command("ellipses")
@@ -190,7 +194,7 @@ def ellipses(
     _check_out(out, force)
     started = time.perf_counter()
     train, test = ellipses_dataset(n, n_test, seed=seed, size=size)
-    _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started)
+    _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started, force=force)
 
 
 @data_app.command("rescale")
@@ -220,4 +224,4 @@ def rescale(
         raise InputError(f"{src}: both splits are empty")
     meta = {**meta, "dataset": meta.get("dataset", "rescaled"), "rescaled_from": str(src), "rescale": mode}
     empty = next(iter(splits.values()))[:0]
-    _write(out, splits.get("train", empty), splits.get("test", empty), meta, started)
+    _write(out, splits.get("train", empty), splits.get("test", empty), meta, started, force=force)

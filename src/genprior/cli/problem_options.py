@@ -62,12 +62,14 @@ def check_max_batch(max_batch: int, restarts: int | None) -> None:
 
 def check_outputs(out, figure, force: bool, data, model) -> None:
     """``--out`` (and ``--figure``) may be written: checked before any work (:mod:`genprior.outputs`)."""
+    from genprior.figures import check_figure_path
     from genprior.outputs import check_output_file
 
     inputs = (data, model)
     check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
     if figure is not None:
         check_output_file(figure, force=force, inputs=inputs, label="--figure", force_hint="--force")
+        check_figure_path(figure, "--figure")
         if os.path.abspath(figure) == os.path.abspath(out):
             raise InputError("--figure and --out name the same file")
 

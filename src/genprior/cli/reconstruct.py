@@ -53,7 +53,7 @@ def reconstruct_command(
     import torch
 
     from genprior import __version__
-    from genprior.atomic import write_json_atomic
+    from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import parse_grid
     from genprior.data.io import load_images, parse_indices
     from genprior.distributed import process_group
@@ -91,13 +91,14 @@ def reconstruct_command(
         )
     if not rank.is_main:
         return
-    write_json_atomic(out, summary)
-    if figure is not None:
-        from genprior.figures import reconstruction_grid
-        from genprior.metrics import psnr
+    with new_outputs(out, figure, replace=force):  # a file that appeared meanwhile is not replaced
+        if figure is not None:  # first: a figure that cannot be written leaves no JSON behind
+            from genprior.figures import reconstruction_grid
+            from genprior.metrics import psnr
 
-        truth = truth.cpu()  # x is gathered on the CPU
-        reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)
+            truth = truth.cpu()  # x is gathered on the CPU
+            reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)
+        write_json_atomic(out, summary)
     p = summary["psnr"]
     procs = f", {rank.world_size} processes" if rank.world_size > 1 else ""
     typer.echo(f"{method} on {problem} ({len(picked)} images, sigma {noise}{procs}): PSNR {p['mean']:.2f} +- "

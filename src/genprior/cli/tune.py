@@ -58,7 +58,7 @@ def tune_command(
     import torch
 
     from genprior import __version__
-    from genprior.atomic import write_json_atomic
+    from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
     from genprior.distributed import process_group
@@ -108,9 +108,10 @@ def tune_command(
         )
     if not rank.is_main:
         return
-    write_json_atomic(out, result)
-    if figure is not None:
-        plot_surface(result, figure)
+    with new_outputs(out, figure, replace=force):  # a file that appeared meanwhile is not replaced
+        if figure is not None:  # first: a figure that cannot be written leaves no JSON behind
+            plot_surface(result, figure)
+        write_json_atomic(out, result)
     chosen = ", ".join(f"{k}={v:g}" for k, v in result["chosen"].items())
     t = result["test"]["psnr"]
     line = (f"{method} on {problem}, {criterion} choice {chosen} ({len(tune_idx)} tuning images): test PSNR "
