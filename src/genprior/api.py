@@ -16,6 +16,7 @@ importable on their own); ``genprior/__init__.py`` loads this module lazily, so
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import Tensor, nn
@@ -59,12 +60,24 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
     ``params`` are the fields of the method's parameter dataclass
     (``METHODS[method].parameters``: defaults, bounds and help of each).
 
+    The memory the batch needs (images x restarts, the objective history over
+    ``max_iter`` iterations) is checked before any work (:mod:`genprior.methods.sizes`).
+
     Raises:
-        ValueError: unknown method or parameter, a value out of bounds, or a generative
+        InputError: unknown method or parameter, a value out of bounds, or a generative
             method without a generator (a trained model or any torch module mapping
             ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute).
+        genprior.resources.ResourceLimitError: the solve would need more memory than the limit.
     """
-    return get_method(method).function(physics, y, generator=generator, **params)
+    from genprior.methods.sizes import check_solve
+
+    entry = get_method(method)
+    if isinstance(y, Tensor) and y.dim() >= 1 and y.shape[0] > 0:  # memory of the whole batch, before any work
+        shape = getattr(physics, "in_shape", None)
+        latent = getattr(generator, "latent_dim", 0) if entry.needs_generator else 0
+        check_solve(method, params, int(y.shape[0]), math.prod(shape) if shape else int(y[0].numel()),
+                    latent if isinstance(latent, int) else 0)
+    return entry.function(physics, y, generator=generator, **params)
 
 
 __all__ = ["METHODS", "MODEL_KINDS", "PROBLEMS", "LinearPhysics", "Result", "load_model", "measure", "nrmse", "operator",

@@ -58,7 +58,9 @@ def _check_counts(size: int = 56, **counts: int) -> None:
     """Raise ``ValueError`` naming the option (``--n-test``) whose count is negative, or if the
     ``--n`` + ``--n-test`` images of ``size`` x ``size`` would not fit in memory."""
     from genprior.resources import check_memory
+    from genprior.validation import check_seed
 
+    check_seed(counts.pop("seed", 0), "seed")
     for name, value in counts.items():
         if value < 0:
             raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
@@ -134,7 +136,9 @@ def folder(
 ) -> None:
     """An image folder: grey-level images in [0, 1], shuffled (seeded) into train/test."""
     from genprior.data.images import load_image_folder, split_train_test
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     _check_out(out, force)
     started = time.perf_counter()
     images, names = load_image_folder(src, size, rescale)
@@ -159,7 +163,9 @@ def fastmri(
 ) -> None:
     """fastMRI knee: central slices, resized, each divided by its maximum ([0, 1])."""
     from genprior.data.fastmri import load_fastmri, split_by_volume
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     _check_out(out, force)
     started = time.perf_counter()
     acq = None if acquisition == "any" else acquisition

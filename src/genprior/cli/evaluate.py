@@ -64,7 +64,9 @@ def evaluate_command(
     from genprior.evaluation.report import DIGITS_FIGURE, FIGURES, METRICS, REPORT, EvaluationSettings, write_report
     from genprior.models.checkpoint import load_model
     from genprior.outputs import RunLock, check_output_directory
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     where = resolve_device(device)
     check_output_directory(out, force=force, inputs=(data, train_data, off_data, *models),
                            owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values()), label="--out",

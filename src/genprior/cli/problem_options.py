@@ -74,6 +74,17 @@ def check_outputs(out, figure, force: bool, data, model) -> None:
             raise InputError("--figure and --out name the same file")
 
 
+def check_images(images, data) -> None:
+    """The images of ``--data`` fit the problems: square, and large enough to be scored (before any work)."""
+    from genprior.metrics import check_scorable
+
+    h, w = int(images.shape[-2]), int(images.shape[-1])
+    if h != w:
+        raise InputError(f"--data {data}: the images are {h} x {w} pixels (height x width), not square; the problems "
+                         "take square images: crop them, e.g. `genprior data folder --size N` centre-crops and resizes")
+    check_scorable(images.shape, f"--data {data}: images")
+
+
 PROBLEM = typer.Option("tomography", "--problem", help="Inverse problem.")
 METHOD = typer.Option(..., "--method", help="Reconstruction method.")
 DATA = typer.Option(..., "--data", help="Data set (.npz made by `genprior data`).")

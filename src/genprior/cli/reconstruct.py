@@ -18,6 +18,7 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
+    check_images,
     check_max_batch,
     check_outputs,
     make_problem,
@@ -76,6 +77,7 @@ def reconstruct_command(
     check_max_batch(max_batch, params.get("restarts"))
     generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
+    check_images(images, data)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])
     truth = images[picked]
     physics = make_problem(problem, int(truth.shape[-1]), options)

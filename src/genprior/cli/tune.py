@@ -19,6 +19,7 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
+    check_images,
     check_max_batch,
     check_outputs,
     make_problem,
@@ -75,6 +76,7 @@ def tune_command(
     check_max_batch(max_batch, params.get("restarts"))
     generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
+    check_images(images, data)
     tune_idx = parse_indices(tune_indices, images.shape[0])
     test_idx = parse_indices(test_indices, images.shape[0])
     if set(tune_idx) & set(test_idx):

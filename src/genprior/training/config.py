@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from genprior.errors import InputError
-from genprior.validation import check_choice, check_positive
+from genprior.validation import check_choice, check_positive, check_seed
 
 SCHEDULES = ("constant", "cosine")
 AMP_DTYPES = ("bfloat16", "float16")
@@ -63,6 +63,7 @@ class TrainConfig:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
         if self.sample_every is not None and (not isinstance(self.sample_every, int) or self.sample_every < 1):
             raise InputError(f"sample_every must be a positive integer or None, got {self.sample_every!r}")
+        check_seed(self.seed, "seed")
         check_positive(self.lr, "learning rate")
         if self.max_seconds is not None:
             check_positive(self.max_seconds, "max_seconds")

@@ -119,6 +119,7 @@ def train(
         try:
             if ctx.is_main:  # checked and locked before any work; other ranks never write
                 check_output_directory(out_dir, force=True, label="run directory")
+                check_run_size(model, images, config, out_dir)
                 lock = RunLock(out_dir).acquire()
             replace = check_run_directory(out_dir, resume, force)
             with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
@@ -128,6 +129,29 @@ def train(
         finally:
             if lock is not None:
                 lock.release()
+
+
+# Bytes per row of the loss history (a dict in memory, a row of losses.csv, an entry of each
+# state.json) and per sample grid on disk (a PNG of N_SAMPLES images, at most 4 bytes a pixel).
+HISTORY_ROW_BYTES = 1024
+SAMPLE_GRID_BYTES = 64 * 1024
+
+
+def check_run_size(model: nn.Module, images: Tensor, config: TrainConfig, out_dir: Path) -> None:
+    """Bound ``steps`` by what they accumulate, before any work: the loss history (a row per
+    ``log_every`` steps, kept in memory and in every saved state) against the memory limit,
+    and the sample grids (one per ``sample_every`` steps) against the free disk space."""
+    from genprior.resources import check_disk, check_memory
+
+    rows = config.steps // config.log_every + 2
+    check_memory(float(HISTORY_ROW_BYTES) * rows, f"the loss history of {config.steps:,} steps (a row every "
+                 f"{config.log_every:,})", "lower `steps=` or raise `log_every=`")
+    if config.sample_every is not None:
+        grids = config.steps // config.sample_every + 2
+        pixels = math.prod(images.shape[1:]) if images.dim() > 1 else 1
+        check_disk(grids * (SAMPLE_GRID_BYTES + 4.0 * N_SAMPLES * pixels), out_dir,
+                   f"{grids:,} sample grids (one every {config.sample_every:,} of {config.steps:,} steps)",
+                   "raise `sample_every=` or lower `steps=`")
 
 
 def _train_aside(model, images, out_dir, config, data_info, progress, ctx) -> list[dict[str, float]]:
