@@ -338,9 +338,11 @@ def test_oversized_requests_fail_fast(ws, tmp_path, capsys, monkeypatch):
     assert "more than the limit" in error_of(["tune", "--method", "tv", "--data", str(ws / "data.npz"), "--out", out,
                                               "--grid", "lam=1:0.999999:1e-10", "--tune-indices", "0:2",
                                               "--test-indices", "2:4"], capsys)
-    assert "compressed-sensing matrix needs about" in error_of(
+    assert "more than the 256 pixels of 16 x 16 images" in error_of(
         [*base, "--method", "tv", "--problem", "cs", "--measurements", "1000000000"], capsys)
     monkeypatch.setenv("GENPRIOR_MAX_MEMORY_GB", "0.0001")
+    assert "compressed-sensing matrix needs about" in error_of(
+        [*base, "--method", "tv", "--problem", "cs", "--measurements", "256"], capsys)
     err = error_of([*base, "--method", "hard", "--model", str(ws / "model"), "--indices", "0:6", "--restarts",
                     "4000"], capsys)
     assert "GENPRIOR_MAX_MEMORY_GB" in err
