@@ -57,6 +57,7 @@ def reconstruct_command(
     from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import parse_grid
     from genprior.data.io import load_images, parse_indices
+    from genprior.devices import resolve_device
     from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values
@@ -64,6 +65,7 @@ def reconstruct_command(
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
+    resolve_device(device)
     check_nonnegative(noise, "--noise")
     lam_value = parse_lam(lam)
     if lam_grid is not None and lam_value != "auto":

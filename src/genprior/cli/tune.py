@@ -62,6 +62,7 @@ def tune_command(
     from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
+    from genprior.devices import resolve_device
     from genprior.distributed import process_group
     from genprior.experiments.tuning import plot_surface, run_tuning
     from genprior.methods import check_param_values, get_method
@@ -69,6 +70,7 @@ def tune_command(
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
+    resolve_device(device)
     spec = get_method(method)
     check_nonnegative(noise, "--noise")
     params = method_params(method, options, seed=seed)
