@@ -199,24 +199,27 @@ def test_run_lock_without_flock_trusts_the_pid(tmp_path, monkeypatch):
 def test_replaced_directory_recovers_a_swap_killed_between_renames(tmp_path):
     from genprior.outputs import ReplacedDirectory
 
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
     run = tmp_path / "run"
-    swap = ReplacedDirectory(run)
-    swap.old.mkdir()
-    (swap.old / "model.safetensors").write_text("old")
-    swap.staging.mkdir()
-    swap.recover()
-    assert (run / "model.safetensors").read_text() == "old" and not swap.staging.exists()
+    old, staging = tmp_path / f".run.replaced-{dead}-ab12", tmp_path / f".run.replacing-{dead}-cd34"
+    old.mkdir()
+    (old / "model.safetensors").write_text("old")
+    staging.mkdir()
+    ReplacedDirectory(run).recover()
+    assert (run / "model.safetensors").read_text() == "old" and not staging.exists() and not old.exists()
 
 
-def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 90) -> None:
+def wait_for_glob(folder: Path, pattern: str, proc: subprocess.Popen, seconds: float = 90) -> Path:
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not (found := sorted(folder.glob(pattern))):
         if proc.poll() is not None:
-            raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
+            raise AssertionError(f"the process ended early: {proc.stderr.read().decode()}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"{path} did not appear")
+            raise AssertionError(f"{pattern} did not appear in {folder}")
         time.sleep(0.01)
+    return found[0]
 
 
 def test_concurrent_training_and_a_kill_during_force_keep_the_old_run(ws, tmp_path, capsys):
@@ -226,7 +229,7 @@ def test_concurrent_training_and_a_kill_during_force_keep_the_old_run(ws, tmp_pa
     cmd = [sys.executable, "-m", "genprior", *train_args(ws / "data.npz", run, "--force", steps=1_000_000)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     try:
-        wait_for(tmp_path / ".run.replacing" / "training-state" / "LATEST", proc)
+        wait_for_glob(tmp_path, ".run.replacing-*/training-state/LATEST", proc)
         # a second writer on the same directory gets a clear error while the first runs
         assert "being written by process" in error_of(train_args(ws / "data.npz", run, "--resume"), capsys)
         assert "being written by process" in error_of(train_args(ws / "data.npz", run, "--force"), capsys)
@@ -335,9 +338,11 @@ def test_oversized_requests_fail_fast(ws, tmp_path, capsys, monkeypatch):
     assert "more than the limit" in error_of(["tune", "--method", "tv", "--data", str(ws / "data.npz"), "--out", out,
                                               "--grid", "lam=1:0.999999:1e-10", "--tune-indices", "0:2",
                                               "--test-indices", "2:4"], capsys)
-    assert "compressed-sensing matrix needs about" in error_of(
+    assert "more than the 256 pixels of 16 x 16 images" in error_of(
         [*base, "--method", "tv", "--problem", "cs", "--measurements", "1000000000"], capsys)
     monkeypatch.setenv("GENPRIOR_MAX_MEMORY_GB", "0.0001")
+    assert "compressed-sensing matrix needs about" in error_of(
+        [*base, "--method", "tv", "--problem", "cs", "--measurements", "256"], capsys)
     err = error_of([*base, "--method", "hard", "--model", str(ws / "model"), "--indices", "0:6", "--restarts",
                     "4000"], capsys)
     assert "GENPRIOR_MAX_MEMORY_GB" in err

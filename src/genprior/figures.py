@@ -8,6 +8,7 @@ from pathlib import Path
 from torch import Tensor
 
 from genprior.atomic import atomic_path
+from genprior.errors import InputError
 
 
 def pyplot():
@@ -18,6 +19,20 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_figure_path(path: str | os.PathLike, label: str = "figure") -> Path:
+    """Raise :class:`~genprior.errors.InputError` unless matplotlib can write ``path``'s format
+    (its suffix; none means PNG): checked before any work, not after the solve."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(path)
+    suffix = path.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise InputError(f"{label} {path}: matplotlib cannot write {suffix!r} files; use one of: "
+                         f"{', '.join(sorted(formats))} (e.g. .png)")
+    return path
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:

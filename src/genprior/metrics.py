@@ -15,6 +15,7 @@ from torch import Tensor
 from genprior.errors import InputError
 
 DATA_RANGE = 1.0
+SSIM_WINDOW = 7  # side of ssim's default (uniform) window: images must be at least this large
 PAPER_PSNR_OFFSET_DB = 20.0 * math.log10(2.0)
 
 
@@ -56,7 +57,18 @@ def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device) -> Ten
     return (g[:, None] * g[None, :])[None, None]
 
 
-def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int = 7,
+def check_scorable(shape: tuple[int, ...] | torch.Size, what: str = "images") -> None:
+    """Raise :class:`~genprior.errors.InputError` unless images of ``shape`` (``[..., H, W]``) are at
+    least :data:`SSIM_WINDOW` pixels on each side, so that every metric here can score them:
+    checked before a reconstruction starts, not after it."""
+    h, w = (int(s) for s in tuple(shape)[-2:])
+    if min(h, w) < SSIM_WINDOW:
+        raise InputError(f"{what} of {h} x {w} pixels are smaller than the {SSIM_WINDOW} x {SSIM_WINDOW} window of "
+                         f"SSIM, which scores every reconstruction; use images of at least {SSIM_WINDOW} x "
+                         f"{SSIM_WINDOW} pixels")
+
+
+def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int = SSIM_WINDOW,
          gaussian: bool = False, sigma: float = 1.5) -> Tensor:
     """Structural similarity per image (Wang et al. 2004), mean over valid windows.
 

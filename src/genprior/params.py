@@ -80,6 +80,8 @@ def field_types(cls: type) -> dict[str, type | None]:
 
 def _requirement(meta: dict[str, Any], kind: type | None) -> str:
     if kind is int:
+        if "minimum" in meta and "maximum" in meta:
+            return f"an integer from {meta['minimum']} to {meta['maximum']}"
         return f">= {meta['minimum']:g} (an integer)" if "minimum" in meta else "an integer"
     if "minimum" in meta and "below" in meta:
         return f"a number in [{meta['minimum']:g}, {meta['below']:g})"
@@ -116,6 +118,9 @@ def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: 
         if not isinstance(value, Tensor):
             check_choice(value, meta["choices"], meta.get("what", label.replace("_", " ")))
         return value
+    if kind is float and isinstance(value, (list, tuple)):
+        raise InputError(f"{label} must be a number, or a tensor with one value per image (torch.tensor([...])), "
+                         f"got a {type(value).__name__}")
     if kind in (int, float):
         values = value.reshape(-1).tolist() if isinstance(value, Tensor) and kind is float else [value]
         # a field with a minimum and a strict bound (TV's lam: >= 0 like every weight, and > 0) names the one broken

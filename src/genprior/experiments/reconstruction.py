@@ -23,21 +23,37 @@ import torch
 from torch import Tensor, nn
 
 from genprior.distributed import Rank, gather
+from genprior.errors import InputError
 from genprior.methods import get_method, solve
 from genprior.methods.batching import PER_IMAGE_LISTS, concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
-from genprior.metrics import nrmse, psnr, ssim, summary
+from genprior.methods.sizes import check_solve
+from genprior.metrics import check_scorable, nrmse, psnr, ssim, summary
 from genprior.physics.noise import gaussian_noise
 from genprior.resources import check_memory
 from genprior.solvers.result import Result
+from genprior.validation import check_nonnegative, check_seed
 
 CHUNK = 32  # images solved together by run_reconstruction (fewer when max_batch says so)
 
 
 def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
-    """Noisy measurements ``A x + noise * e`` with ``e ~ N(0, I)`` from ``seed``."""
+    """Noisy measurements ``A x + noise * e`` with ``e ~ N(0, I)`` from ``seed``.
+
+    Raises:
+        InputError: a seed outside ``[0, 2**63 - 1]``, or a noise level so large that the
+            measurements overflow their dtype.
+    """
+    check_seed(seed, "seed")
+    check_nonnegative(noise, "noise")
     with torch.no_grad():
-        return gaussian_noise(physics.A(x), noise, torch.Generator().manual_seed(seed))
+        clean = physics.A(x)
+        y = gaussian_noise(clean, noise, torch.Generator().manual_seed(seed))
+    if not bool(torch.isfinite(y).all()) and bool(torch.isfinite(clean).all()):
+        raise InputError(f"the noise level `noise={noise:g}` overflows the {str(y.dtype).replace('torch.', '')} "
+                         f"measurements (their largest finite value is {torch.finfo(y.dtype).max:.3g}); "
+                         "use a noise level comparable to the images' values (they lie in [0, 1])")
+    return y
 
 
 def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
@@ -131,6 +147,7 @@ def run_reconstruction(
         ``(summary, x)``: the merged record (same on every rank) and all reconstructions ``[N, ...]``.
     """
     from genprior.choice.discrepancy import discrepancy_per_image
+    from genprior.choice.grids import default_grid
 
     rank = rank or Rank()
     spec = get_method(method)
@@ -139,12 +156,18 @@ def run_reconstruction(
     if auto:
         params.pop("lam")
     N = truth.shape[0]
+    check_scorable(truth.shape, "the images")
     restarts = params.get("restarts", 1)
+    d = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
+    d = d if isinstance(d, int) else 0
     if isinstance(restarts, int) and not isinstance(restarts, bool):
         image_chunks(N, restarts, max_batch)  # one image's starts must fit one solve
-        d = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
         check_memory(4.0 * N * (restarts * d + 4 * truth[0].numel()),
                      f"the starting points of {N} images x {restarts} restarts", "use fewer images or restarts")
+        copies = (len(lam_grid) if lam_grid is not None else len(default_grid(method, int(truth.shape[-1]))["lam"])
+                  ) if auto else 1
+        check_solve(method, params, min(N, chunk, max(1, max_batch // restarts)), int(truth[0].numel()), d,
+                    copies=copies, max_batch=max_batch)
     y = measure(physics, truth, noise, seed)
     starts = start_choices(method, params)
     params = materialise_inputs(method, physics, y, generator, params)

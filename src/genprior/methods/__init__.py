@@ -105,11 +105,25 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
             ``fidelity=`` (a :class:`~genprior.physics.fidelity.DataFidelity`) and ``callback=``
             (:func:`genprior.solvers.loop.iterate`), which every method takes.
 
+    The memory the batch needs (images x restarts, the objective history over
+    ``max_iter`` iterations) is checked before any work (:mod:`genprior.methods.sizes`).
+
     Raises:
         genprior.errors.InputError: unknown method or parameter, a value out of bounds, or a
             generative method without a generator.
+        genprior.resources.ResourceLimitError: the solve would need more memory than the limit.
     """
-    return get_method(method).function(physics, y, generator=generator, **params)
+    import math
+
+    from genprior.methods.sizes import check_solve
+
+    entry = get_method(method)
+    if isinstance(y, Tensor) and y.dim() >= 1 and y.shape[0] > 0:  # memory of the whole batch, before any work
+        shape = getattr(physics, "in_shape", None)
+        latent = getattr(generator, "latent_dim", 0) if entry.needs_generator else 0
+        check_solve(method, params, int(y.shape[0]), math.prod(shape) if shape else int(y[0].numel()),
+                    latent if isinstance(latent, int) else 0)
+    return entry.function(physics, y, generator=generator, **params)
 
 
 def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:

@@ -197,7 +197,11 @@ def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed:
     """
     shape = image_shape(physics, y)
     if isinstance(x_init, Tensor):
-        return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
+        check_batch_shape(x_init, shape, f"initial {name}")
+        if x_init.shape[0] != y.shape[0]:
+            raise InputError(f"the initial {name} holds {x_init.shape[0]} images but y holds {y.shape[0]}: give one "
+                             f"starting image per image, shape [{y.shape[0]}, {', '.join(map(str, shape))}]")
+        return x_init.to(y.device, y.dtype)
     check_choice(x_init, choices, f"{name} initialisation")
     if x_init == "random":
         return random_image(shape, y.shape[0], seed + IMAGE_STREAM, y)

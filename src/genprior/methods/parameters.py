@@ -23,6 +23,7 @@ from genprior.methods.common import LATENT_INITS, param_record
 from genprior.methods.latent_priors import LATENT_PRIORS
 from genprior.params import Params, param
 from genprior.solvers.backtracking import OBJECTIVE_TOL
+from genprior.validation import MAX_SEED
 
 LAM_HELP = "regularisation weight lambda"
 MU_HELP = "latent weight mu (R_Z is weighted by lam * mu)"
@@ -32,7 +33,8 @@ MU_HELP = "latent weight mu (R_Z is weighted by lam * mu)"
 class MethodParams(Params):
     """What every method takes: the seed of its random starts (and of its samples)."""
 
-    seed: int = param(0, "seed of the random starts (codes from seed, random images from seed + 1)")
+    seed: int = param(0, "seed of the random starts (codes from seed, random images from seed + 1)", minimum=0,
+                      maximum=MAX_SEED)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from genprior.errors import InputError
 from genprior.params import Params, param
+from genprior.validation import MAX_SEED
 
 SCHEDULES = ("constant", "cosine")
 AMP_DTYPES = ("bfloat16", "float16")
@@ -59,7 +60,7 @@ class TrainConfig(Params):
     lr: float = param(5e-4, "Adam learning rate (the start of the schedule)", above=0)
     schedule: str = param("constant", "learning-rate schedule: constant or cosine (to 5% of lr)", choices=SCHEDULES,
                           what="learning-rate schedule")
-    seed: int = param(0, "seed of the initial weights, the batch order and all noise")
+    seed: int = param(0, "seed of the initial weights, the batch order and all noise", minimum=0, maximum=MAX_SEED)
     max_seconds: float | None = param(None, "stop (and save) after this many seconds of training", above=0)
     log_every: int = param(50, "steps per row of losses.csv", minimum=1)
     checkpoint_every: int = param(1000, "steps between resumable checkpoints", minimum=1)
