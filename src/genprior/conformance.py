@@ -57,7 +57,7 @@ class TinyGenerator(nn.Module):
 # -- problems -----------------------------------------------------------------------------------
 
 
-def check_problem(name: str, image_size: int = 12) -> None:
+def check_problem(name: str, image_size: int = 16) -> None:
     """Check the registered problem ``name`` with its default options on ``image_size`` images."""
     from genprior.physics.operator import adjointness_error
     from genprior.physics.problems import make_operator

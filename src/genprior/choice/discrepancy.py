@@ -72,7 +72,7 @@ def discrepancy_per_image(
         g = len(chunk)
         lam_t = torch.tensor([v for v in chunk for _ in range(n)], dtype=y.dtype)
         y_rep = repeat_batch(y, g, n)
-        r = spec.function(physics, y_rep, generator=generator, lam=lam_t, **repeat_inputs(fixed, g, n))
+        r = spec.run(physics, y_rep, generator, lam=lam_t, **repeat_inputs(fixed, g, n))
         with torch.no_grad():
             res = (physics.A(r.x.detach().to(y.dtype)) - y_rep).reshape(g, n, -1).norm(dim=2).cpu()
         results.append(r)

@@ -133,7 +133,7 @@ def solve_grid(
         g = len(chunk)
         params = {name: torch.tensor([p[name] for p in chunk for _ in range(n)], dtype=y.dtype) for name in names}
         y_rep = repeat_batch(y, g, n)
-        result = spec.function(physics, y_rep, generator=generator, **params, **repeat_inputs(fixed, g, n))
+        result = spec.run(physics, y_rep, generator, **params, **repeat_inputs(fixed, g, n))
         with torch.no_grad():
             r = physics.A(result.x.detach().to(y.dtype)) - y_rep
         residual.append(r.reshape(g, n, -1).norm(dim=2).cpu())

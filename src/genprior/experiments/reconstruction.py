@@ -151,7 +151,7 @@ def run_reconstruction(
 
     rank = rank or Rank()
     spec = get_method(method)
-    params = dict(params or {})
+    params = {**spec.problem_values(noise), **(params or {})}  # e.g. ddrm's noise level, unless given
     auto = params.get("lam") == "auto"
     if auto:
         params.pop("lam")

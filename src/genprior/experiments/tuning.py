@@ -46,8 +46,10 @@ def run_tuning(
         "test": reconstruct-style record}`` and, for the discrepancy criterion when its
         choice differs from PSNR tuning's, ``"comparison"`` (both choices on the test set).
     """
+    from genprior.methods import get_method
+
     rank = rank or Rank()
-    params = dict(params or {})
+    params = {**get_method(method).problem_values(noise), **(params or {})}  # e.g. ddrm's noise level
     check_criterion(criterion, grid, True, noise)
     started = time.perf_counter()
     n = tune_truth.shape[0]

@@ -3,7 +3,9 @@
 Generative regularisers of the family ``R_G(x) = min_z F(G(z) - x) + R_Z(z)``
 (equation (7) of the paper; objectives in :mod:`genprior.methods.generative`, latent
 priors in :mod:`genprior.methods.latent_priors`), projected gradient descent
-(equation (8)) and the classical baselines.
+(equation (8)), the classical baselines, and priors given by a denoiser ``D(x, sigma)``
+(:mod:`genprior.methods.denoiser_prior`): plug-and-play (pnp), regularisation by
+denoising (red) and the diffusion samplers DiffPIR, DDRM and DPS.
 
 The registry :data:`METHODS` maps a name to a :class:`Method`: the function and the
 dataclass of its parameters (defaults, bounds, default tuning grids;
@@ -16,6 +18,7 @@ entry point in the group ``genprior.methods`` (:mod:`genprior.registry`).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +27,14 @@ from torch import Tensor, nn
 
 from genprior.errors import InputError
 from genprior.methods.classical import TikhonovParams, TVParams, tikhonov, tv
+from genprior.methods.ddrm import DDRMParams, ddrm
+from genprior.methods.diffpir import DiffPIRParams, diffpir
+from genprior.methods.dps import DPSParams, dps
 from genprior.methods.hard import HardParams, hard
 from genprior.methods.parameters import GenerativeParams, MethodParams
 from genprior.methods.pgd import PGDParams, pgd
+from genprior.methods.pnp import PnPParams, pnp
+from genprior.methods.red import REDParams, red
 from genprior.methods.relaxed import RelaxedParams, relaxed
 from genprior.methods.sparse import SparseParams, SparseTVParams, sparse, sparse_tv
 from genprior.params import check_value, field_types, fields_with
@@ -52,12 +60,28 @@ class Method:
         return issubclass(self.parameters, GenerativeParams)
 
     @property
+    def needs_denoiser(self) -> bool:
+        """Whether the method takes a denoiser ``D(x, sigma)`` (``denoiser=``) as its prior."""
+        return "denoiser" in inspect.signature(self.function).parameters
+
+    @property
     def tunable(self) -> tuple[str, ...]:
         """The regularisation parameters: those with a default tuning grid (``lam``, ``mu``)."""
         return tuple(fields_with(self.parameters, "grid"))
 
     def defaults(self) -> dict[str, Any]:
         return {f.name: f.default for f in dataclasses.fields(self.parameters)}
+
+    def run(self, physics: LinearPhysics, y: Tensor, model: Any = None, **params: Any) -> Result:
+        """Call the method with ``model`` as its prior: ``denoiser=`` for a method that takes a denoiser
+        (unless one is given), ``generator=`` otherwise."""
+        if self.needs_denoiser and "denoiser" not in params:
+            return self.function(physics, y, generator=None, denoiser=model, **params)
+        return self.function(physics, y, generator=model, **params)
+
+    def problem_values(self, noise: float | None) -> dict[str, Any]:
+        """The parameters a pipeline fills in from the problem: the noise level, for a method that needs it."""
+        return {"noise_level": noise} if "noise_level" in self.defaults() and noise is not None else {}
 
 
 METHODS: Registry[Method] = Registry("method", "genprior.methods", lambda e: isinstance(e, Method),
@@ -69,6 +93,11 @@ METHODS: Registry[Method] = Registry("method", "genprior.methods", lambda e: isi
     "pgd": Method(pgd, PGDParams),
     "tikhonov": Method(tikhonov, TikhonovParams),
     "tv": Method(tv, TVParams),
+    "pnp": Method(pnp, PnPParams),
+    "red": Method(red, REDParams),
+    "diffpir": Method(diffpir, DiffPIRParams),
+    "ddrm": Method(ddrm, DDRMParams),
+    "dps": Method(dps, DPSParams),
 })
 
 
@@ -77,7 +106,7 @@ def get_method(name: str) -> Method:
     return METHODS.get_entry(name)
 
 
-def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None,
+def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module | Any | None = None,
           **params: Any) -> Result:
     """Reconstruct a batch ``x`` from ``y = A x + noise`` with the registered ``method``.
 
@@ -89,17 +118,20 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
     - ``sparse`` / ``sparse-tv``: ``min_{z,u} d(A (G(z) + u), y) + lam (F(u) + mu ||z||^2)``
       with ``F = ||.||_1`` or ``TV``;
     - ``pgd``: projected gradient onto the range of ``G`` (equation (8));
-    - ``tikhonov``: ``min_x d(A x, y) + lam ||x||^2``; ``tv``: ``... + lam TV(x)``.
+    - ``tikhonov``: ``min_x d(A x, y) + lam ||x||^2``; ``tv``: ``... + lam TV(x)``;
+    - ``pnp``, ``red``: a denoiser ``D(x, sigma)`` as the prior (``denoiser=``); ``diffpir``,
+      ``ddrm``, ``dps``: diffusion posterior samplers with that denoiser.
 
-    Every image is solved to its stopping rule (``result.converged`` says which did,
-    ``result.ended`` how each ended).
+    Every image is solved to its stopping rule, or runs its fixed schedule (``result.converged``
+    says which converged, ``result.ended`` how each ended).
 
     Args:
         method: a key of :data:`METHODS`.
         physics: the operator (``A``, ``A_adjoint``; a genprior operator or a DeepInverse physics).
         y: measurements ``[B, *out_shape]``.
-        generator: ``G`` for the generative methods (a trained model, or any torch module
-            mapping ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute).
+        generator: the prior model: ``G`` for the generative methods (a trained model, or any
+            torch module mapping ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute);
+            the denoiser ``D(x, sigma)`` for the denoiser methods (or give it as ``denoiser=``).
         **params: the fields of the method's parameter dataclass
             (``METHODS[method].parameters``: defaults, bounds and help of each), and
             ``fidelity=`` (a :class:`~genprior.physics.fidelity.DataFidelity`) and ``callback=``
@@ -123,7 +155,7 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
         latent = getattr(generator, "latent_dim", 0) if entry.needs_generator else 0
         check_solve(method, params, int(y.shape[0]), math.prod(shape) if shape else int(y[0].numel()),
                     latent if isinstance(latent, int) else 0)
-    return entry.function(physics, y, generator=generator, **params)
+    return entry.run(physics, y, generator, **params)
 
 
 def check_param_values(name: str, values: dict[str, list[float] | float]) -> None:
@@ -148,5 +180,5 @@ def within_bounds(name: str, param: str, value: float) -> bool:
     return True
 
 
-__all__ = ["METHODS", "Method", "check_param_values", "get_method", "hard", "pgd", "relaxed", "solve", "sparse",
-           "sparse_tv", "tikhonov", "tv", "within_bounds"]
+__all__ = ["METHODS", "Method", "check_param_values", "ddrm", "diffpir", "dps", "get_method", "hard", "pgd", "pnp",
+           "red", "relaxed", "solve", "sparse", "sparse_tv", "tikhonov", "tv", "within_bounds"]

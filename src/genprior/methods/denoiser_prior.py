@@ -6,8 +6,8 @@ tensor), mapped to the estimate of the clean image (the MMSE estimate ``E[x0 | x
 a denoiser trained with the squared loss).  genprior's ``denoiser`` model kind is one,
 so is :class:`~genprior.models.gaussian_denoiser.GaussianDenoiser` (exact for Gaussian
 data) and any DeepInverse denoiser (``forward(x, sigma)``).  A denoiser may declare the
-noise levels it was trained on as ``sigma_range = (low, high)``; a method that needs
-another level is refused (:func:`check_sigmas`).
+noise levels it was trained on (``sigma_range = (low, high)``, or ``sigma_min`` and
+``sigma_max``); a method that needs another level is refused (:func:`check_sigmas`).
 
 **Noise schedules.**  Plug-and-play lowers ``sigma`` geometrically from ``sigma_max``
 to ``sigma_min`` (:func:`geometric_sigmas`, DPIR); the diffusion samplers follow
@@ -74,8 +74,11 @@ def check_denoiser(denoiser: Denoiser | None, physics, y: Tensor, method: str) -
 
 
 def sigma_range(denoiser: Denoiser) -> tuple[float, float] | None:
-    """The noise levels ``(low, high)`` the denoiser was trained on, where it says."""
+    """The noise levels ``(low, high)`` the denoiser was trained on, where it says (``sigma_range``, or
+    ``sigma_min`` and ``sigma_max``, as genprior's denoisers do)."""
     found = getattr(denoiser, "sigma_range", None)
+    if found is None and getattr(denoiser, "sigma_min", None) is not None:
+        found = (denoiser.sigma_min, denoiser.sigma_max)
     return (float(found[0]), float(found[1])) if found is not None else None
 
 

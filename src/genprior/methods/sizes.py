@@ -54,14 +54,14 @@ def check_solve(method: str, params: dict[str, Any], images: int, pixels: int, l
     entry = get_method(method)
     chosen = entry.parameters.create({k: v for k, v in params.items() if (k != "lam" or v != "auto")
                                       and k not in SOLVER_KEYWORDS}, f"method {method!r}").values()
-    K = starts_per_image(params)
+    K = starts_per_image(params) * chosen.get("samples", 1)
     problems = images * copies * K
     if max_batch is not None:
         problems = max(K, min(problems, max_batch))
     iterations = chosen.get("max_iter", chosen.get("steps", 1))
     rows = iterations // chosen.get("record_every", 1) + 2
     history = rows * (16.0 * STATISTICS * problems + HISTORY_ROW_BYTES)
-    floats = GENERATIVE_FLOATS if entry.needs_generator else CLASSICAL_FLOATS
+    floats = GENERATIVE_FLOATS if entry.needs_generator or entry.needs_denoiser else CLASSICAL_FLOATS
     working = 4.0 * problems * (floats * pixels + 8 * latent_dim)
     what = f"{problems:,} problem{'s' if problems > 1 else ''} solved together"
     if history >= working:  # name the count that asks for most of it
