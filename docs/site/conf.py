@@ -54,9 +54,7 @@ napoleon_use_ivar = True
 # -- doctest: the doctest builder runs every >>> block of the pages and docstrings -----
 doctest_global_setup = "import torch\nimport genprior as gp\ntorch.manual_seed(0)\n"
 
-# -- gallery ------------------------------------------------------------------------------
-# GENPRIOR_DOCS_QUICK=1 (CI) runs the same examples, each told to use fewer steps through
-# this environment variable; the default is the full gallery (still seconds per example).
+# -- gallery: examples/plot_*.py, executed at every build (a failing example fails the build) --
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",

@@ -45,6 +45,19 @@ def operator(problem: str, image_size: int, **options: Any) -> LinearOperator:
     ``limited-angle``, ``cs``, ``deconvolution``, ``inpainting``, ``denoising``);
     ``options`` are the problem's own (``angles``, ``measurements``, ``kernel_size``, ...).
     ``y = A x + sigma e`` then means the same noise level ``sigma`` on every problem.
+
+    Args:
+        problem: the problem's name.
+        image_size: side ``n`` of the square images ``[B, 1, n, n]`` the operator takes.
+        **options: the problem's options (``gp.PROBLEMS[problem]``'s fields: defaults, bounds, help).
+
+    Returns:
+        The operator, a ``torch.nn.Module`` with ``A(x)``: ``[B, 1, n, n] -> [B, *out_shape]``,
+        ``A_adjoint(y)`` and ``norm()`` (1 up to the power iteration's tolerance).
+
+    Raises:
+        InputError: an unknown problem or option, a value out of its bounds, or an image
+            size the problem cannot take.
     """
     return make_operator(problem, image_size, **options)
 
@@ -64,8 +77,20 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
 
     Every image is solved to its stopping rule (``result.converged`` says which did).
 
-    ``params`` are the fields of the method's parameter dataclass
-    (``METHODS[method].parameters``: defaults, bounds and help of each).
+    Args:
+        method: a key of :data:`METHODS`.
+        physics: the forward operator (:func:`operator`, or any object with differentiable
+            ``A`` and ``A_adjoint``, a DeepInverse physics included).
+        y: measurements ``[B, *out_shape]``, one row per image.
+        generator: ``G: [B, d] -> [B, 1, H, W]`` with ``latent_dim = d`` (generative methods only).
+        **params: the fields of the method's parameter dataclass
+            (``METHODS[method].parameters``: defaults, bounds and help of each); a number,
+            or one value per image (a ``[B]`` tensor) so a grid is solved as one batch.
+
+    Returns:
+        A :class:`Result`: ``x`` ``[B, 1, H, W]``, ``z`` ``[B, d]`` and ``u`` where the method
+        has them, per-image ``iterations`` and ``converged`` ``[B]``, the objective history
+        ``[K + 1, B]``, ``seconds`` and the parameters used.
 
     Raises:
         ValueError: unknown method or parameter, a value out of bounds, or a generative
