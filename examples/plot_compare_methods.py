@@ -54,10 +54,10 @@ test_y = gp.measure(A, test_x, noise=sigma, seed=1)
 # ---------------
 # ``fixed`` holds what is not tuned: the starts of the generative methods and ``mu``.
 methods = {
-    "tikhonov": dict(lams=[1.0, 0.3, 0.1], fixed={}),
+    "tikhonov": dict(lams=[0.3, 0.1, 0.03], fixed={}),
     "tv": dict(lams=[0.1, 0.03, 0.01], fixed={}),
     "hard": dict(lams=[1e-2, 1e-3, 1e-4], fixed=dict(init="encoder")),
-    "relaxed": dict(lams=[1.0, 0.3, 0.1], fixed=dict(mu=1e-2, coordinates="u", init="encoder", x_init="generator")),
+    "relaxed": dict(lams=[3.0, 1.0, 0.3], fixed=dict(mu=1e-2, coordinates="u", init="encoder", x_init="generator")),
     "sparse": dict(lams=[1.0, 0.3, 0.1], fixed=dict(mu=1e-2, init="encoder")),
 }
 results = {}

@@ -41,7 +41,7 @@ class Page:
 PAGES = (
     Page("index.html", formulas=2, texts=("generative regularisers", "Concepts")),
     Page("concepts.html", formulas=20, texts=("A1", "B2", "discrepancy")),
-    Page("_autosummary/genprior.api.html", selectors={"dl.py.function": 3}, texts=("genprior.api", "solve")),
+    Page("_autosummary/genprior.api.html", selectors={"dl.py.function": 2}, texts=("genprior.api", "solve", "Raises")),
     Page("auto_examples/plot_reconstruct_vae.html", formulas=1, images=1, figure="img.sphx-glr-single-img",
          texts=("Reconstruct with a trained VAE", "PSNR")),
     Page("cli.html", selectors={"section": 10}, texts=("genprior reconstruct", "--problem", "genprior train vae")),
@@ -137,7 +137,9 @@ def check_page(browser, site: Path, page: Page, shots: Path) -> list[str]:
         if not figures:
             faults.append(f"no figure {page.figure!r}")
         else:
-            browser.execute_script("arguments[0].scrollIntoView();", figures[0])
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", figures[0])
+            wait_for(browser, "Array.from(document.images).every(i => i.complete)")
+            time.sleep(0.5)  # let the scroll settle before the element's screenshot
             figure_png = figures[0].screenshot_as_png
             (shots / f"{name}__figure.png").write_bytes(figure_png)
             faults += not_blank(figure_png, "the figure")

@@ -63,11 +63,11 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
-    "reset_modules": ("matplotlib",),
+    "reset_modules": ("matplotlib", "genprior_docs.reset_registries"),
+    "reset_modules_order": "both",
     "image_scrapers": ("matplotlib",),
     "min_reported_time": 0,
     "show_memory": False,
-    "plot_gallery": "True",
 }
 
 # -- HTML ---------------------------------------------------------------------------------
