@@ -53,8 +53,8 @@ y = gp.measure(A, truth, noise=0.02, seed=0)
 # %%
 # ``init="random"`` with restarts: the disc generator has no encoder.  (Give it an
 # ``encode(x)`` method returning codes ``[B, d]`` to allow ``init="encoder"``.)
-hard = gp.solve("hard", A, y, G, lam=1e-4, init="random", restarts=8, seed=0)
-sparse = gp.solve("sparse", A, y, G, lam=1e-2, mu=1e-2, init="random", restarts=8, seed=0)
+hard = gp.solve("hard", A, y, G, lam=1e-4, init="random", restarts=4, seed=0)
+sparse = gp.solve("sparse", A, y, G, lam=1e-2, mu=1e-2, init="random", restarts=4, seed=0)
 for name, r in (("hard", hard), ("sparse", sparse)):
     print(f"{name:6s} PSNR {gp.psnr(r.x, truth).tolist()} dB, converged {r.converged.tolist()}")
 

@@ -34,6 +34,7 @@ from genprior.training.loop import train
 
 images = F.avg_pool2d(torch.from_numpy(make_shapes(2000, seed=0)), 2)   # [2000, 1, 28, 28]
 truth = F.avg_pool2d(torch.from_numpy(make_shapes(4, seed=1)), 2)      # 4 tuning images
+torch.manual_seed(0)  # the initial weights: the same numbers at every build
 G = create_model("vae", latent_dim=8, image_size=28)
 train(G, images, tempfile.mkdtemp() + "/vae", progress=False,
       config=TrainConfig(steps=300, batch_size=32, lr=2e-3, schedule="cosine", checkpoint_every=300, sample_every=None))
