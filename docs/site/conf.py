@@ -68,6 +68,7 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "min_reported_time": 0,
     "show_memory": False,
+    "capture_repr": (),  # the examples print what they mean to show
 }
 
 # -- HTML ---------------------------------------------------------------------------------
