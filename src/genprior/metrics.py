@@ -35,7 +35,20 @@ def mse(x: Tensor, truth: Tensor) -> Tensor:
 
 
 def psnr(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE) -> Tensor:
-    """``10 log10(data_range^2 / MSE)`` per image, in dB (data range 1 by default)."""
+    """``10 log10(data_range^2 / MSE)`` per image, in dB (data range 1 by default).
+
+    Args:
+        x: reconstructions ``[B, ...]`` (usually ``[B, 1, H, W]``).
+        truth: the true images, the same shape as ``x``.
+        data_range: the images' range of values (1 for images in [0, 1]; the paper's
+            tables use 2, which adds 6.02 dB: :func:`psnr_paper_convention`).
+
+    Returns:
+        ``[B]`` float64 PSNRs in dB (an exact match gives 200 dB, from an MSE floor of 1e-20).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape.
+    """
     return 10.0 * torch.log10(data_range**2 / mse(x, truth).clamp_min(1e-20))
 
 
@@ -45,7 +58,18 @@ def psnr_paper_convention(psnr_range1: Tensor | float) -> Tensor | float:
 
 
 def nrmse(x: Tensor, truth: Tensor) -> Tensor:
-    """``||x - truth|| / ||truth||`` per image (the paper's NRMSE)."""
+    """``||x - truth|| / ||truth||`` per image (the paper's NRMSE).
+
+    Args:
+        x: reconstructions ``[B, ...]`` (usually ``[B, 1, H, W]``).
+        truth: the true images, the same shape as ``x``.
+
+    Returns:
+        ``[B]`` float64 relative errors (dimensionless; 0 is exact).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape.
+    """
     _check(x, truth)
     return (_flat(x) - _flat(truth)).norm(dim=1) / _flat(truth).norm(dim=1).clamp_min(1e-20)
 
@@ -75,6 +99,20 @@ def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int
     Defaults match ``skimage.metrics.structural_similarity``: a 7x7 uniform window,
     ``K1 = 0.01``, ``K2 = 0.03``, sample covariances (``N / (N - 1)``), no padding.
     ``gaussian=True`` uses an 11x11 Gaussian window of width ``sigma`` instead.
+
+    Args:
+        x: reconstructions ``[B, C, H, W]``.
+        truth: the true images, the same shape as ``x``.
+        data_range: the images' range of values (1 for images in [0, 1]).
+        win_size: side of the uniform window in pixels (ignored with ``gaussian=True``).
+        gaussian: use an 11x11 Gaussian window instead of the uniform one.
+        sigma: the Gaussian window's standard deviation in pixels.
+
+    Returns:
+        ``[B]`` float64 SSIM values (1 is exact).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape, are not 4-d, or are smaller than the window.
     """
     _check(x, truth)
     if x.dim() != 4:

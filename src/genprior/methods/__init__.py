@@ -127,15 +127,24 @@ def solve(method: str, physics: LinearPhysics, y: Tensor, generator: nn.Module |
 
     Args:
         method: a key of :data:`METHODS`.
-        physics: the operator (``A``, ``A_adjoint``; a genprior operator or a DeepInverse physics).
-        y: measurements ``[B, *out_shape]``.
+        physics: the forward operator (:func:`genprior.api.operator`, or any object with
+            differentiable ``A`` and ``A_adjoint``, a DeepInverse physics included).
+        y: measurements ``[B, *out_shape]``, one row per image.
         generator: the prior model: ``G`` for the generative methods (a trained model, or any
             torch module mapping ``[B, d]`` to ``[B, 1, H, W]`` with a ``latent_dim`` attribute);
             the denoiser ``D(x, sigma)`` for the denoiser methods (or give it as ``denoiser=``).
         **params: the fields of the method's parameter dataclass
             (``METHODS[method].parameters``: defaults, bounds and help of each), and
             ``fidelity=`` (a :class:`~genprior.physics.fidelity.DataFidelity`) and ``callback=``
-            (:func:`genprior.solvers.loop.iterate`), which every method takes.
+            (:func:`genprior.solvers.loop.iterate`), which every method takes.  A regularisation
+            weight is a number, or one value per image (a ``[B]`` tensor) so a grid is solved as
+            one batch.
+
+    Returns:
+        A :class:`~genprior.solvers.result.Result`: ``x`` ``[B, 1, H, W]``, ``z`` ``[B, d]`` and
+        ``u`` where the method has them, per-image ``iterations``, ``converged`` and ``ended``,
+        the ``history`` of the solver's statistics ``[R, B]`` (the objective among them),
+        ``seconds`` and the parameters used.
 
     The memory the batch needs (images x restarts, the objective history over
     ``max_iter`` iterations) is checked before any work (:mod:`genprior.methods.sizes`).
