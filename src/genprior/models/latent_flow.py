@@ -5,7 +5,7 @@ the codes of the training images are standard normal.  A VAE's codes miss ``N(0,
 (criterion B2 of the report card), an AE's were never asked to follow it.  The latent
 prior ``flow`` (:mod:`genprior.methods.latent_priors`) uses ``R_Z(z) = -log p(z)`` with
 the density of this module instead, fitted by maximum likelihood to the codes
-``E(x_i)`` of the training images:
+``E(x_i)`` of the training images::
 
     s = (z - m) / sigma                       (standardised with the codes' mean and std)
     log p(z) = log N(T(s); 0, I) + log |det dT/ds| - sum_j log sigma_j
@@ -146,7 +146,7 @@ class LatentFlow(nn.Module):
 
 
 def weight_count(latent_dim: int, arch: FlowArchitecture) -> int:
-    """Weights of the flow's masked networks: layers ``d -> hidden... -> d * k`` per transform, with ``k = 2``
+    """Weights of the flow's masked networks: layers ``d -> hidden layers -> d * k`` per transform, with ``k = 2``
     (affine: shift and log-scale) or ``3 bins - 1`` (spline widths, heights and inner derivatives)."""
     per_coordinate = 2 if arch.transform == "maf" else 3 * arch.bins - 1
     widths = [latent_dim, *arch.hidden, latent_dim * per_coordinate]
@@ -220,7 +220,7 @@ def fit_flow_to_codes(codes: Tensor, steps: int = 1000, seed: int = 0, *,
 
     Args:
         codes: finite codes ``[N, d]``, ``N >= 2``.
-        steps, seed, **settings: the fields of :class:`FitSettings`.
+        steps, seed, settings: the fields of :class:`FitSettings`.
         architecture: the flow's shape (default: :meth:`FlowArchitecture.resolved` for ``d``).
         log: called with a progress line ten times during the fit.
 
