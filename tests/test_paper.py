@@ -39,12 +39,14 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     out = tmp_path / "paper"
     printed = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
     assert "wrote" in printed
+    assert "fig9: vae-hard: hard: tuning on 2 images" in printed and "fig9: vae-hard: done in" in printed
+    assert "hard: testing 3 images at lam=" in printed  # a long cell says which stage it is in
     report = (out / "REPORT.md").read_text()
     figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
                   "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
                   "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"],
                   "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": [],
-                  "encoder": []}
+                  "encoder": [], "priors": ["examples-mnist.png", "examples-shapes.png"]}
     for name, figures in figures_of.items():
         result = json.loads((out / name / "result.json").read_text())
         assert {"key", "markdown", "seconds"} <= set(result)
@@ -56,7 +58,7 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
             assert f"{name}/{figure}" in report
     order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12",
              "against the number of measurements", "against the noise level", "lam by the discrepancy principle",
-             "AE and VAE started from the encoder"]
+             "AE and VAE started from the encoder", "denoiser and diffusion priors beside the paper's generators"]
     glance = report.index("## The paper's claims at a glance")
     sections = report[report.index("\n## ", glance + 1):]  # after the claims table, which names the figures too
     assert glance < report.index("## Figures 1-6")
@@ -71,6 +73,13 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     assert set(encoder) == {"mnist", "shapes"} and set(encoder["shapes"]) == {
         f"{k}-{m}" for k in ("ae", "vae") for m in ("hard", "relaxed", "sparse")}
     assert "| AE | hard |" in report and "random start" in report
+    priors = json.loads((out / "priors" / "result.json").read_text())
+    assert set(priors["cells"]["mnist"]) == {"vae-hard-flow", "vae-relaxed-flow", "pnp", "red", "diffpir", "ddrm", "dps"}
+    assert set(priors["cells"]["shapes"]) == {"vae-hard-flow", "vae-relaxed-flow", "pnp", "red", "diffpir"}
+    pnp = priors["cells"]["mnist"]["pnp"]
+    assert pnp["ended"] == {"finished": 3} and pnp["nfe"]["mean"] == pnp["params"]["steps"]
+    assert priors["cells"]["mnist"]["diffpir"]["nfe"]["mean"] > priors["cells"]["mnist"]["diffpir"]["params"]["steps"]
+    assert "| denoiser | pnp |" in report and "**Verdict (mnist).**" in report
     shapes = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]
     assert {"discrepancy", "psnr"} <= set(shapes["vae-hard"])
     fig10 = json.loads((out / "fig10" / "result.json").read_text())["cells"]

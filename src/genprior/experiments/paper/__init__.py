@@ -20,6 +20,7 @@ from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
 from genprior.experiments.paper.noise_sweep import MU as FIG12_MU
 from genprior.experiments.paper.noise_sweep import fig12, grid_extensions
+from genprior.experiments.paper.priors import priors
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.paper.runner import Experiment, run_experiments
 from genprior.experiments.paper.shapes_plus import fig11
@@ -59,6 +60,10 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments
                MNIST + SHAPES, discrepancy, reads=("fig9", "fig10")),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 45),
                MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
+    Experiment("priors", "Beyond the paper: denoiser and diffusion priors (pnp, red, diffpir, ddrm, dps) and the "
+               "flow latent prior beside Figures 9 and 10's rows", (3, 60),
+               ("vae-mnist", "vae-shapes", "denoiser-mnist", "denoiser-shapes"), priors,
+               reads=("fig9", "fig10", "encoder")),
 )})
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt

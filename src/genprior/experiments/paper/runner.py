@@ -81,12 +81,21 @@ class Context:
         JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
         from genprior.atomic import write_text_atomic
 
+        from genprior.experiments.paper.protocol import CELL_LOG
+
         path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
-        self.assets.log(f"  {self.directory.name}: {key}")
-        value = compute()
+        prefix = f"  {self.directory.name}: {key}"
+        self.assets.log(prefix)
+        started = time.perf_counter()
+        token = CELL_LOG.set(lambda message: self.assets.log(f"{prefix}: {message}"))
+        try:
+            value = compute()
+        finally:
+            CELL_LOG.reset(token)
         write_text_atomic(path, json.dumps(value, separators=(",", ":")) + "\n")
+        self.assets.log(f"{prefix}: done in {time.perf_counter() - started:.0f} s (cached in {path.name})")
         return value
 
 
