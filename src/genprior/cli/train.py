@@ -31,11 +31,12 @@ from genprior.models.kinds import MODEL_KINDS
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
 OutOpt = typer.Option(..., "--out", "-o", help="Output directory (the run): model.safetensors, config.json, losses.csv, "
                                                 "samples.png, samples/, training-state/.")
-LatentOpt = typer.Option(None, "--latent-dim", help="Latent dimension d (default: 8 MNIST, 10 Shapes, 800 knee).")
-PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B) "
-                                                "(default: compact).")
+LatentOpt = typer.Option(None, "--latent-dim", help="Generators: latent dimension d (default: 8 MNIST, 10 Shapes, "
+                                                   "800 knee).")
+PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B; "
+                                                "generators only) (default: compact).")
 WidthOpt = typer.Option(None, "--width", help="Compact preset: channels at full resolution, doubling at each halving "
-                                              "(default: 16).")
+                                              "(default: 16; the denoiser's recipe: 32).")
 StepsOpt = typer.Option(None, "--steps", help="Training steps (GAN: generator steps) (default: the recipe's).")
 BatchOpt = typer.Option(None, "--batch-size", help="Images per update over all processes (default: the recipe's).")
 LrOpt = typer.Option(None, "--lr", help="Adam learning rate (default: the recipe's).")
@@ -140,8 +141,9 @@ def _recipe_default(kind: str, field: dataclasses.Field) -> str:
     from genprior.models.architectures import PRESETS
     from genprior.training.recipes import DATASETS, recipe_settings
 
+    presets = getattr(MODEL_KINDS[kind].model_class, "presets", PRESETS)  # the denoiser has no paper preset
     values = {(preset, dataset): getattr(recipe_settings(kind, dataset, preset, 28)[0], field.name)
-              for preset in PRESETS for dataset in DATASETS}
+              for preset in presets for dataset in DATASETS}
     text = {key: f"{v:g}" if isinstance(v, float) else str(v) for key, v in values.items() if v is not None}
     if len(set(text.values())) <= 1:
         return next(iter(text.values()), "none")

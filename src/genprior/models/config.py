@@ -1,7 +1,9 @@
 """The configuration of a generative model: what ``config.json`` stores to rebuild it.
 
 One class serves every kind (:mod:`genprior.models.kinds`).  The architecture is
-``preset``, ``latent_dim``, ``image_size`` and, for the compact preset, ``width``; the
+``preset``, ``latent_dim`` (generators only: a kind without a latent space, such as the
+denoiser, has ``latent_dim = None`` and ``config.json`` leaves it out), ``image_size``
+and, for the compact preset, ``width``; the
 kind's own settings (the objective's constants and the sizes of its own nets, such as
 the VAE's ``kl_weight`` or the GAN's ``gp_weight``, ``critic_steps``, ``critic_width``
 and ``generator_ema``) are its ``Settings`` dataclass, given as keywords and read as
@@ -20,6 +22,8 @@ from genprior.errors import InputError
 from genprior.models.architectures import COMPACT_WIDTH, PRESETS
 from genprior.models.kinds import MODEL_KINDS, ModelSettings, get_kind, setting_names
 from genprior.validation import check_choice
+
+DEFAULT_LATENT = 10  # a generator's latent dimension when none is given
 
 
 def _positive_int(value: Any, name: str) -> None:
@@ -45,8 +49,9 @@ class ModelConfig:
 
     Attributes:
         kind: a key of :data:`~genprior.models.kinds.MODEL_KINDS` (``"ae"``, ``"vae"``, ``"gan"``).
-        preset: ``"compact"`` (CPU-sized, the default) or ``"paper"`` (Appendix B).
-        latent_dim: ``d``; the generator maps ``[B, d] -> [B, 1, n, n]``.
+        preset: ``"compact"`` (CPU-sized, the default) or ``"paper"`` (Appendix B; generators only).
+        latent_dim: ``d``; the generator maps ``[B, d] -> [B, 1, n, n]`` (default 10); ``None``
+            for a kind without a latent space.
         image_size: ``n`` (square images).
         width: compact preset: channels at full resolution, doubling at each halving
             (default 16); ``None`` for the paper preset.
@@ -55,17 +60,24 @@ class ModelConfig:
 
     kind: str
     preset: str
-    latent_dim: int
+    latent_dim: int | None
     image_size: int
     width: int | None
     settings: ModelSettings
 
-    def __init__(self, kind: str = "vae", preset: str = "compact", latent_dim: int = 10, image_size: int = 56,
-                 width: int | None = None, **settings: Any) -> None:
+    def __init__(self, kind: str = "vae", preset: str = "compact", latent_dim: int | None = None,
+                 image_size: int = 56, width: int | None = None, **settings: Any) -> None:
         """Check the architecture and the kind's ``settings`` (``None`` values: the defaults)."""
         entry = get_kind(kind)
+        presets = getattr(entry.model_class, "presets", PRESETS)  # a kind's class states what it has
         check_choice(preset, PRESETS, "preset")
-        _positive_int(latent_dim, "latent_dim")
+        if preset not in presets:
+            raise InputError(f"the {kind} kind has no {preset!r} preset (its presets: {', '.join(presets)})")
+        if getattr(entry.model_class, "has_latent", True):
+            latent_dim = DEFAULT_LATENT if latent_dim is None else latent_dim
+            _positive_int(latent_dim, "latent_dim")
+        elif latent_dim is not None:
+            raise InputError(f"a {kind} has no latent space: leave out `latent_dim={latent_dim}`")
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
             raise InputError(f"image_size must be an integer >= 8, got {image_size!r}")
         if preset != "compact" and width is not None:
@@ -96,8 +108,10 @@ class ModelConfig:
         ``width`` and the kind's ``omitted_at_default`` settings are left out at their
         defaults, so a ``config.json`` written before they existed reads back unchanged.
         """
-        out: dict[str, Any] = {"kind": self.kind, "preset": self.preset, "latent_dim": self.latent_dim,
-                               "image_size": self.image_size}
+        out: dict[str, Any] = {"kind": self.kind, "preset": self.preset}
+        if self.latent_dim is not None:
+            out["latent_dim"] = self.latent_dim
+        out["image_size"] = self.image_size
         if self.width is not None and self.width != COMPACT_WIDTH:
             out["width"] = self.width
         defaults = type(self.settings)().complete(self.preset, self.width).values()
