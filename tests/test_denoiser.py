@@ -113,6 +113,20 @@ def test_a_short_training_run_denoises(shapes14, tmp_path):
     assert (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_a_resumed_run_equals_an_uninterrupted_one(shapes14, tmp_path):
+    from safetensors.torch import load_file
+
+    config = TrainConfig(steps=6, batch_size=8, lr=1e-3, log_every=2, checkpoint_every=3, sample_every=None)
+    train(tiny(image_size=14), shapes14[:64], tmp_path / "full", config, progress=False)
+    train(tiny(image_size=14), shapes14[:64], tmp_path / "cut", TrainConfig(**{**config.to_dict(), "steps": 3}),
+          progress=False)
+    train(tiny(seed=5, image_size=14), shapes14[:64], tmp_path / "cut", config, progress=False, resume=True)
+    full, cut = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "cut" /
+                                                                                      "model.safetensors"))
+    assert full.keys() == cut.keys() and "average_updates" in full and int(full["average_updates"]) == 6
+    assert all(torch.equal(full[k], cut[k]) for k in full)  # the weights and their average
+
+
 def test_the_loop_grid_shows_noisy_and_denoised_images(shapes14, tmp_path):
     model = tiny(sigma_max=0.3, image_size=14)
     preview = model.eval().preview(shapes14[:32], torch.Generator().manual_seed(0))
