@@ -47,7 +47,7 @@ VARIANTS = {
     "w32-b64-lr2e-3": (32, 64, 2e-3, BASE_STEPS),
     "w32-b64-lr5e-4": (32, 64, 5e-4, BASE_STEPS),
     "w32-b32-lr1e-3": (32, 32, 1e-3, 2 * BASE_STEPS),
-    "w16-b64-lr2e-3": (16, 64, 2e-3, 3 * BASE_STEPS),
+    "w16-b64-lr1e-3": (16, 64, 1e-3, 3 * BASE_STEPS),
 }
 
 

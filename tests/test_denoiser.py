@@ -271,3 +271,40 @@ def test_cli_trains_resumes_and_evaluates_a_denoiser(shapes_file, tmp_path, caps
     assert run_cli(["evaluate", str(run), "--data", str(small), "--out", str(tmp_path / "r3")]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "denoises images of shape [1, 14, 14] but the data are [1, 12, 12]" in err
+
+
+def test_gaussian_denoiser_reaches_the_mmse_on_gaussian_data():
+    """E ||D(x + sigma e) - x||^2 = sum_i l_i sigma^2 / (l_i + sigma^2) for x ~ N(m, C), the MMSE."""
+    mean, cov = random_gaussian(5, rank=10, seed=3)
+    denoiser = GaussianDenoiser(mean.reshape(1, 5, 5), cov)
+    g = torch.Generator().manual_seed(4)
+    factor = denoiser.eigenvectors * denoiser.eigenvalues.sqrt()  # C = F F^T
+    x = (mean + torch.randn(20_000, 25, generator=g, dtype=torch.float64) @ factor.T).reshape(-1, 1, 5, 5)
+    sigma = 0.3
+    y = x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    mse = (denoiser(y, sigma) - x).pow(2).flatten(1).sum(1).mean()
+    lam = denoiser.eigenvalues
+    assert float(mse) == pytest.approx(float((lam * sigma**2 / (lam + sigma**2)).sum()), rel=0.03)
+
+
+def test_the_denoising_table_and_the_sampler_hook():
+    from genprior.evaluation.denoising import DenoisingSettings, denoising_reference, evaluate_denoiser, unit_noise
+
+    test = torch.rand(12, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    denoiser = GaussianDenoiser.fit(torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(1)))
+    settings = DenoisingSettings(sigmas=(0.1, 0.3), n=50, tune_n=4, n_samples=3)
+    reference = denoising_reference(test, settings)["summary"]
+    assert reference["settings"]["n"] == 8  # 12 images: 4 tune TV, 8 are denoised
+    calls = []
+
+    def sampler(d, n, generator):
+        calls.append(n)
+        return d(torch.randn(n, 1, 8, 8, generator=generator) + 0.5, 1.0)
+
+    result = evaluate_denoiser(denoiser, test, settings, sampler=sampler)
+    clean = test[:8]
+    y = clean + 0.3 * unit_noise(clean, 0)  # the same noise as the reference's
+    assert result["summary"]["levels"][1]["psnr"] == pytest.approx(float(psnr(denoiser(y, 0.3), clean).mean()))
+    assert calls == [3] and result["samples"].shape == (3, 1, 8, 8) and result["summary"]["samples"]["n"] == 3
+    assert "no diffusion sampler" in evaluate_denoiser(denoiser, test, settings)["summary"]["samples"]["note"]
+    assert all(lv["tv"]["lam"] == pytest.approx(lv["sigma"] * lv["tv"]["factor"]) for lv in reference["levels"])
