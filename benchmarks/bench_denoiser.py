@@ -3,16 +3,17 @@ step of the final recipes.
 
 Run:  .venv/bin/python benchmarks/bench_denoiser.py [recipes|steps] [options] [--record] [--rows FILE]
 
-* ``recipes --variant NAME`` (one or more; default all): each variant trains the denoiser
-  on MNIST (``--data``) from the same initial weights for its own number of steps, sized
-  so that every variant costs about the same CPU time (a width-16 UNet costs about a
-  third of a width-32 one per step, batch 32 half of batch 64), with a cosine decay over
-  those steps; then denoising PSNR on the first 200 test images at the report card's
-  noise levels, with the weight average (evaluation mode) and with the trained weights.
+* ``recipes --data FILE --variant NAME`` (one or more; default all): each variant trains
+  the denoiser on the data set's recipe from the same initial weights for its own number
+  of steps, a multiple of ``--base-steps`` sized so that every variant costs about the
+  same CPU time (a width-16 UNet costs about a third of a width-32 one per step, batch 32
+  half of batch 64), with a cosine decay over those steps; then denoising PSNR on the
+  first 200 test images at the report card's noise levels, with the weight average
+  (evaluation mode) and with the trained weights.
 * ``steps --data FILE``: the final recipe of the data file's data set
   (:func:`genprior.training.recipes.recipe_configs`) trained for ``--seconds``; the wall
-  and CPU seconds per step, the loss of the first and last rows, and the minutes the
-  recipe's steps would take at that rate.
+  and CPU seconds per step, the loss every 20 steps, and (in the table) the minutes the
+  recipe's steps would take at those rates.
 
 Every run prints one JSON row.  ``--record`` writes the section ``bench_denoiser`` of
 ``benchmarks/RESULTS.md`` from the rows of this call and of ``--rows FILE`` (JSON lines
@@ -37,17 +38,19 @@ from genprior.data.io import load_dataset_meta, load_images
 from genprior.evaluation.denoising import SIGMAS, DenoisingSettings, evaluate_denoiser
 from genprior.training.loop import train
 from genprior.models.checkpoint import build_model
+from genprior.models.denoiser_recipe import STEPS
 from genprior.training.recipes import dataset_of, recipe_configs, recipe_settings
 
 N_TEST = 200
-BASE_STEPS = 300  # the width-32, batch-64 variants; the others get steps of about the same CPU time
-# name: (width, batch, lr, steps)
+# name: (width, batch, lr, steps in units of --base-steps: the steps of a width-32, batch-64 variant); the
+# units give every variant about the same CPU time
 VARIANTS = {
-    "w32-b64-lr1e-3": (32, 64, 1e-3, BASE_STEPS),
-    "w32-b64-lr2e-3": (32, 64, 2e-3, BASE_STEPS),
-    "w32-b64-lr5e-4": (32, 64, 5e-4, BASE_STEPS),
-    "w32-b32-lr1e-3": (32, 32, 1e-3, 2 * BASE_STEPS),
-    "w16-b64-lr1e-3": (16, 64, 1e-3, 3 * BASE_STEPS),
+    "w32-b64-lr1e-3": (32, 64, 1e-3, 1),
+    "w32-b64-lr2e-3": (32, 64, 2e-3, 1),
+    "w32-b64-lr5e-4": (32, 64, 5e-4, 1),
+    "w16-b64-lr1e-3": (16, 64, 1e-3, 3),
+    "w16-b32-lr1e-3": (16, 32, 1e-3, 6),
+    "w16-b16-lr1e-3": (16, 16, 1e-3, 12),
 }
 
 
@@ -56,8 +59,9 @@ def _psnr_row(model, test) -> dict[str, float]:
     return {f"{level['sigma']:g}": round(level["psnr"], 2) for level in result["summary"]["levels"]}
 
 
-def run_variant(name: str, data: Path, out: Path) -> dict:
-    width, batch, lr, steps = VARIANTS[name]
+def run_variant(name: str, data: Path, out: Path, base_steps: int) -> dict:
+    width, batch, lr, units = VARIANTS[name]
+    steps = units * base_steps
     images, test = load_images(data, "train"), load_images(data, "test")
     dataset = dataset_of(load_dataset_meta(data), images.shape[-1])
     model_config, config = recipe_settings("denoiser", dataset, "compact", images.shape[-1],
@@ -68,7 +72,7 @@ def run_variant(name: str, data: Path, out: Path) -> dict:
     cpu, wall = time.process_time(), time.perf_counter()
     history = train(model, images, out / name, config, progress=False, force=True)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    row = {"bench": "recipes", "variant": name, "width": width, "batch": batch, "lr": lr, "steps": steps,
+    row = {"bench": "recipes", "dataset": dataset, "variant": name, "width": width, "batch": batch, "lr": lr, "steps": steps,
            "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "threads": torch.get_num_threads(),
            "parameters": sum(p.numel() for p in model.net.parameters()),
            "loss_first": round(history[0]["loss"], 4), "loss_last": round(history[-1]["loss"], 4),
@@ -101,7 +105,6 @@ def run_steps(data: Path, seconds: float, out: Path) -> dict:
             "batch": config.batch_size, "lr": config.lr, "recipe_steps": config.steps, "steps": done,
             "parameters": sum(p.numel() for p in model.net.parameters()), "threads": torch.get_num_threads(),
             "wall_s_per_step": round(per_step, 3), "cpu_s_per_step": round(cpu / done, 3),
-            "projected_minutes": round(per_step * config.steps / 60, 1),
             "losses": [(h["step"], round(h["loss"], 4)) for h in history], "load": os.getloadavg()[0]}
 
 
@@ -111,30 +114,34 @@ def render(rows: list[dict], notes: str) -> str:
     recipes = [r for r in rows if r["bench"] == "recipes"]
     if recipes:
         sig = [f"{s:g}" for s in SIGMAS]
-        lines += ["**Recipes** (`bench_denoiser.py recipes --data mnist.npz`): MNIST, Adam with cosine decay over "
+        lines += ["**Recipes** (`bench_denoiser.py recipes --data DATA --base-steps B`): Adam with cosine decay over "
                   "each variant's steps, noise levels [0.005, 2.5], weight average 0.999; PSNR (dB, data range 1) "
                   f"of D(x + sigma e, sigma) on the first {N_TEST} test images, with the weight average / the trained "
                   "weights.", "",
-                  "| variant | width | batch | lr | steps | parameters | CPU s | wall s | loss first -> last | "
+                  "| data | variant | width | batch | lr | steps | parameters | CPU s | wall s | loss first -> last | "
                   + " | ".join(f"sigma {s}" for s in sig) + " |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|" + "---:|" * len(sig)]
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|" + "---:|" * len(sig)]
         for r in recipes:
-            lines.append(f"| {r['variant']} | {r['width']} | {r['batch']} | {r['lr']:g} | {r['steps']} | "
+            lines.append(f"| {r.get('dataset', 'mnist')} | {r['variant']} | {r['width']} | {r['batch']} | {r['lr']:g} | {r['steps']} | "
                          f"{r['parameters']:,} | {r['cpu_s']:.0f} | {r['wall_s']:.0f} | {r['loss_first']:.3f} -> "
                          f"{r['loss_last']:.3f} | " + " | ".join(
                              f"{r['psnr_average'][s]:.2f} / {r['psnr_trained'][s]:.2f}" for s in sig) + " |")
         lines.append("")
     steps = [r for r in rows if r["bench"] == "steps"]
     if steps:
-        lines += ["**Seconds per step of the final recipes** (`bench_denoiser.py steps --data DATA --seconds S`):", "",
-                  "| data | width, levels | batch | parameters | threads | steps run | wall s/step | CPU s/step | "
-                  "loss (step: value) | recipe steps | projected minutes |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+        lines += ["**Seconds per step of the final recipes** (`bench_denoiser.py steps --data DATA --seconds S`; "
+                  "the loss every 20 steps, first and last shown; the minutes the recipe's steps take at the "
+                  "measured wall and CPU rates):", "",
+                  "| data | width, levels | batch | parameters | threads | load | steps run | wall s/step | "
+                  "CPU s/step | loss first -> last | recipe steps | minutes wall / CPU |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
         for r in steps:
-            losses = ", ".join(f"{s}: {v:.3f}" for s, v in r["losses"])
+            total = STEPS[r["dataset"]]
+            (s0, l0), (s1, l1) = r["losses"][0], r["losses"][-1]
             lines.append(f"| {r['dataset']} | {r['width']}, {r['levels']} | {r['batch']} | {r['parameters']:,} | "
-                         f"{r['threads']} | {r['steps']} | {r['wall_s_per_step']:.3f} | {r['cpu_s_per_step']:.3f} | "
-                         f"{losses} | {r['recipe_steps']} | {r['projected_minutes']:.1f} |")
+                         f"{r['threads']} | {r['load']:.1f} | {r['steps']} | {r['wall_s_per_step']:.3f} | "
+                         f"{r['cpu_s_per_step']:.3f} | {l0:.3f} (step {s0}) -> {l1:.3f} (step {s1}) | {total} | "
+                         f"{r['wall_s_per_step'] * total / 60:.0f} / {r['cpu_s_per_step'] * total / 60:.0f} |")
         lines.append("")
     return "\n".join(lines + [notes.strip(), ""]).rstrip() + "\n"
 
@@ -145,6 +152,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--variant", action="append", choices=list(VARIANTS))
     parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--base-steps", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--rows", type=Path)
     parser.add_argument("--notes", type=Path)
@@ -155,7 +163,7 @@ def main() -> None:
         out = args.out or Path(tempfile.mkdtemp(prefix="bench-denoiser-"))
         if args.mode == "recipes":
             for name in args.variant or list(VARIANTS):
-                rows.append(run_variant(name, args.data, out))
+                rows.append(run_variant(name, args.data, out, args.base_steps))
                 print(json.dumps(rows[-1]), flush=True)
         else:
             rows.append(run_steps(args.data, args.seconds, out))

@@ -36,7 +36,7 @@ LatentOpt = typer.Option(None, "--latent-dim", help="Generators: latent dimensio
 PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B; "
                                                 "generators only) (default: compact).")
 WidthOpt = typer.Option(None, "--width", help="Compact preset: channels at full resolution, doubling at each halving "
-                                              "(default: 16; the denoiser's recipe: 32).")
+                                              "(default: 16).")
 StepsOpt = typer.Option(None, "--steps", help="Training steps (GAN: generator steps) (default: the recipe's).")
 BatchOpt = typer.Option(None, "--batch-size", help="Images per update over all processes (default: the recipe's).")
 LrOpt = typer.Option(None, "--lr", help="Adam learning rate (default: the recipe's).")
