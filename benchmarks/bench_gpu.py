@@ -109,7 +109,7 @@ PARAMS = {
 
 def section_methods(lines: list[str], quick: bool) -> None:
     from genprior.metrics import psnr
-    from genprior.experiments.reconstruction import reconstruct
+    from genprior.methods import solve
     from genprior.models.checkpoint import load_model
 
     lines += ["### Methods on 100 test images: CUDA against the CPU of the same machine", "",
@@ -129,7 +129,7 @@ def section_methods(lines: list[str], quick: bool) -> None:
                 opd, yd, Gd = op.to(where), y.to(where), G.to(where)
                 sync()
                 start = time.perf_counter()
-                result = reconstruct(opd, yd, method, Gd if method not in ("tikhonov", "tv") else None,
+                result = solve(method, opd, yd, Gd if method not in ("tikhonov", "tv") else None,
                                      **params, **extra)
                 sync()
                 row[where] = (time.perf_counter() - start, float(psnr(result.x.cpu(), x).mean()),
@@ -144,21 +144,21 @@ def section_methods(lines: list[str], quick: bool) -> None:
 
 def section_batching(lines: list[str]) -> None:
     """Hard on MNIST CS: one batch of 100 against a loop over single images, on CUDA."""
-    from genprior.experiments.reconstruction import reconstruct
+    from genprior.methods import solve
     from genprior.models.checkpoint import load_model
 
     op, x, y, model_dir = _problem("mnist")
     op, y, G = op.to(CUDA), y.to(CUDA), load_model(model_dir).to(CUDA)
     z0 = torch.randn(100, G.latent_dim, generator=torch.Generator().manual_seed(0)).to(CUDA)
-    reconstruct(op, y[:2], "hard", G, lam=1.53e-5, init=z0[:2])  # warm-up
+    solve("hard", op, y[:2], G, lam=1.53e-5, init=z0[:2])  # warm-up
     sync()
     start = time.perf_counter()
-    reconstruct(op, y, "hard", G, lam=1.53e-5, init=z0)
+    solve("hard", op, y, G, lam=1.53e-5, init=z0)
     sync()
     batch = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(100):
-        reconstruct(op, y[i:i + 1], "hard", G, lam=1.53e-5, init=z0[i:i + 1])
+        solve("hard", op, y[i:i + 1], G, lam=1.53e-5, init=z0[i:i + 1])
     sync()
     loop = time.perf_counter() - start
     lines += ["### Batching on CUDA: hard on MNIST CS, 100 images, same starts", "",

@@ -237,7 +237,8 @@ def _tuned(p: dict, label: str, method: str, extra: dict, n_tune: int, args) -> 
 
 def section_methods(args) -> str:
     from genprior.metrics import psnr
-    from genprior.experiments.reconstruction import measure, reconstruct
+    from genprior.experiments.reconstruction import measure
+    from genprior.methods import solve
 
     lines = header("methods", "Every method: seconds per image and iterations", args)
     lines += [
@@ -271,7 +272,7 @@ def section_methods(args) -> str:
             if args.quick:
                 opts["max_iter"] = 30
             wait_for_quiet(patience=120)
-            result = reconstruct(p["physics"], y, method, G, **opts)
+            result = solve(method, p["physics"], y, G, **opts)
             score = psnr(result.x.to(x.dtype), x)
             paper = PAPER[kind].get(label, ("", ""))
             shown = ", ".join(f"{k}={v:.3g}" for k, v in params.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from cli_runner import run_cli
 from genprior.cli import as_flags
@@ -42,3 +43,37 @@ def test_bugs_keep_their_traceback(monkeypatch, tmp_path, bug):
     monkeypatch.setattr("genprior.data.shapes.shapes_dataset", fail)
     with pytest.raises(type(bug)):
         run_cli(["data", "shapes", "--n", "2", "--n-test", "1", "--out", str(tmp_path / "s.npz")])
+
+
+def test_a_bug_inside_a_method_reaches_the_terminal_as_a_traceback(tmp_path):
+    """A method (from an installed package) whose code raises KeyError: the traceback shows, while a bad flag to
+    the same command is one error line."""
+    from genprior.data.io import save_dataset
+    from outside_package import genprior_beside, outside_package
+
+    source = '''
+        from dataclasses import dataclass
+
+        from genprior.methods import Method
+        from genprior.methods.parameters import MethodParams
+
+
+        @dataclass(frozen=True)
+        class BuggyParams(MethodParams):
+            pass
+
+
+        def buggy(physics, y, generator=None, **params):
+            return {}["a key the code forgot"]
+
+
+        METHOD = Method(buggy, BuggyParams)
+    '''
+    root = outside_package(tmp_path, "buggyext", {"buggy": source}, {"genprior.methods": {"buggy": "buggyext.buggy:METHOD"}})
+    save_dataset(root / "d.npz", train=torch.rand(4, 1, 8, 8), test=torch.rand(4, 1, 8, 8), meta={"dataset": "t"})
+    args = ["reconstruct", "--problem", "denoising", "--method", "buggy", "--data", str(root / "d.npz"), "--out",
+            str(root / "r.json")]
+    bug = genprior_beside(root, args)
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'a key the code forgot'" in bug.stderr
+    bad_flag = genprior_beside(root, [*args[:-2], "--noise", "-1", "--out", str(root / "r.json")])
+    assert bad_flag.returncode == 2 and bad_flag.stderr.startswith("error: ") and "Traceback" not in bad_flag.stderr

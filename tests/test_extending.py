@@ -78,7 +78,7 @@ LANDWEBER = '''
             x = x + step * physics.A_adjoint(y - physics.A(x))
         fit = (physics.A(x) - y).flatten(1).double().pow(2).sum(1)
         B = y.shape[0]
-        return Result(x=x, z=None, u=None, iterations=torch.full((B,), p.max_iter), objective=fit[None],
+        return Result(x=x, z=None, u=None, iterations=torch.full((B,), p.max_iter), history={"objective": fit[None]},
                       converged=torch.ones(B, dtype=torch.bool), seconds=0.0,
                       params={"step": param_record(p.step)})
 

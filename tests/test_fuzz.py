@@ -246,3 +246,165 @@ def test_random_train_options_end_as_runs_or_errors(ws, options):
         assert (out / "model.safetensors").is_file()
     assert digest(ws / "data.npz") == before
     shutil.rmtree(out.parent)
+
+
+# ---- training states -------------------------------------------------------------------------
+
+STATE_KEYS = st.sampled_from(["step", "seconds", "history", "resumed_at", "data_sha256", "optimisers", "scaler",
+                              "train", "model", "train.steps", "train.lr", "train.seed", "train.batch_size",
+                              "model.latent_dim", "model.kind"])
+
+
+@FUZZ
+@given(changes=st.lists(st.tuples(STATE_KEYS, JSON), max_size=3), drop=st.lists(STATE_KEYS, max_size=2),
+       optimiser_bytes=st.one_of(st.none(), st.binary(max_size=64)))
+def test_random_training_states_resume_or_fail_cleanly(ws, changes, drop, optimiser_bytes):
+    from genprior.models.checkpoint import build_model
+    from genprior.training import state
+    from genprior.training.config import TrainConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        shutil.copytree(ws / "model", run)
+        folder = state.latest_state(run)
+        record = json.loads((folder / state.STATE).read_text())
+        for key, value in changes:
+            outer, _, inner = key.partition(".")
+            if inner and isinstance(record.get(outer), dict):
+                record[outer][inner] = value
+            elif not inner:
+                record[outer] = value
+        for key in drop:
+            outer, _, inner = key.partition(".")
+            (record.get(outer) if inner and isinstance(record.get(outer), dict) else record).pop(inner or outer, None)
+        (folder / state.STATE).write_text(json.dumps(record))
+        if optimiser_bytes is not None:
+            (folder / state.OPTIMISERS).write_bytes(optimiser_bytes)
+        model = build_model(json.loads((ws / "model" / "config.json").read_text())["model"])
+        with no_hang():
+            readable = True
+            try:
+                state.read_state(folder)
+            except (ValueError, FileNotFoundError):
+                readable = False
+            try:
+                info = state.load_state(folder, model, model.configure_optimisers(1e-3, None))
+            except (ValueError, FileNotFoundError):
+                pass
+            else:  # what loads is consistent: the step it resumes from is one the run could have reached
+                assert isinstance(info["step"], int) and 0 <= info["step"] <= TrainConfig(**info["train"]).steps
+                assert folder.name == f"step-{info['step']:09d}"
+        if readable:  # the command line goes on to rebuild the model from the state and train
+            code, _ = cli(["train", "ae", "--data", str(ws / "data.npz"), "--out", str(run), "--resume", "--steps",
+                           "6", "--quiet"])
+            if code == 0:
+                assert json.loads((run / "config.json").read_text())["training"]["steps_done"] >= 4
+
+
+# ---- model configs and their weights ---------------------------------------------------------
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.sampled_from(["drop", "extra", "dtype", "reshape"]), st.integers(0, 50),
+                                st.sampled_from([torch.float64, torch.float16, torch.int64, torch.bfloat16])),
+                      max_size=3),
+       config=st.fixed_dictionaries({}, optional={"latent_dim": st.one_of(st.integers(-2, 10**30), JSON),
+                                                  "image_size": st.one_of(st.integers(-2, 10**30), JSON),
+                                                  "width": st.one_of(st.integers(-2, 10**30), JSON)}))
+def test_random_weights_and_model_configs_load_or_fail_in_one_line(ws, edits, config, monkeypatch):
+    from safetensors.torch import load_file, save_file
+
+    from genprior.models.checkpoint import load_model
+
+    monkeypatch.setenv("GENPRIOR_MAX_MEMORY_GB", "0.05")  # a config asking for a big model is refused, not built
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "model"
+        shutil.copytree(ws / "model", ckpt, ignore=shutil.ignore_patterns("training-state", "samples*"))
+        top = json.loads((ckpt / "config.json").read_text())
+        top["model"].update(config)
+        (ckpt / "config.json").write_text(json.dumps(top))
+        weights = load_file(str(ckpt / "model.safetensors"))
+        for what, index, dtype in edits:
+            key = sorted(weights)[index % len(weights)]
+            if what == "drop":
+                weights.pop(key)
+            elif what == "extra":
+                weights[f"{key}.extra"] = torch.zeros(2)
+            elif what == "dtype":
+                weights[key] = weights[key].to(dtype)
+            else:
+                weights[key] = weights[key].reshape(-1)[:max(1, weights[key].numel() - 1)].clone()
+            if not weights:
+                break
+        save_file(weights, str(ckpt / "model.safetensors"))
+        with no_hang():
+            try:
+                g = load_model(ckpt)
+            except (ValueError, FileNotFoundError) as exc:
+                assert "\n" not in str(exc), str(exc)  # one line, never a PyTorch dump
+            else:
+                expected = {k: v.dtype for k, v in g.state_dict().items()}
+                assert all(weights[k].dtype == dtype for k, dtype in expected.items())
+
+
+# ---- the image-folder importer ---------------------------------------------------------------
+
+@st.composite
+def image_files(draw) -> tuple[str, bytes]:
+    """One file for an image folder: a real PNG/NPY of random size and type, a forged or damaged one."""
+    from PIL import Image
+
+    kind = draw(st.sampled_from(["png", "npy", "garbage", "truncated", "forged"]))
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    buf = io.BytesIO()
+    if kind in ("png", "truncated"):
+        mode = draw(st.sampled_from(["L", "RGB", "I;16", "1", "F", "LA"]))
+        array = np.random.default_rng(draw(st.integers(0, 9))).random((h, w))
+        image = Image.fromarray((array * 255).astype(np.uint8)).convert(mode)
+        image.save(buf, format="TIFF" if mode == "F" else "PNG")
+        body = buf.getvalue()
+        return ("f.tif" if mode == "F" else "f.png"), body[: len(body) // 2] if kind == "truncated" else body
+    if kind == "npy":
+        dtype = draw(st.sampled_from(["uint8", "uint16", "float32", "float64", "bool", "int64", "complex64", "U2",
+                                      "object"]))
+        shape = draw(st.sampled_from([(h, w), (1, h, w), (h, w, 1), (h,), (2, h, w), (0, w)]))
+        value = np.full(shape, draw(VALUES)) if dtype not in ("U2", "object", "bool") else np.zeros(shape)
+        with np.errstate(all="ignore"):
+            np.save(buf, value.astype(dtype), allow_pickle=True)
+        return "f.npy", buf.getvalue()
+    if kind == "forged":  # a header declaring a huge image with almost no data
+        side = draw(st.sampled_from([10**4, 10**5, 2**31 - 1]))
+        if draw(st.booleans()):
+            np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (side, side)})
+            return "f.npy", buf.getvalue()
+        import struct
+        import zlib
+
+        def chunk(tag: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+        return "f.png", (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                         + chunk(b"IDAT", zlib.compress(b"\0" * 32)) + chunk(b"IEND", b""))
+    return draw(st.sampled_from(["f.png", "f.jpg", "f.npy"])), draw(st.binary(max_size=64))
+
+
+@FUZZ
+@given(files=st.lists(image_files(), min_size=1, max_size=3), size=st.sampled_from([None, 1, 2, 8, 10**6]),
+       rescale=st.sampled_from(["minmax", "range"]))
+def test_random_image_folders_import_or_fail_cleanly(files, size, rescale, monkeypatch):
+    from genprior.data.images import load_image_folder
+
+    monkeypatch.setenv("GENPRIOR_MAX_MEMORY_GB", "0.5")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, body) in enumerate(files):
+            (Path(tmp) / f"{i}{name}").write_bytes(body)
+        with no_hang():
+            try:
+                images, names = load_image_folder(tmp, size, rescale)
+            except (ValueError, FileNotFoundError):
+                pass
+            else:
+                assert images.dtype == np.float32 and images.ndim == 4 and images.shape[1] == 1
+                assert images.shape[2] == images.shape[3] and (size is None or images.shape[2] == size)
+                assert np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+                assert len(names) == images.shape[0]

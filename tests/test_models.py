@@ -141,7 +141,7 @@ def test_model_kinds_and_their_checkpoints(tmp_path):
 def test_model_config_validation():
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         ModelConfig(preset="huge")
-    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+    with pytest.raises(ValueError, match=r"latent_dim must be >= 1 \(an integer\)"):
         ModelConfig(latent_dim=0)
     with pytest.raises(ValueError, match="unknown model kind 'flow'"):
         ModelConfig(kind="flow")
@@ -229,7 +229,7 @@ def test_training_refuses_bad_input(tmp_path):
     bad[3, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="training images contains 1 NaN"):
         train(vae, bad, tmp_path, TrainConfig(steps=1, batch_size=8), progress=False)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match=r"steps must be >= 1 \(an integer\)"):
         TrainConfig(steps=0)
 
 

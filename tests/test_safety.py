@@ -199,24 +199,27 @@ def test_run_lock_without_flock_trusts_the_pid(tmp_path, monkeypatch):
 def test_replaced_directory_recovers_a_swap_killed_between_renames(tmp_path):
     from genprior.outputs import ReplacedDirectory
 
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
     run = tmp_path / "run"
-    swap = ReplacedDirectory(run)
-    swap.old.mkdir()
-    (swap.old / "model.safetensors").write_text("old")
-    swap.staging.mkdir()
-    swap.recover()
-    assert (run / "model.safetensors").read_text() == "old" and not swap.staging.exists()
+    old, staging = tmp_path / f".run.replaced-{dead}-ab12", tmp_path / f".run.replacing-{dead}-cd34"
+    old.mkdir()
+    (old / "model.safetensors").write_text("old")
+    staging.mkdir()
+    ReplacedDirectory(run).recover()
+    assert (run / "model.safetensors").read_text() == "old" and not staging.exists() and not old.exists()
 
 
-def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 90) -> None:
+def wait_for_glob(folder: Path, pattern: str, proc: subprocess.Popen, seconds: float = 90) -> Path:
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not (found := sorted(folder.glob(pattern))):
         if proc.poll() is not None:
-            raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
+            raise AssertionError(f"the process ended early: {proc.stderr.read().decode()}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"{path} did not appear")
+            raise AssertionError(f"{pattern} did not appear in {folder}")
         time.sleep(0.01)
+    return found[0]
 
 
 def test_concurrent_training_and_a_kill_during_force_keep_the_old_run(ws, tmp_path, capsys):
@@ -226,7 +229,7 @@ def test_concurrent_training_and_a_kill_during_force_keep_the_old_run(ws, tmp_pa
     cmd = [sys.executable, "-m", "genprior", *train_args(ws / "data.npz", run, "--force", steps=1_000_000)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     try:
-        wait_for(tmp_path / ".run.replacing" / "training-state" / "LATEST", proc)
+        wait_for_glob(tmp_path, ".run.replacing-*/training-state/LATEST", proc)
         # a second writer on the same directory gets a clear error while the first runs
         assert "being written by process" in error_of(train_args(ws / "data.npz", run, "--resume"), capsys)
         assert "being written by process" in error_of(train_args(ws / "data.npz", run, "--force"), capsys)
@@ -308,13 +311,29 @@ def test_a_config_json_with_wrong_types_is_an_error(ws, tmp_path, capsys):
     model = tmp_path / "model"
     shutil.copytree(ws / "model", model)
     config = json.loads((model / "config.json").read_text())
-    for broken in ({**config, "model": [1, 2]}, {**config, "training": []}, [config],
-                   {**config, "model": {**config["model"], "image_size": 10**6}},
-                   {**config, "model": {**config["model"], "latent_dim": 10**9}}):
+
+    def with_model(**changes):
+        return {**config, "model": {**config["model"], **changes}}
+
+    # each broken config and what its one error line must say: the field and the problem
+    cases = [
+        ({**config, "model": [1, 2]}, "config.json: the 'model' entry must be a JSON object, got list"),
+        ({**config, "training": []}, "config.json: the 'training' entry must be a JSON object, got list"),
+        ([config], "config.json: not a genprior checkpoint config (no format/model entries)"),
+        (with_model(image_size=10**6), "with image size 1000000 and latent dimension 3 needs about"),
+        (with_model(latent_dim=10**9), "with image size 16 and latent dimension 1000000000 needs about"),
+        (with_model(latent_dim="3"), "latent_dim must be >= 1 (an integer), got '3'"),
+        (with_model(latent_dim=3.5), "latent_dim must be >= 1 (an integer), got 3.5"),
+        (with_model(latent_dim=True), "latent_dim must be >= 1 (an integer), got True"),
+        (with_model(image_size="16"), "image_size must be an integer >= 8, got '16'"),
+        (with_model(kind=5), "a model kind is a name, got 5"),
+        (with_model(preset=["compact"]), "unknown preset ['compact']"),
+    ]
+    for broken, expected in cases:
         (model / "config.json").write_text(json.dumps(broken))
         err = error_of(["reconstruct", "--method", "hard", "--model", str(model), "--data", str(ws / "data.npz"),
                         "--out", str(tmp_path / "r.json")], capsys)
-        assert "config" in err or "model settings" in err or "GB" in err or "image" in err
+        assert expected in err, (broken, err)
 
 
 # ---- sizes and parameters --------------------------------------------------------------------
@@ -335,9 +354,11 @@ def test_oversized_requests_fail_fast(ws, tmp_path, capsys, monkeypatch):
     assert "more than the limit" in error_of(["tune", "--method", "tv", "--data", str(ws / "data.npz"), "--out", out,
                                               "--grid", "lam=1:0.999999:1e-10", "--tune-indices", "0:2",
                                               "--test-indices", "2:4"], capsys)
-    assert "compressed-sensing matrix needs about" in error_of(
+    assert "more than the 256 pixels of 16 x 16 images" in error_of(
         [*base, "--method", "tv", "--problem", "cs", "--measurements", "1000000000"], capsys)
     monkeypatch.setenv("GENPRIOR_MAX_MEMORY_GB", "0.0001")
+    assert "compressed-sensing matrix needs about" in error_of(
+        [*base, "--method", "tv", "--problem", "cs", "--measurements", "256"], capsys)
     err = error_of([*base, "--method", "hard", "--model", str(ws / "model"), "--indices", "0:6", "--restarts",
                     "4000"], capsys)
     assert "GENPRIOR_MAX_MEMORY_GB" in err
@@ -366,5 +387,5 @@ def test_parameters_the_maths_forbids_are_errors_in_values_and_grids(ws, tmp_pat
                                   "--test-indices", "2:4", *base], capsys)
     assert "finite" in error_of(["reconstruct", "--method", "tikhonov", "--lam", "inf", *base], capsys)
     assert "--max-iter must be >= 1" in error_of(["reconstruct", "--method", "tv", "--max-iter", "0", *base], capsys)
-    assert "latent_dim must be a positive integer" in error_of(
+    assert "--latent-dim must be >= 1 (an integer)" in error_of(
         train_args(ws / "data.npz", tmp_path / "run", "--latent-dim", "0") + [], capsys)

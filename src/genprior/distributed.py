@@ -8,6 +8,12 @@ only if it created it, so a caller that set up its own group keeps it.  Without 
 variables (or with ``WORLD_SIZE=1``) the rank is ``0`` of ``1`` and nothing
 distributed happens.
 
+Joining waits at most :func:`join_timeout` seconds (``GENPRIOR_DIST_TIMEOUT``, default
+:data:`JOIN_SECONDS`) for the other processes: a shell that still holds ``WORLD_SIZE=2``
+and friends from an earlier job, with no peer ever coming, fails with one line naming
+those variables instead of waiting forever.  Once all have joined, collectives keep
+torch's own (long) timeout.
+
 Two uses share this module: ``reconstruct`` and ``tune`` split the *images* (each rank
 solves whole chunks of them, :meth:`Rank.rows`, and the records are gathered with
 :func:`gather`); ``train`` splits every *batch* (DistributedDataParallel, in
@@ -17,6 +23,8 @@ solves whole chunks of them, :meth:`Rank.rows`, and the records are gathered wit
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +36,11 @@ from torch import Tensor
 
 from genprior.devices import resolve_device
 from genprior.errors import InputError
+
+TIMEOUT_ENV = "GENPRIOR_DIST_TIMEOUT"
+JOIN_SECONDS = 120.0  # torchrun starts every process at once; a peer later than this is not coming
+_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+_JOINS = itertools.count()  # every rank calls process_group in the same order: the n-th join meets the n-th
 
 
 @dataclass(frozen=True)
@@ -114,8 +127,11 @@ def process_group(device: str = "cpu") -> Iterator[Rank]:
                     from_environment_device(device, dist.get_world_size(), rank.local_rank))
     elif rank.sharded:
         if not dist.is_available():
-            raise RuntimeError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
-        dist.init_process_group("nccl" if rank.device.type == "cuda" else "gloo")
+            raise InputError(f"WORLD_SIZE={rank.world_size} but this torch build has no torch.distributed; "
+                             "unset WORLD_SIZE, RANK and LOCAL_RANK to run as one process")
+        store = join(rank)
+        dist.init_process_group("nccl" if rank.device.type == "cuda" else "gloo", store=store, rank=rank.rank,
+                                world_size=rank.world_size)
         created = True
     ok = False
     try:
@@ -126,6 +142,63 @@ def process_group(device: str = "cpu") -> Iterator[Rank]:
             if ok:
                 dist.barrier()
             dist.destroy_process_group()
+
+
+def join_timeout() -> float:
+    """Seconds to wait for the other processes: ``GENPRIOR_DIST_TIMEOUT`` or :data:`JOIN_SECONDS`."""
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None:
+        return JOIN_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{TIMEOUT_ENV} must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def join(rank: Rank):
+    """The rendezvous store of ``torchrun``'s variables, once every process has reached it.
+
+    Raises:
+        InputError: ``MASTER_ADDR`` / ``MASTER_PORT`` missing or malformed, or the other
+            processes did not arrive within :func:`join_timeout` seconds; the message
+            names the variables that asked for them.
+    """
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    given = ", ".join(f"{k}={os.environ[k]}" for k in _VARIABLES if k in os.environ)
+    fix = ("start every process with torchrun (e.g. `torchrun --nproc_per_node 2 -m genprior ...`), or unset "
+           "WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT to run as one process")
+    missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
+    if missing:
+        raise InputError(f"WORLD_SIZE={rank.world_size} asks for {rank.world_size} processes but "
+                         f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set ({given}); {fix}")
+    try:
+        port = int(os.environ["MASTER_PORT"])
+    except ValueError:
+        port = -1
+    if not 0 <= port < 2**16:
+        raise InputError(f"MASTER_PORT must be a port number (0 to 65535), got {os.environ['MASTER_PORT']!r}")
+    seconds = join_timeout()
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)  # torchrun's agent hosts the store
+    prefix = f"genprior/join/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/{next(_JOINS)}"
+    try:
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], port, rank.world_size, is_master=not agent and rank.rank == 0,
+                              timeout=timedelta(seconds=seconds), wait_for_workers=False, multi_tenant=not agent)
+        if store.add(f"{prefix}/count", 1) == rank.world_size:
+            store.set(f"{prefix}/ready", "1")
+        store.wait([f"{prefix}/ready"], timedelta(seconds=seconds))
+    except (RuntimeError, OSError) as exc:  # torch's DistStoreError / DistNetworkError are RuntimeErrors
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(f"this process is rank {rank.rank} of WORLD_SIZE={rank.world_size}, but the other processes "
+                         f"did not join within {seconds:g} s ({given}; {reason}); {fix}; {TIMEOUT_ENV} sets the "
+                         "wait") from None
+    store.set_timeout(timedelta(minutes=30))  # from here on, torch's default for collectives
+    return store
 
 
 def gather(obj: Any, rank: Rank) -> list[Any]:
@@ -168,4 +241,5 @@ def _collective_device(rank: Rank) -> torch.device:
     return rank.device if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
-__all__ = ["Rank", "any_rank", "from_environment", "gather", "mean_over_ranks", "process_group"]
+__all__ = ["JOIN_SECONDS", "Rank", "TIMEOUT_ENV", "any_rank", "from_environment", "gather", "join", "join_timeout",
+           "mean_over_ranks", "process_group"]

@@ -8,9 +8,11 @@ from pathlib import Path
 from torch import Tensor
 
 from genprior.atomic import atomic_path
+from genprior.errors import InputError
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no screen needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,9 +21,23 @@ def _pyplot():
     return plt
 
 
+def check_figure_path(path: str | os.PathLike, label: str = "figure") -> Path:
+    """Raise :class:`~genprior.errors.InputError` unless matplotlib can write ``path``'s format
+    (its suffix; none means PNG): checked before any work, not after the solve."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(path)
+    suffix = path.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise InputError(f"{label} {path}: matplotlib cannot write {suffix!r} files; use one of: "
+                         f"{', '.join(sorted(formats))} (e.g. .png)")
+    return path
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a matplotlib figure to ``path`` atomically and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
@@ -42,7 +58,7 @@ def reconstruction_grid(
         columns: method name -> reconstructions ``[B, 1, H, W]``.
         psnrs: method name -> per-image PSNR ``[B]``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = min(max_images, truth.shape[0])
     names = ["truth", *columns]
     fig, axes = plt.subplots(n, len(names), figsize=(1.9 * len(names), 1.9 * n), squeeze=False)
@@ -65,7 +81,7 @@ def reconstruction_grid(
 
 def image_grid(images: Tensor, path: str | os.PathLike, ncol: int = 8, title: str | None = None) -> Path:
     """Tile ``images`` ``[B, 1, H, W]`` in a grid of ``ncol`` columns."""
-    plt = _pyplot()
+    plt = pyplot()
     b = images.shape[0]
     nrow = (b + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(1.2 * ncol, 1.2 * nrow), squeeze=False)

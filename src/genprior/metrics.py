@@ -15,6 +15,7 @@ from torch import Tensor
 from genprior.errors import InputError
 
 DATA_RANGE = 1.0
+SSIM_WINDOW = 7  # side of ssim's default (uniform) window: images must be at least this large
 PAPER_PSNR_OFFSET_DB = 20.0 * math.log10(2.0)
 
 
@@ -34,7 +35,20 @@ def mse(x: Tensor, truth: Tensor) -> Tensor:
 
 
 def psnr(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE) -> Tensor:
-    """``10 log10(data_range^2 / MSE)`` per image, in dB (data range 1 by default)."""
+    """``10 log10(data_range^2 / MSE)`` per image, in dB (data range 1 by default).
+
+    Args:
+        x: reconstructions ``[B, ...]`` (usually ``[B, 1, H, W]``).
+        truth: the true images, the same shape as ``x``.
+        data_range: the images' range of values (1 for images in [0, 1]; the paper's
+            tables use 2, which adds 6.02 dB: :func:`psnr_paper_convention`).
+
+    Returns:
+        ``[B]`` float64 PSNRs in dB (an exact match gives 200 dB, from an MSE floor of 1e-20).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape.
+    """
     return 10.0 * torch.log10(data_range**2 / mse(x, truth).clamp_min(1e-20))
 
 
@@ -44,7 +58,18 @@ def psnr_paper_convention(psnr_range1: Tensor | float) -> Tensor | float:
 
 
 def nrmse(x: Tensor, truth: Tensor) -> Tensor:
-    """``||x - truth|| / ||truth||`` per image (the paper's NRMSE)."""
+    """``||x - truth|| / ||truth||`` per image (the paper's NRMSE).
+
+    Args:
+        x: reconstructions ``[B, ...]`` (usually ``[B, 1, H, W]``).
+        truth: the true images, the same shape as ``x``.
+
+    Returns:
+        ``[B]`` float64 relative errors (dimensionless; 0 is exact).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape.
+    """
     _check(x, truth)
     return (_flat(x) - _flat(truth)).norm(dim=1) / _flat(truth).norm(dim=1).clamp_min(1e-20)
 
@@ -56,13 +81,38 @@ def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device) -> Ten
     return (g[:, None] * g[None, :])[None, None]
 
 
-def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int = 7,
+def check_scorable(shape: tuple[int, ...] | torch.Size, what: str = "images") -> None:
+    """Raise :class:`~genprior.errors.InputError` unless images of ``shape`` (``[..., H, W]``) are at
+    least :data:`SSIM_WINDOW` pixels on each side, so that every metric here can score them:
+    checked before a reconstruction starts, not after it."""
+    h, w = (int(s) for s in tuple(shape)[-2:])
+    if min(h, w) < SSIM_WINDOW:
+        raise InputError(f"{what} of {h} x {w} pixels are smaller than the {SSIM_WINDOW} x {SSIM_WINDOW} window of "
+                         f"SSIM, which scores every reconstruction; use images of at least {SSIM_WINDOW} x "
+                         f"{SSIM_WINDOW} pixels")
+
+
+def ssim(x: Tensor, truth: Tensor, data_range: float = DATA_RANGE, win_size: int = SSIM_WINDOW,
          gaussian: bool = False, sigma: float = 1.5) -> Tensor:
     """Structural similarity per image (Wang et al. 2004), mean over valid windows.
 
     Defaults match ``skimage.metrics.structural_similarity``: a 7x7 uniform window,
     ``K1 = 0.01``, ``K2 = 0.03``, sample covariances (``N / (N - 1)``), no padding.
     ``gaussian=True`` uses an 11x11 Gaussian window of width ``sigma`` instead.
+
+    Args:
+        x: reconstructions ``[B, C, H, W]``.
+        truth: the true images, the same shape as ``x``.
+        data_range: the images' range of values (1 for images in [0, 1]).
+        win_size: side of the uniform window in pixels (ignored with ``gaussian=True``).
+        gaussian: use an 11x11 Gaussian window instead of the uniform one.
+        sigma: the Gaussian window's standard deviation in pixels.
+
+    Returns:
+        ``[B]`` float64 SSIM values (1 is exact).
+
+    Raises:
+        InputError: ``x`` and ``truth`` differ in shape, are not 4-d, or are smaller than the window.
     """
     _check(x, truth)
     if x.dim() != 4:

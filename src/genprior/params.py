@@ -35,7 +35,7 @@ Grid = tuple[float, dict[float, float]]
 def param(default: Any, help: str, *, minimum: float | None = None, above: float | None = None,
           maximum: float | None = None, below: float | None = None, choices: Sequence[str] | None = None,
           what: str | None = None, why: str | None = None, flag: str | None = None,
-          convert: Callable[[Any], Any] | None = None, grid: Grid | None = None) -> Any:
+          convert: Callable[[Any], Any] | None = None, grid: Grid | None = None, cli: bool = True) -> Any:
     """A dataclass field carrying its meaning and bounds in ``metadata``.
 
     Args:
@@ -49,10 +49,21 @@ def param(default: Any, help: str, *, minimum: float | None = None, above: float
         convert: turns a given value (for example the text ``"0:90deg"``) into the field's
             value; raises ``ValueError("must ...")``.
         grid: the default tuning grid of a regularisation parameter, ``(start, {factor: floor})``.
+        cli: whether the command line offers the field (``False``: the Python API only).
+
+    A field whose annotation admits ``None`` (``int | None``) takes ``None`` besides its bounds.
     """
     given = dict(help=help, minimum=minimum, above=above, maximum=maximum, below=below,
-                 choices=tuple(choices or ()) or None, what=what, why=why, flag=flag, convert=convert, grid=grid)
+                 choices=tuple(choices or ()) or None, what=what, why=why, flag=flag, convert=convert, grid=grid,
+                 cli=None if cli else False)
     return dataclasses.field(default=default, metadata={k: v for k, v in given.items() if v is not None})
+
+
+@functools.cache
+def nullable_fields(cls: type) -> frozenset[str]:
+    """The fields of ``cls`` whose annotation admits ``None``."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(f.name for f in dataclasses.fields(cls) if type(None) in typing.get_args(hints[f.name]))
 
 
 @functools.cache
@@ -69,6 +80,8 @@ def field_types(cls: type) -> dict[str, type | None]:
 
 def _requirement(meta: dict[str, Any], kind: type | None) -> str:
     if kind is int:
+        if "minimum" in meta and "maximum" in meta:
+            return f"an integer from {meta['minimum']} to {meta['maximum']}"
         return f">= {meta['minimum']:g} (an integer)" if "minimum" in meta else "an integer"
     if "minimum" in meta and "below" in meta:
         return f"a number in [{meta['minimum']:g}, {meta['below']:g})"
@@ -84,14 +97,17 @@ def _requirement(meta: dict[str, Any], kind: type | None) -> str:
 def _number_ok(v: Any, meta: dict[str, Any], kind: type) -> bool:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
         return False
-    return (v == v and abs(v) != float("inf") and v >= meta.get("minimum", v) and v > meta.get("above", v - 1)
-            and v <= meta.get("maximum", v) and v < meta.get("below", v + 1))
+    if v != v or abs(v) == float("inf"):
+        return False
+    return (("minimum" not in meta or v >= meta["minimum"]) and ("above" not in meta or v > meta["above"])
+            and ("maximum" not in meta or v <= meta["maximum"]) and ("below" not in meta or v < meta["below"]))
 
 
-def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: str) -> Any:
-    """``value`` for ``field`` (of plain type ``kind``), converted and checked; errors call it ``label``."""
+def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: str, nullable: bool = False) -> Any:
+    """``value`` for ``field`` (of plain type ``kind``), converted and checked; errors call it ``label``.
+    ``None`` passes where the field's default is ``None`` or ``nullable`` says its annotation admits it."""
     meta = field.metadata
-    if value is None and field.default is None:
+    if value is None and (field.default is None or nullable):
         return None
     if "convert" in meta and not isinstance(value, Tensor):
         try:
@@ -102,6 +118,9 @@ def check_value(field: dataclasses.Field, kind: type | None, value: Any, label: 
         if not isinstance(value, Tensor):
             check_choice(value, meta["choices"], meta.get("what", label.replace("_", " ")))
         return value
+    if kind is float and isinstance(value, (list, tuple)):
+        raise InputError(f"{label} must be a number, or a tensor with one value per image (torch.tensor([...])), "
+                         f"got a {type(value).__name__}")
     if kind in (int, float):
         values = value.reshape(-1).tolist() if isinstance(value, Tensor) and kind is float else [value]
         # a field with a minimum and a strict bound (TV's lam: >= 0 like every weight, and > 0) names the one broken
@@ -118,9 +137,10 @@ class Params:
     """Base of a parameter dataclass: every field is converted and checked on construction."""
 
     def __post_init__(self) -> None:
-        kinds = field_types(type(self))
+        kinds, nullable = field_types(type(self)), nullable_fields(type(self))
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, check_value(f, kinds[f.name], getattr(self, f.name), f.name))
+            object.__setattr__(self, f.name, check_value(f, kinds[f.name], getattr(self, f.name), f.name,
+                                                         f.name in nullable))
 
     @classmethod
     def create(cls, values: dict[str, Any], owner: str) -> Params:

@@ -80,6 +80,22 @@ def check_memory(nbytes: float, what: str, lower: str = "") -> None:
                                  f"{hint}raise the limit ({source} to the gigabytes allowed)")
 
 
+def check_disk(nbytes: float, directory: str | os.PathLike, what: str, lower: str = "") -> None:
+    """Raise :class:`ResourceLimitError` if ``what`` would write more than the free space of the file
+    system holding ``directory`` (its nearest existing ancestor)."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(os.path.abspath(directory))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        hint = f"; {lower}" if lower else ""
+        raise ResourceLimitError(f"{what} would write about {_gb(nbytes)}, more than the {_gb(free)} free on the disk "
+                                 f"of {folder}{hint}")
+
+
 def check_count(value: int, limit: int, what: str, raise_how: str) -> int:
     """Raise :class:`ResourceLimitError` unless ``0 <= value <= limit``; the message says how to go higher."""
     if value > limit:
@@ -87,4 +103,5 @@ def check_count(value: int, limit: int, what: str, raise_how: str) -> int:
     return value
 
 
-__all__ = ["GRID_ENV", "MAX_GRID_POINTS", "MEMORY_ENV", "grid_limit", "ResourceLimitError", "check_count", "check_memory", "memory_limit"]
+__all__ = ["GRID_ENV", "MAX_GRID_POINTS", "MEMORY_ENV", "grid_limit", "ResourceLimitError", "check_count", "check_disk",
+           "check_memory", "memory_limit"]

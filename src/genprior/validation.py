@@ -10,6 +10,10 @@ from torch import Tensor
 
 from genprior.errors import InputError
 
+# Seeds feed torch.Generator.manual_seed (at most 2**64 - 1) after small offsets (seed + 1, + 1_000_003):
+# a seed is an integer in [0, MAX_SEED].
+MAX_SEED = 2**63 - 1
+
 
 def check_finite(t: Tensor, name: str) -> Tensor:
     """Raise ``ValueError`` if ``t`` holds NaN or Inf, saying how many and where."""
@@ -40,6 +44,13 @@ def check_positive(value: float, name: str) -> float:
     if value == 0:
         raise InputError(f"{name} must be > 0, got {value!r}")
     return float(value)
+
+
+def check_seed(value: int, name: str = "seed") -> int:
+    """Raise :class:`~genprior.errors.InputError` unless ``value`` is an integer in ``[0, MAX_SEED]`` (63 bits)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise InputError(f"{name} must be an integer from 0 to 2**63 - 1 = {MAX_SEED}, got `{name}={value!r}`")
+    return value
 
 
 def check_batch_shape(t: Tensor, shape: Sequence[int], name: str) -> Tensor:

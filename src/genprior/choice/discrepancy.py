@@ -72,7 +72,7 @@ def discrepancy_per_image(
         g = len(chunk)
         lam_t = torch.tensor([v for v in chunk for _ in range(n)], dtype=y.dtype)
         y_rep = repeat_batch(y, g, n)
-        r = spec.function(physics, y_rep, generator=generator, lam=lam_t, **repeat_inputs(fixed, g, n))
+        r = spec.run(physics, y_rep, generator, lam=lam_t, **repeat_inputs(fixed, g, n))
         with torch.no_grad():
             res = (physics.A(r.x.detach().to(y.dtype)) - y_rep).reshape(g, n, -1).norm(dim=2).cpu()
         results.append(r)
@@ -88,20 +88,9 @@ def discrepancy_per_image(
             offset -= per_chunk[c]
             c += 1
         picked.append(results[c].select(torch.tensor([offset * n + b])))
-    out = _concat(picked)
+    out = concat_results(picked)
     out.seconds = time.perf_counter() - start
     out.params = {**results[0].params, "lam": [float(lams[int(g)]) for g in choice], "lam_choice": "discrepancy",
                   "lam_grid": [float(v) for v in lams], "noise_norm": target,
                   "residual": [float(residual[int(g), b]) for b, g in enumerate(choice)]}
     return out
-
-
-def _concat(parts: list[Result]) -> Result:
-    """Stack single-image results (histories padded with NaN to the longest)."""
-    rows = max(p.objective.shape[0] for p in parts)
-    hist = torch.full((rows, len(parts)), float("nan"), dtype=torch.float64)
-    for i, p in enumerate(parts):
-        hist[: p.objective.shape[0], i] = p.objective[:, 0]
-    cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-    return Result(x=cat("x"), z=cat("z"), u=cat("u"), iterations=cat("iterations"), objective=hist,
-                  converged=cat("converged"), seconds=0.0, params=dict(parts[0].params))

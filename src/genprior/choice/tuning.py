@@ -40,6 +40,7 @@ from genprior.methods.batching import check_max_batch, image_chunks
 from genprior.methods.common import image_shape
 from genprior.methods.inputs import materialise_inputs, repeat_inputs, slice_inputs
 from genprior.methods.restarts import repeat_batch
+from genprior.methods.sizes import check_solve
 from genprior.metrics import psnr
 from genprior.physics.noise import expected_noise_norm
 from genprior.resources import check_memory
@@ -113,6 +114,9 @@ def solve_grid(
     if keep_x:
         check_memory(4.0 * G * y.shape[0] * math.prod(image_shape(physics, y)),
                      f"keeping the reconstructions of {G} grid points x {n} images", "use a smaller grid")
+    latent = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
+    check_solve(method, fixed, n, math.prod(image_shape(physics, y)), latent if isinstance(latent, int) else 0,
+                copies=G, max_batch=max_batch)
     fixed = materialise_inputs(method, physics, y, generator, fixed)
     K = int(fixed.get("restarts", 1))
     if n * K > max_batch:  # chunks of images, each solved for the whole grid
@@ -129,7 +133,7 @@ def solve_grid(
         g = len(chunk)
         params = {name: torch.tensor([p[name] for p in chunk for _ in range(n)], dtype=y.dtype) for name in names}
         y_rep = repeat_batch(y, g, n)
-        result = spec.function(physics, y_rep, generator=generator, **params, **repeat_inputs(fixed, g, n))
+        result = spec.run(physics, y_rep, generator, **params, **repeat_inputs(fixed, g, n))
         with torch.no_grad():
             r = physics.A(result.x.detach().to(y.dtype)) - y_rep
         residual.append(r.reshape(g, n, -1).norm(dim=2).cpu())

@@ -22,7 +22,7 @@ from genprior.errors import InputError
 # are InputErrors); OSError: unreadable inputs, a full disk.  Nothing else: a bug keeps its traceback.
 USER_ERRORS = (InputError, OSError)
 # Python arguments whose flag is not --name-with-dashes.
-FLAGS = {"source": "--src", "generator": "--model DIR"}
+FLAGS = {"source": "--src", "generator": "--model DIR", "denoiser": "--model DIR"}
 
 
 def as_flags(message: str) -> str:

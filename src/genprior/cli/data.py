@@ -27,14 +27,17 @@ ForceOption = typer.Option(False, "--force", help="Replace --out if it exists (n
 
 
 def _write(out: Path, train: np.ndarray, test: np.ndarray, meta: dict[str, Any], started: float,
-           extras: dict[str, np.ndarray] | None = None) -> None:
-    """Save ``train`` / ``test`` (and ``extras``) to ``out`` with ``meta`` (plus the version); print a summary."""
+           extras: dict[str, np.ndarray] | None = None, force: bool = False) -> None:
+    """Save ``train`` / ``test`` (and ``extras``) to ``out`` with ``meta`` (plus the version); print a summary.
+    Without ``force`` a file that appeared at ``out`` while the command ran is not replaced."""
     from genprior import __version__
+    from genprior.atomic import new_outputs
     from genprior.data.io import save_dataset
 
     meta = {**meta, "n_train": int(train.shape[0]), "n_test": int(test.shape[0]),
             "image_size": int(train.shape[-1]), "genprior_version": __version__}
-    save_dataset(out, train=train, test=test, meta=meta, extras=extras)
+    with new_outputs(out, replace=force):
+        save_dataset(out, train=train, test=test, meta=meta, extras=extras)
     typer.echo(
         f"wrote {out}: train {list(train.shape)}, test {list(test.shape)} "
         f"({meta['dataset']}) in {time.perf_counter() - started:.1f} s"
@@ -55,7 +58,9 @@ def _check_counts(size: int = 56, **counts: int) -> None:
     """Raise ``ValueError`` naming the option (``--n-test``) whose count is negative, or if the
     ``--n`` + ``--n-test`` images of ``size`` x ``size`` would not fit in memory."""
     from genprior.resources import check_memory
+    from genprior.validation import check_seed
 
+    check_seed(counts.pop("seed", 0), "seed")
     for name, value in counts.items():
         if value < 0:
             raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
@@ -72,7 +77,7 @@ def _shapes(n: int, n_test: int, seed: int, out: Path, plus: bool, force: bool) 
     _check_out(out, force)
     started = time.perf_counter()
     train, test = shapes_dataset(n, n_test, seed=seed, plus=plus)
-    _write(out, train, test, {"dataset": "shapes-plus" if plus else "shapes", "seed": seed}, started)
+    _write(out, train, test, {"dataset": "shapes-plus" if plus else "shapes", "seed": seed}, started, force=force)
 
 
 @data_app.command("shapes")
@@ -115,7 +120,8 @@ def mnist(
     meta = {"dataset": "mnist", "source": d.source}
     if source is None:
         meta["sha256"] = SHA256
-    _write(out, d.train, d.test, meta, started, extras={"train_labels": d.train_labels, "test_labels": d.test_labels})
+    _write(out, d.train, d.test, meta, started, extras={"train_labels": d.train_labels, "test_labels": d.test_labels},
+           force=force)
 
 
 @data_app.command("folder")
@@ -130,13 +136,15 @@ def folder(
 ) -> None:
     """An image folder: grey-level images in [0, 1], shuffled (seeded) into train/test."""
     from genprior.data.images import load_image_folder, split_train_test
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     _check_out(out, force)
     started = time.perf_counter()
     images, names = load_image_folder(src, size, rescale)
     train, test, train_names, test_names = split_train_test(images, test_fraction, seed, names)
     meta = {"dataset": "folder", "source": str(src), "rescale": rescale, "test_fraction": test_fraction, "seed": seed}
-    _write(out, train, test, meta, started,
+    _write(out, train, test, meta, started, force=force,
            extras={"train_files": np.asarray(train_names, dtype=str), "test_files": np.asarray(test_names, dtype=str)})
 
 
@@ -155,7 +163,9 @@ def fastmri(
 ) -> None:
     """fastMRI knee: central slices, resized, each divided by its maximum ([0, 1])."""
     from genprior.data.fastmri import load_fastmri, split_by_volume
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     _check_out(out, force)
     started = time.perf_counter()
     acq = None if acquisition == "any" else acquisition
@@ -171,7 +181,7 @@ def fastmri(
         meta.update(test_fraction=test_fraction, seed=seed, test_volumes=test_volumes)
     if data.skipped:
         typer.echo(f"skipped {len(data.skipped)} volume(s) of another acquisition than {acquisition}")
-    _write(out, train, test, meta, started)
+    _write(out, train, test, meta, started, force=force)
 
 
 @data_app.command("ellipses")
@@ -190,7 +200,7 @@ def ellipses(
     _check_out(out, force)
     started = time.perf_counter()
     train, test = ellipses_dataset(n, n_test, seed=seed, size=size)
-    _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started)
+    _write(out, train, test, {"dataset": "ellipses", "seed": seed}, started, force=force)
 
 
 @data_app.command("rescale")
@@ -220,4 +230,4 @@ def rescale(
         raise InputError(f"{src}: both splits are empty")
     meta = {**meta, "dataset": meta.get("dataset", "rescaled"), "rescaled_from": str(src), "rescale": mode}
     empty = next(iter(splits.values()))[:0]
-    _write(out, splits.get("train", empty), splits.get("test", empty), meta, started)
+    _write(out, splits.get("train", empty), splits.get("test", empty), meta, started, force=force)

@@ -61,6 +61,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate generators against the paper's criteria A1-A3, B1-B2, a memorisation check and, on MNIST,
     sample quality by a digit classifier; denoisers by their denoising PSNR against the noise level, next to TV."""
+    from genprior.atomic import new_outputs
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.devices import resolve_device
     from genprior.evaluation.denoising import DenoisingSettings, is_denoiser, parse_sigmas
@@ -68,7 +69,9 @@ def evaluate_command(
     from genprior.evaluation.report import DIGITS_FIGURE, FIGURES, METRICS, REPORT, EvaluationSettings, write_report
     from genprior.models.checkpoint import load_model
     from genprior.outputs import RunLock, check_output_directory
+    from genprior.validation import check_seed
 
+    check_seed(seed, "seed")
     where = resolve_device(device)
     check_output_directory(out, force=force, inputs=(data, train_data, off_data, *models),
                            owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values(), *DENOISING_FIGURES.values()),
@@ -108,7 +111,8 @@ def evaluate_command(
             acc = classifier.record.get("test_accuracy")
             typer.echo(f"digit classifier: {classifier.record.get('path')}"
                        + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else ""))
-    with RunLock(out):
+    owned = (REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values())
+    with RunLock(out), new_outputs(*(out / name for name in owned), replace=force):
         metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
                                off_name=off_data.stem if off_data is not None else "other data", data_info=info,
                                model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo,

@@ -62,7 +62,8 @@ class Generated:
         for entry, cls in self.entries.items():
             kinds = field_types(cls)
             for f in dataclasses.fields(cls):
-                by_flag.setdefault(flag_of(f), []).append((entry, f, kinds[f.name]))
+                if f.metadata.get("cli", True):
+                    by_flag.setdefault(flag_of(f), []).append((entry, f, kinds[f.name]))
         return dict(sorted(by_flag.items(), key=lambda item: "grid" not in item[1][0][1].metadata))
 
     def parameters(self) -> list[inspect.Parameter]:
@@ -77,8 +78,9 @@ class Generated:
                 annotation = kinds.pop() if kinds else str  # text that a field's convert reads
             else:  # a mistake in a registry entry, not the user's
                 raise TypeError(f"{flag} needs one plain type (bool, int, float, str) or a convert; got {kinds}")
+            spelled = f"{flag}/--no-{flag[2:]}" if annotation is bool else flag  # a switch: --amp / --no-amp
             out.append(inspect.Parameter(_python_name(flag), inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                                         default=typer.Option(None, flag, help=self._help(taking))))
+                                         default=typer.Option(None, spelled, help=self._help(taking))))
         return out
 
     def _help(self, taking: list[tuple[str, dataclasses.Field, type | None]]) -> str:
@@ -109,7 +111,7 @@ class Generated:
         """
         cls = self.entries[entry]
         kinds = field_types(cls)
-        mine = {flag_of(f): f for f in dataclasses.fields(cls)}
+        mine = {flag_of(f): f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)}
         unused = [flag for flag in self._fields() if flag not in mine and options.get(_python_name(flag)) is not None]
         if unused:
             raise InputError(f"{self.kind} {entry!r} does not take {', '.join(unused)}")

@@ -32,9 +32,11 @@ def paper_command(
         typer.echo(f"{'all':10s} every experiment (estimated: about {full:g} min = {full / 60:.1f} h on 2 CPU cores, "
                    f"quick {quick_total:g} min; training the models comes on top)")
         return
+    from genprior.devices import resolve_device
     from genprior.outputs import RunLock, check_output_directory
 
-    check_output_directory(out, force=True, label="--out")  # the run directory is its own cache
+    resolve_device(device)  # before any work
+    check_output_directory(out, force=True, inputs=(mnist,), label="--out")  # the run directory is its own cache
     with RunLock(out):
         run_paper(names or ["all"], out, quick=quick, preset=preset, device=device, mnist=mnist,
                   log=lambda message: typer.echo(message))

@@ -51,25 +51,29 @@ def make_problem(problem: str, image_size: int, options: dict[str, Any]):
     return make_operator(problem, image_size, **PROBLEM_OPTIONS.values(problem, options))
 
 
-def check_max_batch(max_batch: int, restarts: int | None) -> None:
-    """``--max-batch`` >= 1, and at least ``--restarts`` (one image's starts are solved together)."""
-    if max_batch < 1:
-        raise InputError(f"--max-batch must be >= 1, got {max_batch}")
-    if restarts is not None and restarts > max_batch:
-        raise InputError(f"--restarts {restarts} exceeds --max-batch {max_batch}: the starts of one image are "
-                         "solved together; use fewer restarts or raise --max-batch (memory grows with it)")
-
-
 def check_outputs(out, figure, force: bool, data, model) -> None:
     """``--out`` (and ``--figure``) may be written: checked before any work (:mod:`genprior.outputs`)."""
+    from genprior.figures import check_figure_path
     from genprior.outputs import check_output_file
 
     inputs = (data, model)
     check_output_file(out, force=force, inputs=inputs, label="--out", force_hint="--force")
     if figure is not None:
         check_output_file(figure, force=force, inputs=inputs, label="--figure", force_hint="--force")
+        check_figure_path(figure, "--figure")
         if os.path.abspath(figure) == os.path.abspath(out):
             raise InputError("--figure and --out name the same file")
+
+
+def check_images(images, data) -> None:
+    """The images of ``--data`` fit the problems: square, and large enough to be scored (before any work)."""
+    from genprior.metrics import check_scorable
+
+    h, w = int(images.shape[-2]), int(images.shape[-1])
+    if h != w:
+        raise InputError(f"--data {data}: the images are {h} x {w} pixels (height x width), not square; the problems "
+                         "take square images: crop them, e.g. `genprior data folder --size N` centre-crops and resizes")
+    check_scorable(images.shape, f"--data {data}: images")
 
 
 PROBLEM = typer.Option("tomography", "--problem", help="Inverse problem.")

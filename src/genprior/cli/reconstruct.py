@@ -18,13 +18,14 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
-    check_max_batch,
+    check_images,
     check_outputs,
     make_problem,
     method_params,
     parse_lam,
 )
 from genprior.errors import InputError
+from genprior.methods.batching import check_max_batch
 
 
 @app.command("reconstruct")
@@ -53,9 +54,10 @@ def reconstruct_command(
     import torch
 
     from genprior import __version__
-    from genprior.atomic import write_json_atomic
+    from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import parse_grid
     from genprior.data.io import load_images, parse_indices
+    from genprior.devices import resolve_device
     from genprior.distributed import process_group
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values
@@ -63,6 +65,7 @@ def reconstruct_command(
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
+    resolve_device(device)
     check_nonnegative(noise, "--noise")
     lam_value = parse_lam(lam)
     if lam_grid is not None and lam_value != "auto":
@@ -76,6 +79,7 @@ def reconstruct_command(
     check_max_batch(max_batch, params.get("restarts"))
     generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
+    check_images(images, data)
     picked = parse_indices(indices if indices is not None else f"0:{min(100, images.shape[0])}", images.shape[0])
     truth = images[picked]
     physics = make_problem(problem, int(truth.shape[-1]), options)
@@ -91,13 +95,14 @@ def reconstruct_command(
         )
     if not rank.is_main:
         return
-    write_json_atomic(out, summary)
-    if figure is not None:
-        from genprior.figures import reconstruction_grid
-        from genprior.metrics import psnr
+    with new_outputs(out, figure, replace=force):  # a file that appeared meanwhile is not replaced
+        if figure is not None:  # first: a figure that cannot be written leaves no JSON behind
+            from genprior.figures import reconstruction_grid
+            from genprior.metrics import psnr
 
-        truth = truth.cpu()  # x is gathered on the CPU
-        reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)
+            truth = truth.cpu()  # x is gathered on the CPU
+            reconstruction_grid(truth, {method: x}, {method: psnr(x.to(truth.dtype), truth)}, figure)
+        write_json_atomic(out, summary)
     p = summary["psnr"]
     procs = f", {rank.world_size} processes" if rank.world_size > 1 else ""
     typer.echo(f"{method} on {problem} ({len(picked)} images, sigma {noise}{procs}): PSNR {p['mean']:.2f} +- "

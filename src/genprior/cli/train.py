@@ -17,6 +17,7 @@ trains on 1/K of every batch (DistributedDataParallel); rank 0 writes the files.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,29 +32,9 @@ from genprior.models.kinds import MODEL_KINDS
 DataOpt = typer.Option(..., "--data", help="Training data (.npz made by `genprior data`); uses its train split.")
 OutOpt = typer.Option(..., "--out", "-o", help="Output directory (the run): model.safetensors, config.json, losses.csv, "
                                                 "samples.png, samples/, training-state/.")
-LatentOpt = typer.Option(None, "--latent-dim", help="Generators: latent dimension d (default: 8 MNIST, 10 Shapes, "
-                                                   "800 knee).")
-PresetOpt = typer.Option(None, "--preset", help="Architecture: compact (CPU-sized) or paper (Appendix B; "
-                                                "generators only) (default: compact).")
-WidthOpt = typer.Option(None, "--width", help="Compact preset: channels at full resolution, doubling at each halving "
-                                              "(default: 16).")
-StepsOpt = typer.Option(None, "--steps", help="Training steps (GAN: generator steps) (default: the recipe's).")
-BatchOpt = typer.Option(None, "--batch-size", help="Images per update over all processes (default: the recipe's).")
-LrOpt = typer.Option(None, "--lr", help="Adam learning rate (default: the recipe's).")
-ScheduleOpt = typer.Option(None, "--schedule", help="Learning-rate schedule: constant or cosine (default: the recipe's).")
-SeedOpt = typer.Option(None, "--seed", help="Seed of the initial weights, the batch order and all noise (default: 0).")
-SecondsOpt = typer.Option(None, "--max-seconds", help="Stop (and save) after this many seconds of training.")
 ResumeOpt = typer.Option(False, "--resume", help="Continue the run saved in --out (starts afresh if there is none).")
 ForceOpt = typer.Option(False, "--force", help="Replace an existing run in --out (the new run is written beside "
                                               "it and swapped in once it exists).")
-DeviceOpt = typer.Option(None, "--device", help="cpu or cuda (cuda:LOCAL_RANK under torchrun) (default: cpu).")
-AmpOpt = typer.Option(None, "--amp/--no-amp", help="Mixed precision (autocast; bfloat16 unless --amp-dtype float16) "
-                                                  "(default: off).")
-AmpDtypeOpt = typer.Option(None, "--amp-dtype", help="bfloat16, or float16 with a gradient scaler (default: bfloat16).")
-LogOpt = typer.Option(None, "--log-every", help="Steps per row of losses.csv (default: 50).")
-CkptOpt = typer.Option(None, "--checkpoint-every", help="Steps between resumable checkpoints (default: 1000).")
-SampleOpt = typer.Option(None, "--sample-every", help="Steps between sample grids (samples/step-N.png; the latest "
-                                                     "also as samples.png) (default: 1000).")
 QuietOpt = typer.Option(False, "--quiet", help="No progress bar.")
 
 
@@ -97,8 +78,8 @@ def _run(kind: str, data: Path, out: Path, options: dict[str, Any], model_option
                                  f"{getattr(model_config, key)}; resume without it or start a new run")
         config = TrainConfig(**{**saved["train"], **given})
     else:
-        preset = model_options.pop("preset") or "compact"
-        latent = model_options.pop("latent_dim")
+        preset = model_options.pop("preset", None) or "compact"
+        latent = model_options.pop("latent_dim", None)
         model_config, config = recipe_settings(kind, dataset, preset, size, latent, model_overrides=model_options,
                                                **given)
     torch.manual_seed(config.seed)
@@ -136,14 +117,25 @@ def _warn_duplicates(data: Path, train_images) -> None:
                    "test scores on them measure memory, not generalisation", err=True)
 
 
-def _recipe_default(kind: str, field: dataclasses.Field) -> str:
-    """What an omitted setting of ``kind`` becomes: the recipe's value, by preset and data set."""
-    from genprior.models.architectures import PRESETS
-    from genprior.training.recipes import DATASETS, recipe_settings
+@functools.cache
+def _recipe_values(kind: str, preset: str, dataset: str) -> dict[str, Any]:
+    """Every setting the recipe of ``kind`` gives on ``dataset`` for ``preset``: architecture, training, the kind's own."""
+    from genprior.training.recipes import recipe_settings
 
-    presets = getattr(MODEL_KINDS[kind].model_class, "presets", PRESETS)  # the denoiser has no paper preset
-    values = {(preset, dataset): getattr(recipe_settings(kind, dataset, preset, 28)[0], field.name)
-              for preset in presets for dataset in DATASETS}
+    model_config, train_config = recipe_settings(kind, dataset, preset, 28)
+    return {"preset": preset, "latent_dim": model_config.latent_dim, "width": model_config.width,
+            **model_config.settings.values(), **train_config.values()}
+
+
+def _recipe_default(kind: str, field: dataclasses.Field) -> str:
+    """What an omitted option of ``kind`` becomes: the recipe's value, by preset and data set."""
+    from genprior.models.config import presets_of
+    from genprior.training.recipes import DATASETS
+
+    values = {(preset, dataset): _recipe_values(kind, preset, dataset)[field.name]
+              for preset in presets_of(kind) for dataset in DATASETS}
+    if field.name == "preset":
+        values = {key: field.default for key in values}  # the preset is chosen, not given by a recipe
     text = {key: f"{v:g}" if isinstance(v, float) else str(v) for key, v in values.items() if v is not None}
     if len(set(text.values())) <= 1:
         return next(iter(text.values()), "none")
@@ -157,34 +149,26 @@ def _recipe_default(kind: str, field: dataclasses.Field) -> str:
 
 
 def _command(kind: str) -> Callable[..., None]:
-    """The ``genprior train KIND`` command: the shared options, then one per setting of the kind."""
+    """The ``genprior train KIND`` command: data and run options, then one option per field of the
+    kind's architecture (:func:`~genprior.models.config.architecture_of`), of the training settings
+    (:class:`~genprior.training.config.TrainConfig`) and of the kind's own settings."""
+    from genprior.models.config import architecture_of
+    from genprior.training.config import TrainConfig
+
+    architecture = Generated("architecture", {kind: architecture_of(kind)}, defaults=_recipe_default)
+    training = Generated("training", {kind: TrainConfig}, defaults=_recipe_default)
     settings = Generated("model kind", {kind: MODEL_KINDS[kind].settings}, defaults=_recipe_default)
 
-    @with_options(settings)
+    @with_options(architecture, training, settings)
     def command(
-        data: Path = DataOpt, out: Path = OutOpt, latent_dim: int = LatentOpt, preset: str = PresetOpt,
-        width: int = WidthOpt, steps: int = StepsOpt, batch_size: int = BatchOpt, lr: float = LrOpt,
-        schedule: str = ScheduleOpt, seed: int = SeedOpt, max_seconds: float = SecondsOpt, resume: bool = ResumeOpt,
-        force: bool = ForceOpt, device: str = DeviceOpt, amp: bool = AmpOpt, amp_dtype: str = AmpDtypeOpt,
-        log_every: int = LogOpt, checkpoint_every: int = CkptOpt, sample_every: int = SampleOpt,
-        quiet: bool = QuietOpt, **options: Any,  # the kind's settings (genprior.cli.generated)
+        data: Path = DataOpt, out: Path = OutOpt, resume: bool = ResumeOpt, force: bool = ForceOpt,
+        quiet: bool = QuietOpt, **options: Any,  # generated (genprior.cli.generated)
     ) -> None:
-        _run(kind, data, out, _train_options(locals()), {"latent_dim": latent_dim, "preset": preset, "width": width,
-                                                          **settings.values(kind, options)})
+        _run(kind, data, out, {**training.values(kind, options), "resume": resume, "force": force, "quiet": quiet},
+             {**architecture.values(kind, options), **settings.values(kind, options)})
 
     command.__doc__ = f"Train {MODEL_KINDS[kind].summary}."
     return command
-
-
-_TRAIN_KEYS = ("steps", "batch_size", "lr", "schedule", "seed", "max_seconds", "device", "amp", "amp_dtype",
-               "log_every", "checkpoint_every", "sample_every")
-
-
-def _train_options(args: dict[str, Any]) -> dict[str, Any]:
-    """The TrainConfig flags (``None``: not given) plus resume / force / quiet."""
-    options = {k: args[k] for k in _TRAIN_KEYS}
-    options.update(resume=args["resume"], force=args["force"], quiet=args["quiet"])
-    return options
 
 
 for _kind in MODEL_KINDS:

@@ -19,12 +19,13 @@ from genprior.cli.problem_options import (
     MethodName,
     ProblemName,
     Split,
-    check_max_batch,
+    check_images,
     check_outputs,
     make_problem,
     method_params,
 )
 from genprior.errors import InputError
+from genprior.methods.batching import check_max_batch
 
 Criterion = Literal[CRITERIA]
 
@@ -58,9 +59,10 @@ def tune_command(
     import torch
 
     from genprior import __version__
-    from genprior.atomic import write_json_atomic
+    from genprior.atomic import new_outputs, write_json_atomic
     from genprior.choice.grids import default_grid, grid_points, parse_grid
     from genprior.data.io import load_images, parse_indices
+    from genprior.devices import resolve_device
     from genprior.distributed import process_group
     from genprior.experiments.tuning import plot_surface, run_tuning
     from genprior.methods import check_param_values, get_method
@@ -68,6 +70,7 @@ def tune_command(
     from genprior.validation import check_nonnegative
 
     check_outputs(out, figure, force, data, model)  # before any work
+    resolve_device(device)
     spec = get_method(method)
     check_nonnegative(noise, "--noise")
     params = method_params(method, options, seed=seed)
@@ -75,6 +78,7 @@ def tune_command(
     check_max_batch(max_batch, params.get("restarts"))
     generator = load_model(model) if model is not None else None  # none for a generative method: check_generator says so
     images = load_images(data, split)
+    check_images(images, data)
     tune_idx = parse_indices(tune_indices, images.shape[0])
     test_idx = parse_indices(test_indices, images.shape[0])
     if set(tune_idx) & set(test_idx):
@@ -108,9 +112,10 @@ def tune_command(
         )
     if not rank.is_main:
         return
-    write_json_atomic(out, result)
-    if figure is not None:
-        plot_surface(result, figure)
+    with new_outputs(out, figure, replace=force):  # a file that appeared meanwhile is not replaced
+        if figure is not None:  # first: a figure that cannot be written leaves no JSON behind
+            plot_surface(result, figure)
+        write_json_atomic(out, result)
     chosen = ", ".join(f"{k}={v:g}" for k, v in result["chosen"].items())
     t = result["test"]["psnr"]
     line = (f"{method} on {problem}, {criterion} choice {chosen} ({len(tune_idx)} tuning images): test PSNR "

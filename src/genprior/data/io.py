@@ -210,16 +210,27 @@ def parse_indices(spec: str, n: int) -> list[int]:
     return out
 
 
-_READ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, KeyError, NotImplementedError)
+READ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, KeyError, NotImplementedError)
 
 
 def _read(data, name: str, path) -> np.ndarray:
     """Read the array ``name`` of an open ``.npz``; a damaged member is a ``ValueError``."""
     try:
         return data[name]
-    except _READ_ERRORS as exc:
-        raise InputError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
-                         "the file is corrupt") from None
+    except READ_ERRORS as exc:
+        raise _unreadable(path, name, exc) from None
+
+
+def npy_header(fh) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape from the header of the ``.npy`` stream ``fh`` (at its start), reading no data.
+
+    Raises:
+        ValueError, OSError, EOFError: not an ``.npy`` header.
+    """
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return np.dtype(dtype), tuple(int(d) for d in shape)
 
 
 def _header(data, name: str, path) -> tuple[np.dtype, tuple[int, ...]]:
@@ -227,34 +238,47 @@ def _header(data, name: str, path) -> tuple[np.dtype, tuple[int, ...]]:
     try:
         member = f"{name}.npy" if f"{name}.npy" in data.zip.namelist() else name
         with data.zip.open(member) as fh:
-            version = np.lib.format.read_magic(fh)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read(fh)
-    except _READ_ERRORS as exc:
-        raise InputError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); "
-                         "the file is corrupt") from None
-    return np.dtype(dtype), tuple(int(d) for d in shape)
+            return npy_header(fh)
+    except READ_ERRORS as exc:
+        raise _unreadable(path, name, exc) from None
+
+
+def _unreadable(path, name: str, exc: BaseException) -> InputError:
+    reason = numpy_reason(exc)
+    if reason != str(exc):
+        return InputError(f"{path}: the {name!r} array cannot be read: {reason}")
+    return InputError(f"{path}: the {name!r} array cannot be read ({type(exc).__name__}: {exc}); the file is corrupt")
+
+
+def numpy_reason(exc: BaseException) -> str:
+    """Why numpy could not read a file, in words that never suggest unpickling (``allow_pickle``)."""
+    text = str(exc)
+    if "pickle" in text.lower() or "object arrays" in text.lower():
+        return ("it holds Python objects (pickled data), which genprior never loads because loading them can run "
+                "code; save plain numeric arrays")
+    return text
 
 
 class _open_npz:
-    """Context manager opening an ``.npz`` with errors that name the file."""
+    """Context manager opening an ``.npz`` (a regular file only) with errors that name the file."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
     def __enter__(self):
-        if not self.path.exists():
-            raise FileNotFoundError(f"data file not found: {self.path}")
+        from genprior.readfiles import open_input
+
+        self.fh = open_input(self.path, "data file")
         try:
-            self.data = np.load(self.path, allow_pickle=False)
-        except IsADirectoryError:
-            raise InputError(f"{self.path} is a directory, not an .npz data set") from None
-        except _READ_ERRORS as exc:
-            raise InputError(f"{self.path}: not a readable .npz data set ({exc})") from None
+            self.data = np.load(self.fh, allow_pickle=False)
+        except READ_ERRORS as exc:
+            self.fh.close()
+            raise InputError(f"{self.path}: not a readable .npz data set ({numpy_reason(exc)})") from None
         if not hasattr(self.data, "files"):
-            raise InputError(f"{self.path}: not an .npz data set (a single array)")
+            self.fh.close()
+            raise InputError(f"{self.path}: not an .npz data set (a single array); make data sets with `genprior data`")
         return self.data
 
     def __exit__(self, *exc) -> None:
         self.data.close()
+        self.fh.close()

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,25 +206,35 @@ def _idx_path(directory: Path, split: str, kind: str) -> Path:
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """An IDX file of unsigned bytes (optionally gzip'd) as a uint8 array of its stored shape."""
+    """An IDX file of unsigned bytes (optionally gzip'd) as a uint8 array of its stored shape.
+
+    The header is read first and the size it declares checked against the memory limit, so
+    neither a forged header nor a gzip bomb is decompressed beyond it.
+    """
+    from genprior.readfiles import open_input
+    from genprior.resources import check_memory
+
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read the IDX file ({exc})") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise InputError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise InputError(f"{path}: truncated IDX header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(shape)) if shape else 0
-    if len(raw) - header != size:
-        raise InputError(f"{path}: IDX header says {shape} ({size} bytes) but the file holds {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
+    with open_input(path, "IDX file") as raw_fh:
+        fh = gzip.GzipFile(fileobj=raw_fh, mode="rb") if path.suffix == ".gz" else raw_fh
+        try:
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
+                raise InputError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
+            dims = fh.read(4 * magic[3])
+            if len(dims) < 4 * magic[3]:
+                raise InputError(f"{path}: truncated IDX header")
+            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+            size = math.prod(shape) if shape else 0
+            check_memory(2.0 * size, f"the IDX file {path} ({list(shape)} bytes)", "check the file")
+            body = fh.read(size)
+            extra = len(fh.read(1))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: cannot read the IDX file ({exc})") from None
+    if len(body) != size or extra:
+        raise InputError(f"{path}: IDX header says {shape} ({size} bytes) but the file holds "
+                         f"{len(body) + extra}{' or more' if extra else ''}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape).copy()
 
 
 def load_idx(directory: str | os.PathLike) -> MnistData:

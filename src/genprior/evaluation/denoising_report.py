@@ -68,9 +68,9 @@ def denoiser_report(denoisers: dict[str, nn.Module], test: Tensor, out: Path, se
 
 def psnr_figure(reference: dict, models: dict[str, dict], path: str | os.PathLike) -> Path:
     """PSNR against sigma (log axis): each denoiser, TV and the noisy input."""
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     sigmas = [lv["sigma"] for lv in reference["levels"]]
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     for name, summary in models.items():
@@ -92,9 +92,9 @@ def psnr_figure(reference: dict, models: dict[str, dict], path: str | os.PathLik
 def examples_figure(clean: Tensor, reference: dict, models: dict[str, dict], path: str | os.PathLike) -> Path:
     """For every other level a block of rows: noisy, TV, each denoiser; the first row shows the clean images."""
     from genprior.evaluation.report_figures import _show
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     n = clean.shape[0]
     rows = [("clean", None, clean)]
     shown = list(reference)[::2]  # every other level: 0.025, 0.1, 0.4 of the default five

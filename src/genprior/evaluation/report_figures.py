@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from genprior.figures import _pyplot, save_figure
+from genprior.figures import pyplot, save_figure
 
 PRIOR_COLOUR, CODE_COLOUR = "tab:blue", "tab:orange"  # the paper's Figure 4 colours
 
@@ -27,7 +27,7 @@ def _show(ax, img: Tensor, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "gr
 def violins(values: dict[str, Tensor], path: str | os.PathLike, ylabel: str, title: str,
             hlines: tuple[float, ...] = (), log: bool = False) -> Path:
     """One violin per model with its median and range marked (the paper's Figure 1 style)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(values)
     fig, ax = plt.subplots(figsize=(1.2 + 1.4 * len(names), 3.2))
     data = [v.detach().cpu().double().reshape(-1).numpy() for v in values.values()]
@@ -50,7 +50,7 @@ def violins(values: dict[str, Tensor], path: str | os.PathLike, ylabel: str, tit
 def coverage_examples(truth: Tensor, reconstructions: dict[str, Tensor], psnrs: dict[str, Tensor],
                       path: str | os.PathLike, n: int = 8) -> Path:
     """Rows: truth, then for each model ``G(z*)`` (PSNR, data range 1) and the difference ``G(z*) - x``."""
-    plt = _pyplot()
+    plt = pyplot()
     n = min(n, truth.shape[0])
     rows = [("truth", None)] + [(m, kind) for m in reconstructions for kind in ("G(z*)", "diff")]
     fig, axes = plt.subplots(len(rows), n, figsize=(1.05 * n + 0.9, 1.05 * len(rows)), squeeze=False)
@@ -76,7 +76,7 @@ def coverage_examples(truth: Tensor, reconstructions: dict[str, Tensor], psnrs: 
 def off_distribution_examples(sets: dict[str, Tensor], fits: dict[str, dict[str, Tensor]],
                               path: str | os.PathLike, per_set: int = 2) -> Path:
     """Columns: ``per_set`` images of each off-distribution set; rows: the images, then each model's fit."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = [(s, k) for s in sets for k in range(min(per_set, sets[s].shape[0]))]
     rows = ["image", *fits]
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.05 * len(cols) + 0.9, 1.1 * len(rows)), squeeze=False)
@@ -95,7 +95,7 @@ def off_distribution_examples(sets: dict[str, Tensor], fits: dict[str, dict[str,
 def emd_bars(emd: dict[str, float], sliced: dict[str, float], path: str | os.PathLike,
              reference: float | None = None, n: int | None = None) -> Path:
     """Exact EMD and ``D * SW_2^2`` per model, with the test-vs-train EMD as a floor."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(emd)
     x = torch.arange(len(names)).numpy()
     fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(names), 3.0))
@@ -115,7 +115,7 @@ def emd_bars(emd: dict[str, float], sliced: dict[str, float], path: str | os.Pat
 def latent_projections(codes: dict[str, Tensor], prior: dict[str, Tensor], path: str | os.PathLike,
                        max_points: int = 2000) -> Path:
     """Rows: models; columns: random 2D projections of found codes (orange) and N(0, I) draws (blue)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(codes)
     k = codes[names[0]].shape[0]
     fig, axes = plt.subplots(len(names), k, figsize=(2.3 * k + 0.6, 2.3 * len(names)), squeeze=False)
@@ -141,7 +141,7 @@ def latent_projections(codes: dict[str, Tensor], prior: dict[str, Tensor], path:
 
 def far_from_prior_grid(images: dict[str, Tensor], radii: tuple[float, ...], path: str | os.PathLike) -> Path:
     """For each model, one row per radius ``r sqrt(d)`` of samples ``G(z)``."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(images)
     R, n = images[names[0]].shape[:2]
     fig, axes = plt.subplots(len(names) * R, n, figsize=(0.95 * n + 1.0, 0.95 * R * len(names)), squeeze=False)
@@ -158,7 +158,7 @@ def far_from_prior_grid(images: dict[str, Tensor], radii: tuple[float, ...], pat
 
 def interpolation_grids(grids: dict[str, Tensor], path: str | os.PathLike) -> Path:
     """One ``A x A`` grid per model, side by side; the three found codes are framed (the paper's Figure 6)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(grids)
     A = grids[names[0]].shape[0]
     fig, axes = plt.subplots(A, len(names) * (A + 1) - 1, figsize=(0.8 * (len(names) * (A + 1) - 1), 0.85 * A),
@@ -185,7 +185,7 @@ def interpolation_grids(grids: dict[str, Tensor], path: str | os.PathLike) -> Pa
 def memorisation_histograms(gen: dict[str, Tensor], test: Tensor, path: str | os.PathLike,
                             threshold: float | None = None) -> Path:
     """Histograms of nearest-training-image distances: generated samples (per model) against test images."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(gen)
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 0.4, 2.5), squeeze=False, sharey=True)
     t = test.double().numpy()
@@ -212,7 +212,7 @@ def digit_histograms(shares: dict[str, list[float]], reference: list[float], pat
                      n: int | None = None, confident: dict[str, float] | None = None) -> Path:
     """Share of samples classified as each digit, per model, beside the test set's and the uniform 1/10;
     ``confident`` (name or ``"test set"`` -> share with p >= 0.9) goes into the legend."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(shares)
     x = torch.arange(10).double().numpy()
     width = 0.8 / (len(names) + 1)

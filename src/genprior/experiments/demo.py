@@ -25,8 +25,8 @@ class DemoSettings:
     """Sizes and budgets of a demo run; :meth:`quick` is the CI smoke-test version."""
 
     n_train: int = 20_000
+    # a fixed number of steps (not a time budget), so the demo's numbers do not depend on the machine's load
     train_steps: int = 3000
-    train_seconds: float = 170.0
     batch_size: int = 32
     lr: float = 2e-3
     schedule: str = "cosine"
@@ -51,7 +51,7 @@ class DemoSettings:
     @classmethod
     def quick(cls) -> "DemoSettings":
         return cls(
-            n_train=3000, train_steps=400, train_seconds=20.0, n_tune=3, n_test=6,
+            n_train=3000, train_steps=400, n_tune=3, n_test=6,
             max_iter={"hard": 60, "relaxed": 60, "tikhonov": 100, "tv": 200},
             grids={
                 "tv": {"lam": [0.1, 0.05, 0.025]},
@@ -87,12 +87,11 @@ def _model(out: Path, train_images: torch.Tensor, s: DemoSettings, verbose: bool
                 return load_model(model_dir), training
         except (ValueError, FileNotFoundError):
             pass  # unreadable or foreign checkpoint: train a fresh one over it
-    _log(f"training the compact VAE (latent {s.latent_dim}) for up to {s.train_steps} steps "
-         f"or {s.train_seconds:.0f} s", verbose)
+    _log(f"training the compact VAE (latent {s.latent_dim}) for {s.train_steps} steps", verbose)
     torch.manual_seed(s.seed)
     model = VAE(ModelConfig(kind="vae", preset="compact", latent_dim=s.latent_dim, image_size=56, kl_weight=0.01))
     config = TrainConfig(steps=s.train_steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
-                         max_seconds=s.train_seconds, log_every=100, schedule=s.schedule)
+                         log_every=100, schedule=s.schedule)
     train(model, train_images, model_dir, config, data_info={"dataset": "shapes", "demo": s.model_key()},
           progress=verbose, force=True)  # replaces a stale or foreign checkpoint (checked above)
     return model, read_config(model_dir)["training"]
@@ -104,8 +103,9 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
     from genprior.atomic import write_json_atomic, write_text_atomic
     from genprior.choice.tuning import grid_search
     from genprior.data.shapes import shapes_dataset
-    from genprior.experiments.reconstruction import measure, reconstruct, record
+    from genprior.experiments.reconstruction import measure, record
     from genprior.figures import reconstruction_grid
+    from genprior.methods import solve
     from genprior.metrics import psnr
     from genprior.physics.tomography import Tomography
 
@@ -133,7 +133,7 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
         if method == "relaxed":
             options.update(x_init="generator", coordinates=s.relaxed_coordinates)
         tuned = grid_search(physics, y_tune, tune_x, method, s.grids[method], generator=generator, **options)
-        result = reconstruct(physics, y_eval, method, generator, **tuned["best"], **options)
+        result = solve(method, physics, y_eval, generator, **tuned["best"], **options)
         rec = record(result, eval_x, list(range(s.n_tune, s.n_tune + s.n_test)), method=method,
                      params=result.params, tuning=tuned)
         records[method], recons[method] = rec, result.x.detach()

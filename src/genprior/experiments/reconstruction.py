@@ -23,29 +23,37 @@ import torch
 from torch import Tensor, nn
 
 from genprior.distributed import Rank, gather
-from genprior.methods import get_method
-from genprior.methods.batching import concat_results, image_chunks
+from genprior.errors import InputError
+from genprior.methods import get_method, solve
+from genprior.methods.batching import PER_IMAGE_LISTS, concat_results, image_chunks
 from genprior.methods.inputs import materialise_inputs, slice_inputs, start_choices
-from genprior.metrics import nrmse, psnr, ssim, summary
+from genprior.methods.sizes import check_solve
+from genprior.metrics import check_scorable, nrmse, psnr, ssim, summary
 from genprior.physics.noise import gaussian_noise
 from genprior.resources import check_memory
 from genprior.solvers.result import Result
+from genprior.validation import check_nonnegative, check_seed
 
-# Result.params entries that hold one value per image: they go into the per-image records.
-PER_IMAGE_PARAMS = ("lam", "residual", "chosen_start")
 CHUNK = 32  # images solved together by run_reconstruction (fewer when max_batch says so)
 
 
 def measure(physics, x: Tensor, noise: float, seed: int) -> Tensor:
-    """Noisy measurements ``A x + noise * e`` with ``e ~ N(0, I)`` from ``seed``."""
+    """Noisy measurements ``A x + noise * e`` with ``e ~ N(0, I)`` from ``seed``.
+
+    Raises:
+        InputError: a seed outside ``[0, 2**63 - 1]``, or a noise level so large that the
+            measurements overflow their dtype.
+    """
+    check_seed(seed, "seed")
+    check_nonnegative(noise, "noise")
     with torch.no_grad():
-        return gaussian_noise(physics.A(x), noise, torch.Generator().manual_seed(seed))
-
-
-def reconstruct(physics, y: Tensor, method: str, generator: nn.Module | None = None, **params: Any) -> Result:
-    """Run the registered ``method`` on ``y`` (a generative one checks its generator:
-    :func:`genprior.methods.common.check_generator`)."""
-    return get_method(method).function(physics, y, generator=generator, **params)
+        clean = physics.A(x)
+        y = gaussian_noise(clean, noise, torch.Generator().manual_seed(seed))
+    if not bool(torch.isfinite(y).all()) and bool(torch.isfinite(clean).all()):
+        raise InputError(f"the noise level `noise={noise:g}` overflows the {str(y.dtype).replace('torch.', '')} "
+                         f"measurements (their largest finite value is {torch.finfo(y.dtype).max:.3g}); "
+                         "use a noise level comparable to the images' values (they lie in [0, 1])")
+    return y
 
 
 def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
@@ -58,7 +66,7 @@ def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list
     """One JSON-ready record per image: index, scores, iterations, final objective (and per-image params)."""
     scores = score(result.x, truth)
     final = result.final_objective
-    extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_PARAMS and isinstance(v, list)
+    extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_LISTS and isinstance(v, list)
              and len(v) == len(indices)}
     records = []
     for k, i in enumerate(indices):
@@ -98,7 +106,7 @@ def record(result: Result, truth: Tensor, indices: list[int], **info: Any) -> di
 
 def scalar_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` without the per-image lists (those live in the per-image records)."""
-    out = {k: v for k, v in params.items() if not (k in PER_IMAGE_PARAMS and isinstance(v, list))}
+    out = {k: v for k, v in params.items() if not (k in PER_IMAGE_LISTS and isinstance(v, list))}
     if isinstance(params.get("lam"), list) and params.get("lam_choice") == "discrepancy":
         out["lam"] = "auto"
     return out
@@ -139,20 +147,27 @@ def run_reconstruction(
         ``(summary, x)``: the merged record (same on every rank) and all reconstructions ``[N, ...]``.
     """
     from genprior.choice.discrepancy import discrepancy_per_image
+    from genprior.choice.grids import default_grid
 
     rank = rank or Rank()
     spec = get_method(method)
-    params = dict(params or {})
+    params = {**spec.problem_values(noise), **(params or {})}  # e.g. ddrm's noise level, unless given
     auto = params.get("lam") == "auto"
     if auto:
         params.pop("lam")
     N = truth.shape[0]
+    check_scorable(truth.shape, "the images")
     restarts = params.get("restarts", 1)
+    d = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
+    d = d if isinstance(d, int) else 0
     if isinstance(restarts, int) and not isinstance(restarts, bool):
         image_chunks(N, restarts, max_batch)  # one image's starts must fit one solve
-        d = getattr(generator, "latent_dim", 0) if spec.needs_generator else 0
         check_memory(4.0 * N * (restarts * d + 4 * truth[0].numel()),
                      f"the starting points of {N} images x {restarts} restarts", "use fewer images or restarts")
+        copies = (len(lam_grid) if lam_grid is not None else len(default_grid(method, int(truth.shape[-1]))["lam"])
+                  ) if auto else 1
+        check_solve(method, params, min(N, chunk, max(1, max_batch // restarts)), int(truth[0].numel()), d,
+                    copies=copies, max_batch=max_batch)
     y = measure(physics, truth, noise, seed)
     starts = start_choices(method, params)
     params = materialise_inputs(method, physics, y, generator, params)
@@ -171,7 +186,7 @@ def run_reconstruction(
                 results.append(discrepancy_per_image(physics, y[c], method, noise, lam_grid, generator,
                                                      max_batch=max_batch, **inputs))
             else:
-                results.append(reconstruct(physics, y[c], method, generator, **inputs))
+                results.append(solve(method, physics, y[c], generator, **inputs))
         result = concat_results(results)
         part = (per_image_records(result, truth[list(rows)], [indices[r] for r in rows]), result.seconds,
                 result.x.detach().cpu(), scalar_params(result.params))

@@ -46,8 +46,10 @@ def run_tuning(
         "test": reconstruct-style record}`` and, for the discrepancy criterion when its
         choice differs from PSNR tuning's, ``"comparison"`` (both choices on the test set).
     """
+    from genprior.methods import get_method
+
     rank = rank or Rank()
-    params = dict(params or {})
+    params = {**get_method(method).problem_values(noise), **(params or {})}  # e.g. ddrm's noise level
     check_criterion(criterion, grid, True, noise)
     started = time.perf_counter()
     n = tune_truth.shape[0]
@@ -93,9 +95,9 @@ def plot_surface(result: dict[str, Any], path: str | os.PathLike) -> None:
     other parameter value, with the noise norm ``sigma sqrt(m)`` (the paper's Figure 7 line)
     and the chosen point marked.  Grid points where some solve did not converge (iteration
     cap or failed line search) are circled in red, and the title gives the number of converged solves."""
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import ticker
 
     table = result["tuning"]["table"]

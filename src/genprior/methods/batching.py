@@ -19,10 +19,14 @@ from genprior.solvers.result import Result
 PER_IMAGE_LISTS = ("lam", "residual", "chosen_start")  # Result.params entries with one value per image
 
 
-def check_max_batch(max_batch: int) -> int:
-    """Raise ``ValueError`` unless ``max_batch`` is an integer >= 1."""
+def check_max_batch(max_batch: int, restarts: int | None = None) -> int:
+    """Raise :class:`InputError` unless ``max_batch`` is an integer >= 1 and at least ``restarts``
+    (the starts of one image are solved together)."""
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
         raise InputError(f"max_batch must be an integer >= 1, got {max_batch!r}")
+    if restarts is not None and restarts > max_batch:
+        raise InputError(f"`restarts={restarts}` exceeds `max_batch={max_batch}`: the starts of one image are solved "
+                         "together; use fewer restarts or raise max_batch (memory grows with it)")
     return max_batch
 
 
@@ -49,12 +53,16 @@ def concat_results(parts: list[Result]) -> Result:
     """Stack results of consecutive image chunks into one (histories padded with NaN to the longest)."""
     if len(parts) == 1:
         return parts[0]
-    rows = max(p.objective.shape[0] for p in parts)
-    hist = torch.full((rows, sum(len(p) for p in parts)), float("nan"), dtype=parts[0].objective.dtype)
-    col = 0
-    for p in parts:
-        hist[: p.objective.shape[0], col : col + len(p)] = p.objective
-        col += len(p)
+
+    def joined(name: str) -> torch.Tensor:
+        rows = max(p.history[name].shape[0] for p in parts if name in p.history)
+        hist = torch.full((rows, sum(len(p) for p in parts)), float("nan"), dtype=torch.float64)
+        col = 0
+        for p in parts:
+            if name in p.history:
+                hist[: p.history[name].shape[0], col : col + len(p)] = p.history[name]
+            col += len(p)
+        return hist
 
     def cat(name: str):
         values = [getattr(p, name) for p in parts]
@@ -64,8 +72,11 @@ def concat_results(parts: list[Result]) -> Result:
     for key in PER_IMAGE_LISTS:
         if all(isinstance(p.params.get(key), list) and len(p.params[key]) == len(p) for p in parts):
             params[key] = [v for p in parts for v in p.params[key]]
-    return Result(x=cat("x"), z=cat("z"), u=cat("u"), iterations=cat("iterations"), objective=hist,
-                  converged=cat("converged"), seconds=sum(p.seconds for p in parts), params=params)
+    names = dict.fromkeys(name for p in parts for name in p.history)
+    ended = [e for p in parts for e in p.ended] if all(p.ended is not None for p in parts) else None
+    return Result(x=cat("x"), z=cat("z"), u=cat("u"), iterations=cat("iterations"),
+                  history={name: joined(name) for name in names}, converged=cat("converged"),
+                  seconds=sum(p.seconds for p in parts), params=params, ended=ended)
 
 
 __all__ = ["PER_IMAGE_LISTS", "check_max_batch", "concat_results", "image_chunks"]

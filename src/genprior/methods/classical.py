@@ -1,15 +1,18 @@
 """Baselines that use no generator: Tikhonov and total-variation regularisation.
 
-    Tikhonov:  min_x ||A x - y||^2 + lam ||x||^2        (Algorithm 1 on x, as the paper)
-    TV:        min_x ||A x - y||^2 + lam TV(x)          (PDHG / Chambolle-Pock)
+    Tikhonov:  min_x d(A x, y) + lam ||x||^2        (Algorithm 1 on x, as the paper)
+    TV:        min_x d(A x, y) + lam TV(x)          (PDHG / Chambolle-Pock)
+
+with the data term ``d(A x, y) = ||A x - y||^2`` by default (any
+:class:`~genprior.physics.fidelity.DataFidelity`; TV needs the prox of its conjugate).
 
 Both run until each image converges (:mod:`genprior.solvers.backtracking`,
 :mod:`genprior.solvers.pdhg`), not for a fixed number of iterations.
 
-For TV, PDHG runs on ``K = [A; D]`` with ``F(v, w) = ||v - y||^2 + lam ||w||_{2,1}`` and
+For TV, PDHG runs on ``K = [A; D]`` with ``F(v, w) = d(v, y) + lam ||w||_{2,1}`` and
 ``G = 0``, steps ``tau = sigma = 1 / (1.1 ||K||)`` as in the authors' code; the dual
-proxes are ``prox_{s F1*}(p) = (p - s y) / (1 + s / 2)`` and the projection of each
-pixel's dual gradient vector onto the ball of radius ``lam``.
+proxes are the fidelity's ``prox_{s d*}`` (``(p - s y) / (1 + s / 2)`` for the squared L2)
+and the projection of each pixel's dual gradient vector onto the ball of radius ``lam``.
 """
 
 from __future__ import annotations
@@ -19,20 +22,15 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from genprior.methods.common import (
-    check_measurements,
-    data_fit,
-    image_shape,
-    initial_image,
-    param_record,
-    per_image,
-    sq_norm,
-)
-from genprior.methods.parameters import LAM_HELP, MethodParams
+from genprior.batched import sq_norm
+from genprior.methods.common import check_measurements, image_shape, initial_image, per_image
+from genprior.methods.parameters import LAM_HELP, IterativeParams, record_of
 from genprior.params import param
+from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.finite_differences import FiniteDifferences, project_l2_ball, tv_norm
 from genprior.physics.operator import LinearPhysics, Stack
 from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.solvers.loop import Callback
 from genprior.solvers.pdhg import PDHGProblem, pdhg
 from genprior.solvers.result import Result
 
@@ -41,7 +39,7 @@ _X_INIT_HELP = "start of x: zero or random (N(0, 1) pixels), or an image tensor"
 
 
 @dataclass(frozen=True)
-class TikhonovParams(MethodParams):
+class TikhonovParams(IterativeParams):
     """Parameters of :func:`tikhonov`."""
 
     lam: float | Tensor = param(0.2, LAM_HELP, minimum=0, grid=(10.0, {0.25: 1e-5, 0.5: 1e-3}))
@@ -49,7 +47,7 @@ class TikhonovParams(MethodParams):
 
 
 @dataclass(frozen=True)
-class TVParams(MethodParams):
+class TVParams(IterativeParams):
     """Parameters of :func:`tv`; ``tol`` bounds the relative change of the primal and dual
     iterates (:func:`genprior.solvers.pdhg.pdhg`; 0 runs ``max_iter`` iterations)."""
 
@@ -61,65 +59,66 @@ class TVParams(MethodParams):
     record_every: int = param(10, "the objective history is recorded every this many iterations", minimum=1)
 
 
-def tikhonov(physics: LinearPhysics, y: Tensor, generator=None, **params) -> Result:
-    """Minimise ``||A x - y||^2 + lam ||x||^2`` by gradient descent with backtracking.
+def tikhonov(physics: LinearPhysics, y: Tensor, generator=None, *, fidelity: DataFidelity | None = None,
+             callback: Callback | None = None, **params) -> Result:
+    """Minimise ``d(A x, y) + lam ||x||^2`` (``d(u, y) = ||u - y||^2`` by default) by gradient descent with backtracking.
 
     ``generator`` is accepted and ignored so every method shares one signature;
+    ``fidelity`` and ``callback`` are as for :func:`genprior.methods.hard.hard`;
     ``**params`` are the fields of :class:`TikhonovParams`.
     """
     p = TikhonovParams.create(params, "method 'tikhonov'")
-    check_measurements(physics, y)
+    data = default_fidelity(fidelity)
+    check_measurements(physics, y, data)
     lam_t = per_image(p.lam, y.shape[0], "lam", y)
     start = time.perf_counter()
     x0 = initial_image(physics, y, p.x_init, p.seed, X_INITS)
 
     def make_partial(block, state, idx):
         y_idx, lam_idx = y[idx], lam_t[idx]
-        return lambda x, rows: data_fit(physics, x, y_idx[rows]) + lam_idx[rows] * sq_norm(x)
+        return lambda x, rows: data(physics, x, y_idx[rows]) + lam_idx[rows] * sq_norm(x)
 
-    out = block_backtracking(make_partial, [Block("x", x0)], max_iter=p.max_iter, tol=p.tol)
-    return Result(
-        x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
-        converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(p.lam), "x_init": p.x_init if isinstance(p.x_init, str) else "tensor",
-                "seed": p.seed, "max_iter": p.max_iter},
-    ).require_finite("tikhonov")
+    out = block_backtracking(make_partial, [Block("x", x0)], max_iter=p.max_iter, tol=p.tol, callback=callback)
+    return Result.of(out, out.variables["x"], params={**record_of(p), "fidelity": data.record()},
+                     seconds=time.perf_counter() - start).require_finite("tikhonov")
 
 
-def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor) -> PDHGProblem:
-    """The PDHG splitting of ``||A x - y||^2 + lam TV(x)`` (``G = 0``), ``lam`` of shape ``[B]``."""
+def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor, fidelity: DataFidelity | None = None) -> PDHGProblem:
+    """The PDHG splitting of ``d(A x, y) + lam TV(x)`` (``G = 0``), ``lam`` of shape ``[B]``."""
     radius = lam.reshape(-1, 1, 1, 1, 1)  # broadcasts against the dual gradient [B, C, 2, H, W]
+    data = default_fidelity(fidelity)
 
     def prox_dual(p, s, idx):
         p_data, p_grad = p
-        return (p_data - s * y[idx]) / (1.0 + s / 2.0), project_l2_ball(p_grad, radius[idx])
+        return data.prox_conjugate(p_data, y[idx], s), project_l2_ball(p_grad, radius[idx])
 
     return PDHGProblem(
         K=Stack(physics, FiniteDifferences(image_shape(physics, y))),
         prox_dual=prox_dual,
         prox_primal=None,
-        objective=lambda x, idx: data_fit(physics, x, y[idx]) + lam[idx] * tv_norm(x),
+        objective=lambda x, idx: data(physics, x, y[idx]) + lam[idx] * tv_norm(x),
     )
 
 
-def tv(physics: LinearPhysics, y: Tensor, generator=None, **params) -> Result:
-    """Minimise ``||A x - y||^2 + lam TV(x)`` (isotropic TV) by PDHG until each image converges.
+def tv(physics: LinearPhysics, y: Tensor, generator=None, *, fidelity: DataFidelity | None = None,
+       callback: Callback | None = None, **params) -> Result:
+    """Minimise ``d(A x, y) + lam TV(x)`` (isotropic TV; ``d(u, y) = ||u - y||^2`` by default) by PDHG until each
+    image converges.
 
     ``generator`` is accepted and ignored so every method shares one signature;
+    ``fidelity`` and ``callback`` are as for :func:`genprior.methods.hard.hard`;
     ``**params`` are the fields of :class:`TVParams` (``max_iter``: PDHG iterations at
     most; the authors ran a fixed 1000).
     """
     p = TVParams.create(params, "method 'tv'")
-    check_measurements(physics, y)
+    data = default_fidelity(fidelity)
+    check_measurements(physics, y, data)
     lam_t = per_image(p.lam, y.shape[0], "lam", y)
     start = time.perf_counter()
     x0 = initial_image(physics, y, p.x_init, p.seed, X_INITS)
-    problem = tv_problem(physics, y, lam_t)
+    problem = tv_problem(physics, y, lam_t, data)
     step = 1.0 / (1.1 * problem.K.norm(x0))
-    out = pdhg(problem, x0, tau=step, sigma=step, max_iter=p.max_iter, tol=p.tol, record_every=p.record_every)
-    return Result(
-        x=out.variables["x"], z=None, u=None, iterations=out.iterations, objective=out.objective,
-        converged=out.converged, seconds=time.perf_counter() - start,
-        params={"lam": param_record(p.lam), "max_iter": p.max_iter, "tol": p.tol,
-                "x_init": p.x_init if isinstance(p.x_init, str) else "tensor", "step": step},
-    ).require_finite("tv")
+    out = pdhg(problem, x0, tau=step, sigma=step, max_iter=p.max_iter, tol=p.tol, record_every=p.record_every,
+               callback=callback)
+    return Result.of(out, out.variables["x"], params={**record_of(p), "fidelity": data.record(), "step": step},
+                     seconds=time.perf_counter() - start).require_finite("tv")

@@ -1,4 +1,4 @@
-"""Pieces every reconstruction method shares: input checks, data fit, initialisation."""
+"""Pieces every reconstruction method shares: input checks, per-image parameters, initialisation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from genprior.batched import sq_norm
 from genprior.errors import InputError
+from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.operator import LinearPhysics, check_physics
 from genprior.validation import check_batch_shape, check_choice, check_finite
 
@@ -39,15 +41,16 @@ def param_record(value: float | Tensor) -> float | list[float]:
     return float(value)
 
 
-def check_measurements(physics: LinearPhysics, y: Tensor) -> Tensor:
-    """Validate the operator and the data ``y`` (shape against ``physics.out_shape``, NaN/Inf)."""
+def check_measurements(physics: LinearPhysics, y: Tensor, fidelity: DataFidelity | None = None) -> Tensor:
+    """Validate the operator and the data ``y`` (shape against ``physics.out_shape``, NaN/Inf, and what
+    the data fidelity requires of its data, e.g. counts >= 0)."""
     check_physics(physics)
     if not isinstance(y, Tensor):
         raise TypeError(f"measurements must be a torch.Tensor, got {type(y).__name__}")
     out_shape = getattr(physics, "out_shape", None)
     if out_shape is not None:
         check_batch_shape(y, out_shape, "measurements y")
-    return check_finite(y, "measurements y")
+    return default_fidelity(fidelity).check(check_finite(y, "measurements y"))
 
 
 def placement(module: nn.Module, like: Tensor) -> tuple[torch.device, torch.dtype]:
@@ -128,29 +131,6 @@ def frozen(module: nn.Module | None, channels_last: bool = True) -> Iterator[Non
         module.train(was_training)
 
 
-def data_fit(physics: LinearPhysics, x: Tensor, y: Tensor) -> Tensor:
-    """``||A x - y||^2`` per image, shape ``[B]``, summed in float64 (see :func:`sq_norm`)."""
-    return sq_norm(physics.A(x) - y)
-
-
-def sq_norm(t: Tensor) -> Tensor:
-    """``||t||^2`` per image, shape ``[B]``, summed in float64.
-
-    Objectives are sums of ~10^4 squares; summed in float32 they carry relative rounding
-    errors near 1e-6, the size of the decrease one iteration makes near a minimum.  The
-    line search's sufficient-decrease test then fails on rounding noise, the step size
-    collapses and the solver stalls short of the minimum: on Shapes tomography
-    (lam 1.6) Algorithm 2 stalled 0.5% above the minimum (4.8 dB lower PSNR).  Squares
-    summed in float64 (the entries stay float32, gradients flow back in float32) reach
-    the minimum that a float64 solve reaches, within 1e-4 relative.
-    """
-    return t.reshape(t.shape[0], -1).double().pow(2).sum(1)
-
-
-def _sq_norm_same_dtype(t: Tensor) -> Tensor:
-    return t.reshape(t.shape[0], -1).pow(2).sum(1)
-
-
 @torch.no_grad()
 def simple_reconstruction(physics: LinearPhysics, y: Tensor, n_iter: int = 20) -> Tensor:
     """A quick regularised least-squares image: ``n_iter`` conjugate-gradient steps on
@@ -162,14 +142,14 @@ def simple_reconstruction(physics: LinearPhysics, y: Tensor, n_iter: int = 20) -
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
-    rs = _sq_norm_same_dtype(r)
+    rs = sq_norm(r, dtype=None)
     for _ in range(n_iter):
         Ap = physics.A_adjoint(physics.A(p))
         denom = (p * Ap).reshape(p.shape[0], -1).sum(1).clamp_min(1e-30)
         alpha = (rs / denom).reshape(-1, *([1] * (b.dim() - 1)))
         x = x + alpha * p
         r = r - alpha * Ap
-        rs_new = _sq_norm_same_dtype(r)
+        rs_new = sq_norm(r, dtype=None)
         beta = (rs_new / rs.clamp_min(1e-30)).reshape(-1, *([1] * (b.dim() - 1)))
         p = r + beta * p
         rs = rs_new
@@ -217,7 +197,11 @@ def initial_image(physics: LinearPhysics, y: Tensor, x_init: str | Tensor, seed:
     """
     shape = image_shape(physics, y)
     if isinstance(x_init, Tensor):
-        return check_batch_shape(x_init, shape, f"initial {name}").to(y.device, y.dtype)
+        check_batch_shape(x_init, shape, f"initial {name}")
+        if x_init.shape[0] != y.shape[0]:
+            raise InputError(f"the initial {name} holds {x_init.shape[0]} images but y holds {y.shape[0]}: give one "
+                             f"starting image per image, shape [{y.shape[0]}, {', '.join(map(str, shape))}]")
+        return x_init.to(y.device, y.dtype)
     check_choice(x_init, choices, f"{name} initialisation")
     if x_init == "random":
         return random_image(shape, y.shape[0], seed + IMAGE_STREAM, y)

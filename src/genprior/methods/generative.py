@@ -37,14 +37,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genprior.batched import rows_like, sq_norm
 from genprior.errors import InputError
-from genprior.methods.common import check_generator, check_measurements, data_fit, frozen, sq_norm
+from genprior.methods.common import check_generator, check_measurements, frozen
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.parameters import GenerativeParams
 from genprior.methods.restarts import initial_codes, keep_best, repeat_batch
+from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.finite_differences import tv_norm
 from genprior.physics.operator import LinearPhysics
-from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, SolveState, block_backtracking
+from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
+from genprior.solvers.loop import SolveState
 from genprior.solvers.result import Result
 from genprior.solvers.tv_prox import WarmTVProx
 from genprior.validation import check_choice
@@ -55,10 +58,6 @@ COORDINATES = ("x", "u")
 def soft_threshold(v: Tensor, t: Tensor) -> Tensor:
     """``prox_{t ||.||_1}(v) = sign(v) max(|v| - t, 0)`` with ``t`` broadcasting against ``v``."""
     return torch.sign(v) * torch.clamp(v.abs() - t, min=0.0)
-
-
-def _rows(t: Tensor, like: Tensor) -> Tensor:
-    return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
 # The u block of each non-smooth F: (lam [B], u0, x_steps, tv_prox_iter) -> Block with F's prox and penalty.
@@ -85,7 +84,7 @@ class Deviation:
 
 def _l1_block(lam: Tensor, u0: Tensor, steps: int, _tv_iter: int) -> Block:
     return Block("u", u0, steps=steps, indexed=True,
-                 prox=lambda v, step, index: soft_threshold(v, step * _rows(lam[index], v)),
+                 prox=lambda v, step, index: soft_threshold(v, step * rows_like(lam[index], v)),
                  penalty=lambda u, index: lam[index] * u.reshape(u.shape[0], -1).abs().sum(1))
 
 
@@ -96,7 +95,7 @@ def _tv_block(lam: Tensor, u0: Tensor, steps: int, tv_iter: int) -> Block:
 
 DEVIATION_TERMS: dict[str, Deviation] = {
     "exact": Deviation("exact", exact=True),
-    "l2": Deviation("l2", smooth=sq_norm),
+    "l2": Deviation("l2", smooth=sq_norm),  # float64 sums, as every objective's
     "l1": Deviation("l1", u_block=_l1_block),
     "tv": Deviation("tv", u_block=_tv_block),
 }
@@ -118,6 +117,7 @@ def solve_generative(
     tv_prox_iter: int = 50,
     max_iter: int = 1000,
     tol: float = OBJECTIVE_TOL,
+    fidelity: DataFidelity | None = None,
     **solver_options: Any,
 ) -> tuple[Tensor, Tensor, Tensor | None, SolveState]:
     """Minimise one member of the family for a batch (the generator must be frozen).
@@ -134,7 +134,8 @@ def solve_generative(
         coordinates: ``"x"`` or ``"u"`` for ``l2``; ``l1``/``tv`` always use ``u``.
         x_steps: steps of the ``x``/``u`` block per outer iteration.
         tv_prox_iter: inner FGP iterations of the TV prox (``tv`` only).
-        max_iter, tol, **solver_options: passed to :func:`block_backtracking`.
+        fidelity: the data term ``d(A x, y)`` (default :class:`~genprior.physics.fidelity.SquaredL2`).
+        max_iter, tol, **solver_options: passed to :func:`block_backtracking` (``callback`` among them).
 
     Returns:
         ``(x, z, u, state)`` with ``u = x - G(z)`` for ``l1``/``tv`` (else ``None``).
@@ -147,9 +148,10 @@ def solve_generative(
     if prior.project is not None:
         z0 = prior.project(z0)
     z_prox = prior.prox if prior.project is not None else None
+    data = default_fidelity(fidelity)
 
     def latent(z: Tensor, gz: Tensor, w: Tensor) -> Tensor:
-        return w * prior.smooth(z, gz) if prior.smooth is not None else torch.zeros_like(w)
+        return w * prior.value(z, gz)
 
     if term.exact:
         def make_partial(block, state, idx):
@@ -157,7 +159,7 @@ def solve_generative(
 
             def phi(z, rows):
                 gz = generator(z)
-                return data_fit(physics, gz, y_i[rows]) + latent(z, gz, w_i[rows])
+                return data(physics, gz, y_i[rows]) + latent(z, gz, w_i[rows])
             return phi
 
         out = block_backtracking(make_partial, [Block("z", z0, prox=z_prox)], max_iter=max_iter, tol=tol,
@@ -173,7 +175,7 @@ def solve_generative(
             y_i, lam_i, w_i = y[idx], lam[idx], latent_weight[idx]
             with torch.no_grad():
                 if block == "z":
-                    x, fit = state["x"], data_fit(physics, state["x"], y_i)
+                    x, fit = state["x"], data(physics, state["x"], y_i)
 
                     def phi(z, rows):
                         gz = generator(z)
@@ -181,7 +183,7 @@ def solve_generative(
                     return phi
                 gz = generator(state["z"])
                 pen = latent(state["z"], gz, w_i)
-            return lambda x, rows: data_fit(physics, x, y_i[rows]) + lam_i[rows] * term.smooth(x - gz[rows]) + pen[rows]
+            return lambda x, rows: data(physics, x, y_i[rows]) + lam_i[rows] * term.smooth(x - gz[rows]) + pen[rows]
 
         blocks = [Block("z", z0, prox=z_prox), Block("x", dev0, steps=x_steps)]
         out = block_backtracking(make_partial, blocks, max_iter=max_iter, tol=tol, **solver_options)
@@ -199,13 +201,13 @@ def solve_generative(
 
                 def phi(z, rows):
                     gz = generator(z)
-                    return data_fit(physics, gz + u[rows], y_i[rows]) + dev[rows] + latent(z, gz, w_i[rows])
+                    return data(physics, gz + u[rows], y_i[rows]) + dev[rows] + latent(z, gz, w_i[rows])
                 return phi
             gz = generator(state["z"])
             pen = latent(state["z"], gz, w_i)
         if smooth_u:
-            return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + lam_i[rows] * term.smooth(u) + pen[rows]
-        return lambda u, rows: data_fit(physics, gz[rows] + u, y_i[rows]) + pen[rows]
+            return lambda u, rows: data(physics, gz[rows] + u, y_i[rows]) + lam_i[rows] * term.smooth(u) + pen[rows]
+        return lambda u, rows: data(physics, gz[rows] + u, y_i[rows]) + pen[rows]
 
     u_block = Block("u", dev0, steps=x_steps) if smooth_u else term.u_block(lam, dev0, x_steps, tv_prox_iter)
     out = block_backtracking(make_partial, [Block("z", z0, prox=z_prox), u_block], max_iter=max_iter, tol=tol,
@@ -229,6 +231,7 @@ def run_generative(
     starts: GenerativeParams,
     batch_values: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    fidelity: DataFidelity | None = None,
 ) -> Result:
     """The shared driver of the generative methods.
 
@@ -243,9 +246,10 @@ def run_generative(
         starts: the method's parameters; their ``init``, ``seed`` and ``restarts`` make the
             starting codes (:func:`~genprior.methods.restarts.initial_codes`).
         batch_values: keyword arguments of ``solve``; tensors with ``B`` rows are repeated.
-        params: the record stored in ``Result.params``.
+        params: the record stored in ``Result.params`` (the method's parameters, :func:`record_of`).
+        fidelity: the data term, checked against ``y`` here (``solve`` uses it).
     """
-    check_measurements(physics, y)
+    check_measurements(physics, y, fidelity)
     init, seed = starts.init, starts.seed
     start = time.perf_counter()
     B = y.shape[0]
@@ -256,9 +260,7 @@ def run_generative(
         values = {k: repeat_batch(v, K, B) for k, v in (batch_values or {}).items()}
         x, z, u, out = solve(repeat_batch(y, K, B), codes.reshape(K * B, -1), **values)
     record = dict(params or {})
-    record.update(init=init if isinstance(init, str) else "tensor", seed=seed, restarts=K)
-    result = Result(x=x, z=z, u=u, iterations=out.iterations, objective=out.objective, converged=out.converged,
-                    seconds=0.0, params=record)
-    result = keep_best(result, K, B).require_finite(method)
+    record.update(restarts=K, fidelity=default_fidelity(fidelity).record())
+    result = keep_best(Result.of(out, x, z, u, record), K, B).require_finite(method)
     result.seconds = time.perf_counter() - start
     return result

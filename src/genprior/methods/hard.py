@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from genprior.methods.common import param_record, per_image
+from genprior.methods.common import per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
-from genprior.methods.parameters import LAM_HELP, GenerativeParams
+from genprior.methods.parameters import LAM_HELP, GenerativeParams, record_of
 from genprior.params import param
+from genprior.physics.fidelity import DataFidelity
 from genprior.physics.operator import LinearPhysics
+from genprior.solvers.loop import Callback
 from genprior.solvers.result import Result
 
 
@@ -31,13 +33,17 @@ class HardParams(GenerativeParams):
     lam: float | Tensor = param(0.01, LAM_HELP, minimum=0, grid=(1.0, {0.25: 1e-5, 0.5: 1e-4}))
 
 
-def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
-    """Reconstruct ``x = G(z*)`` with ``z* = argmin ||A G(z) - y||^2 + lam R_Z(z)``.
+def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
+         fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
+    """Reconstruct ``x = G(z*)`` with ``z* = argmin d(A G(z), y) + lam R_Z(z)`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
         physics: the forward operator (``A`` / ``A_adjoint``).
         y: measurements ``[B, *out_shape]``.
         generator: ``G: [B, d] -> [B, 1, H, W]`` with ``latent_dim``.
+        fidelity: the data term (default :class:`~genprior.physics.fidelity.SquaredL2`).
+        callback: called after every iteration (:func:`genprior.solvers.loop.iterate`; its
+            indices count the ``restarts x B`` problems solved together).
         **params: the fields of :class:`HardParams` (``lam``, ``latent_prior``, ``init``,
             ``restarts``, ``seed``, ``max_iter``, ``tol``).
     """
@@ -47,7 +53,6 @@ def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, 
     def solve(y_b, z0, lam_b):
         prior = make_latent_prior(p.latent_prior, generator)
         return solve_generative(physics, y_b, generator, z0, "exact", lam_b, lam_b, prior, max_iter=p.max_iter,
-                                tol=p.tol)
+                                tol=p.tol, fidelity=fidelity, callback=callback)
 
-    return run_generative("hard", physics, y, generator, solve, p, {"lam_b": lam_t},
-                          {"lam": param_record(p.lam), "latent_prior": p.latent_prior, "max_iter": p.max_iter})
+    return run_generative("hard", physics, y, generator, solve, p, {"lam_b": lam_t}, record_of(p), fidelity)

@@ -42,13 +42,11 @@ class LatentPrior:
         smooth: ``smooth(z, gz) -> [b]`` the unweighted smooth value (``gz = G(z)``),
             or ``None`` for a set constraint.
         project: the projection onto the set for a constraint, else ``None``.
-        needs_image: whether ``smooth`` uses ``G(z)``.
     """
 
     name: str
     smooth: Callable[[Tensor, Tensor], Tensor] | None = None
     project: Callable[[Tensor], Tensor] | None = None
-    needs_image: bool = False
 
     def value(self, z: Tensor, gz: Tensor | None = None) -> Tensor:
         """The unweighted ``R_Z(z)`` per image (0 for a constraint: points are kept feasible)."""
@@ -97,7 +95,7 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
     if name == "sphere":
         return LatentPrior("sphere", project=_sphere)
     if name == "tv":
-        return LatentPrior("tv", smooth=lambda z, gz: tv_norm(gz, eps=tv_smoothing), needs_image=True)
+        return LatentPrior("tv", smooth=lambda z, gz: tv_norm(gz, eps=tv_smoothing))
     critic = getattr(generator, "critic", None)
     if not callable(critic):
         kind = type(generator).__name__ if generator is not None else "None"
@@ -105,4 +103,4 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
             f"latent prior 'critic' uses the GAN critic D: R_Z(z) = -D(G(z)); the model {kind} has no critic() "
             "(train a WGAN-GP, or choose l2, box, sphere or tv)"
         )
-    return LatentPrior("critic", smooth=lambda z, gz: -critic(gz).reshape(-1), needs_image=True)
+    return LatentPrior("critic", smooth=lambda z, gz: -critic(gz).reshape(-1))

@@ -1,6 +1,6 @@
 """Projected gradient descent onto the range of the generator (equation (8); Shah and Hegde 2018).
 
-    w_{t+1} = x_t - eta A^T (A x_t - y)
+    w_{t+1} = x_t - (eta / 2) grad d(A x_t, y)      (= x_t - eta A^T (A x_t - y) for d(u, y) = ||u - y||^2)
     z_{t+1} = argmin_z ||w_{t+1} - G(z)||^2 + eta lam R_Z(z)
     x_{t+1} = G(z_{t+1})
 
@@ -30,13 +30,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import data_fit, param_record, per_image, sq_norm
+from genprior.batched import sq_norm
+from genprior.methods.common import per_image
 from genprior.methods.generative import run_generative
 from genprior.methods.latent_priors import make_latent_prior
-from genprior.methods.parameters import LAM_HELP, GenerativeParams
+from genprior.methods.parameters import LAM_HELP, GenerativeParams, record_of
 from genprior.params import param
+from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.operator import LinearPhysics
 from genprior.solvers.backtracking import Block, block_backtracking
+from genprior.solvers.loop import Callback
 from genprior.solvers.projected_gradient import projected_gradient
 from genprior.solvers.result import Result
 
@@ -51,16 +54,19 @@ class PGDParams(GenerativeParams):
     tol: float = param(1e-5, "per-image stop on ||x+ - x|| / ||x||", minimum=0)
 
 
-def pgd(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
+def pgd(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
+        fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
     """Projected gradient descent ``x <- G(argmin_z ||x - eta A^T(Ax - y) - G(z)||^2 + eta lam R_Z(z))``.
 
     Args:
-        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`
+            (the gradient step is ``(eta / 2) grad d(A x, y)`` for another data term).
         **params: the fields of :class:`PGDParams` (``max_iter``: outer iterations at most).
     """
     p = PGDParams.create(params, "method 'pgd'")
     lam, latent_prior, eta, inner_iter = p.lam, p.latent_prior, p.eta, p.inner_iter
     lam_t = per_image(lam, y.shape[0], "lam", y)
+    data = default_fidelity(fidelity)
 
     def solve(y_b, z0, lam_b):
         prior = make_latent_prior(latent_prior, generator)
@@ -70,10 +76,10 @@ def pgd(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *
         lips = torch.ones(z0.shape[0], dtype=torch.float64, device=z0.device)
 
         def latent(z, gz, w):
-            return w * prior.smooth(z, gz) if prior.smooth is not None else torch.zeros_like(w)
+            return w * prior.value(z, gz)
 
         def gradient_step(x, idx):
-            return x - eta * physics.A_adjoint(physics.A(x) - y_b[idx])
+            return x - (eta / 2) * data.gradient(physics, x, y_b[idx])
 
         def project(w, z, idx):
             target, weight = w.detach(), w_b[idx]
@@ -93,13 +99,12 @@ def pgd(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *
             return z_new, generator(z_new).to(y_b.dtype)
 
         def objective(z, x, idx):
-            return data_fit(physics, x, y_b[idx]) + latent(z, x, lam_b[idx])
+            return data(physics, x, y_b[idx]) + latent(z, x, lam_b[idx])
 
         with torch.no_grad():
             x0 = generator(z0).to(y_b.dtype)
-        out = projected_gradient(gradient_step, project, objective, z0, x0, max_iter=p.max_iter, tol=p.tol)
+        out = projected_gradient(gradient_step, project, objective, z0, x0, max_iter=p.max_iter, tol=p.tol,
+                                 callback=callback)
         return out.variables["x"], out.variables["z"], None, out
 
-    return run_generative("pgd", physics, y, generator, solve, p, {"lam_b": lam_t},
-                          {"lam": param_record(lam), "latent_prior": latent_prior, "eta": eta, "inner_iter": inner_iter,
-                           "max_iter": p.max_iter})
+    return run_generative("pgd", physics, y, generator, solve, p, {"lam_b": lam_t}, record_of(p), fidelity)

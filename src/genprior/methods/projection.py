@@ -15,8 +15,9 @@ import time
 import torch
 from torch import Tensor, nn
 
+from genprior.batched import sq_norm
 from genprior.errors import InputError
-from genprior.methods.common import frozen, placement, sq_norm
+from genprior.methods.common import frozen, placement
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
 from genprior.solvers.result import Result
@@ -77,10 +78,8 @@ def project_to_range(
         z = out.variables["z"]
         with torch.no_grad():
             x_all = generator(z)
-    result = Result(x=x_all, z=z, u=None, iterations=out.iterations, objective=out.objective,
-                    converged=out.converged, seconds=0.0,
-                    params={"init": init if isinstance(init, str) else "tensor", "restarts": K, "seed": seed,
-                            "max_iter": max_iter})
+    result = Result.of(out, x_all, z, params={"init": init if isinstance(init, str) else "tensor", "restarts": K,
+                                              "seed": seed, "max_iter": max_iter})
     result = keep_best(result, K, B).require_finite("projection")
     result.seconds = time.perf_counter() - start
     return result

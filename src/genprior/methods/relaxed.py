@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genprior.methods.common import initial_image, param_record, per_image
+from genprior.methods.common import initial_image, per_image
 from genprior.methods.generative import COORDINATES, run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
-from genprior.methods.parameters import LAM_HELP, MU_HELP, GenerativeParams
+from genprior.methods.parameters import LAM_HELP, MU_HELP, GenerativeParams, record_of
 from genprior.params import param
+from genprior.physics.fidelity import DataFidelity
 from genprior.physics.operator import LinearPhysics
+from genprior.solvers.loop import Callback
 from genprior.solvers.result import Result
 
 X_INITS = ("random", "generator", "zero")
@@ -51,11 +53,12 @@ class RelaxedParams(GenerativeParams):
     max_iter: int = param(3000, "iteration limit", minimum=1)
 
 
-def relaxed(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
-    """Minimise ``||A x - y||^2 + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z``.
+def relaxed(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
+            fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
+    """Minimise ``d(A x, y) + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
-        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.
         **params: the fields of :class:`RelaxedParams`.
     """
     p = RelaxedParams.create(params, "method 'relaxed'")
@@ -74,11 +77,8 @@ def relaxed(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = Non
             with torch.no_grad():
                 dev0 = x0_b - generator(prior.project(z0) if prior.project is not None else z0).to(y.dtype)
         return solve_generative(physics, y_b, generator, z0, "l2", lam_b, w_b, prior, dev0=dev0,
-                                coordinates=p.coordinates, x_steps=p.x_steps, max_iter=p.max_iter, tol=p.tol)
+                                coordinates=p.coordinates, x_steps=p.x_steps, max_iter=p.max_iter, tol=p.tol,
+                                fidelity=fidelity, callback=callback)
 
-    return run_generative(
-        "relaxed", physics, y, generator, solve, p, {"lam_b": lam_t, "w_b": lam_mu_t, "x0_b": x0},
-        {"lam": param_record(p.lam), "mu": param_record(p.mu), "latent_prior": p.latent_prior,
-         "x_init": p.x_init if isinstance(p.x_init, str) else "tensor", "coordinates": p.coordinates,
-         "x_steps": p.x_steps, "max_iter": p.max_iter},
-    )
+    return run_generative("relaxed", physics, y, generator, solve, p, {"lam_b": lam_t, "w_b": lam_mu_t, "x0_b": x0},
+                          record_of(p), fidelity)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from genprior.methods.common import initial_image, param_record, per_image
+from genprior.methods.common import initial_image, per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
-from genprior.methods.parameters import LAM_HELP, MU_HELP, GenerativeParams
+from genprior.methods.parameters import LAM_HELP, MU_HELP, GenerativeParams, record_of
 from genprior.params import param
+from genprior.physics.fidelity import DataFidelity
 from genprior.physics.operator import LinearPhysics
+from genprior.solvers.loop import Callback
 from genprior.solvers.result import Result
 
 U_INITS = ("zero", "random")  # u = 0 starts at x = G(z0); "generator" would double it
@@ -50,7 +52,8 @@ class SparseTVParams(SparseParams):
     tv_prox_iter: int = param(50, "FGP iterations of each warm-started TV prox", minimum=1)
 
 
-def _sparse(name: str, deviation: str, physics, y: Tensor, generator, p: SparseParams) -> Result:
+def _sparse(name: str, deviation: str, physics, y: Tensor, generator, p: SparseParams,
+            fidelity: DataFidelity | None, callback: Callback | None) -> Result:
     B = y.shape[0]
     lam_t = per_image(p.lam, B, "lam", y)
     lam_mu_t = lam_t * per_image(p.mu, B, "mu", y)
@@ -60,29 +63,31 @@ def _sparse(name: str, deviation: str, physics, y: Tensor, generator, p: SparseP
     def solve(y_b, z0, lam_b, w_b, u0_b):
         prior = make_latent_prior(p.latent_prior, generator)
         return solve_generative(physics, y_b, generator, z0, deviation, lam_b, w_b, prior, dev0=u0_b,
-                                max_iter=p.max_iter, tol=p.tol, **extra)
+                                max_iter=p.max_iter, tol=p.tol, fidelity=fidelity, callback=callback, **extra)
 
-    record = {"lam": param_record(p.lam), "mu": param_record(p.mu), "latent_prior": p.latent_prior,
-              "u_init": p.u_init if isinstance(p.u_init, str) else "tensor", "max_iter": p.max_iter, **extra}
     return run_generative(name, physics, y, generator, solve, p, {"lam_b": lam_t, "w_b": lam_mu_t, "u0_b": u0},
-                          record)
+                          record_of(p), fidelity)
 
 
-def sparse(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
-    """Minimise ``||A (G(z) + u) - y||^2 + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u``.
+def sparse(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
+           fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
+    """Minimise ``d(A (G(z) + u), y) + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
-        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.
         **params: the fields of :class:`SparseParams`.
     """
-    return _sparse("sparse", "l1", physics, y, generator, SparseParams.create(params, "method 'sparse'"))
+    return _sparse("sparse", "l1", physics, y, generator, SparseParams.create(params, "method 'sparse'"), fidelity,
+                   callback)
 
 
-def sparse_tv(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, **params) -> Result:
-    """Minimise ``||A (G(z) + u) - y||^2 + lam TV(u) + lam mu R_Z(z)``; ``x = G(z) + u``.
+def sparse_tv(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
+              fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
+    """Minimise ``d(A (G(z) + u), y) + lam TV(u) + lam mu R_Z(z)``; ``x = G(z) + u`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
-        physics, y, generator: as for :func:`genprior.methods.hard.hard`.
+        physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.
         **params: the fields of :class:`SparseTVParams`.
     """
-    return _sparse("sparse-tv", "tv", physics, y, generator, SparseTVParams.create(params, "method 'sparse-tv'"))
+    return _sparse("sparse-tv", "tv", physics, y, generator, SparseTVParams.create(params, "method 'sparse-tv'"),
+                   fidelity, callback)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genprior.models.architectures import PRESETS, build_decoder
+from genprior.models.architectures import build_decoder
+from genprior.models.config import Architecture as GeneratorArchitecture
 from genprior.models.config import ModelConfig
 from genprior.models.recipes import Recipe, autoencoder_recipe
 from genprior.models.trainable import Phase, Preview, TrainableModel
@@ -24,8 +25,7 @@ N_PREVIEW = 32  # samples in a generator's progress grid
 class GenerativeModel(TrainableModel):
     """Base class of the generators: a decoder ``G: [B, d] -> [B, 1, n, n]`` plus a training objective."""
 
-    presets = PRESETS
-    has_latent = True
+    Architecture = GeneratorArchitecture  # the presets compact and paper, and latent_dim
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)

@@ -9,8 +9,10 @@ checkpoint is refused with a clear error.  Both files are written atomically.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,13 @@ def check_model_size(model_cls: type, config: Any) -> int:
     """
     from genprior.resources import check_memory
 
+    # every latent coordinate and every pixel carries at least one float32 weight (4 bytes, x4 with gradients
+    # and Adam's moments): sizes beyond the memory limit are refused before torch sees (and overflows on) them
+    for name in ("latent_dim", "image_size"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_memory(16.0 * value ** (2 if name == "image_size" else 1),
+                         f"a model with {name} {value:,}", f"use a smaller `{name}=`")
     with torch.device("meta"):
         probe = model_cls(config)
     nbytes = sum(p.numel() * p.element_size() for p in probe.parameters())
@@ -74,14 +83,27 @@ def save_checkpoint(model: nn.Module, directory: str | os.PathLike, training: di
 
 def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
     """Write ``model``'s state dict to a safetensors file, atomically."""
-    from safetensors.torch import save_file
-
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        mode = tmp.stat().st_mode
-        save_file(state, str(tmp), metadata={"format": FORMAT})
-        os.chmod(tmp, mode)  # safetensors recreates the file with mode 0600
+        write_safetensors(state, tmp, {"format": FORMAT})
     return Path(path)
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> None:
+    """``save_file`` into the (existing, temporary) ``path``, keeping its mode; a failed write (a full
+    disk) is an ``OSError`` naming the file, not safetensors' own exception."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    mode = os.stat(path).st_mode
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as exc:
+        code = re.search(r"os error (\d+)", str(exc))
+        number = int(code.group(1)) if code else errno.EIO
+        raise OSError(number, f"cannot write {path}: {os.strerror(number)} ({exc}); free some space or write "
+                      "elsewhere") from None
+    os.chmod(path, mode)  # safetensors recreates the file with mode 0600
 
 
 def model_config_dict(model: nn.Module) -> dict[str, Any]:
@@ -106,10 +128,13 @@ def write_config(model: nn.Module, directory: str | os.PathLike, training: dict[
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``config.json`` of a checkpoint directory."""
+    from genprior.readfiles import open_input
+
     directory = _check_directory(directory)
     path = directory / CONFIG
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        with open_input(path, "checkpoint config") as fh:
+            config = json.loads(fh.read().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{path}: corrupt checkpoint config ({type(exc).__name__}: {exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or "model" not in config:
@@ -144,15 +169,43 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from genprior.readfiles import check_input_file
+
+    check_input_file(path, "weights file")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: corrupt weights file ({exc})") from exc
+        raise InputError(f"{path}: corrupt weights file ({exc})") from None
+    check_state_fits(model, state, path)
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise InputError(f"{path}: weights do not fit the architecture in {CONFIG}: {exc}") from exc
+    except RuntimeError as exc:  # check_state_fits found nothing: say it in one line all the same
+        raise InputError(f"{path}: weights do not fit the architecture in {CONFIG}: "
+                         f"{' '.join(str(exc).split())}") from None
     return model
+
+
+def check_state_fits(model: nn.Module, state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Raise :class:`~genprior.errors.InputError` (one line) unless ``state`` has exactly the
+    model's tensor names, shapes and dtypes; weights of another dtype are refused, not converted."""
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    shapes = [f"{k} is {list(state[k].shape)} in the file but {list(expected[k].shape)} in the architecture"
+              for k in expected if k in state and state[k].shape != expected[k].shape]
+    problems = ([f"missing {', '.join(missing[:3])}"] if missing else []) + (
+        [f"unexpected {', '.join(extra[:3])}"] if extra else []) + shapes[:2]
+    if problems:
+        shown = min(len(missing), 3) + min(len(extra), 3) + min(len(shapes), 2)
+        more = len(missing) + len(extra) + len(shapes) - shown
+        raise InputError(f"{path}: the weights do not fit the architecture in {CONFIG} ({'; '.join(problems)}"
+                         f"{f'; and {more} more' if more > 0 else ''}): the config and the weights come from "
+                         "different models")
+    wrong = [k for k, v in expected.items() if state[k].dtype != v.dtype]
+    if wrong:
+        have, want = (str(t.dtype).replace("torch.", "") for t in (state[wrong[0]], expected[wrong[0]]))
+        raise InputError(f"{path} holds {have} tensors where the model has {want} ({wrong[0]}"
+                         f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}); genprior does not convert "
+                         f"weights: save them as {want}")
 
 
 def _check_directory(directory: str | os.PathLike) -> Path:
@@ -166,14 +219,19 @@ def _check_directory(directory: str | os.PathLike) -> Path:
                 "loaded; genprior checkpoints are a directory with model.safetensors and config.json"
             )
         raise InputError(f"{directory} is a file; a checkpoint is a directory with {WEIGHTS} and {CONFIG}")
+    from genprior.readfiles import check_input_file
+
     for name in (WEIGHTS, CONFIG):
-        if not (directory / name).is_file():
+        if not os.path.lexists(directory / name):
             raise FileNotFoundError(f"checkpoint {directory} is missing {name}")
+        check_input_file(directory / name, "checkpoint file")
     return directory
 
 
 def _looks_pickled(path: Path) -> bool:
     """True for pickle streams (protocol 2+ starts with 0x80) and torch.save zip archives."""
-    with open(path, "rb") as fh:
+    from genprior.readfiles import open_input
+
+    with open_input(path, "checkpoint") as fh:
         head = fh.read(4)
     return head[:1] == b"\x80" or head == b"PK\x03\x04"

@@ -21,14 +21,39 @@ from typing import Any
 from genprior.errors import InputError
 from genprior.models.architectures import COMPACT_WIDTH, PRESETS
 from genprior.models.kinds import MODEL_KINDS, ModelSettings, get_kind, setting_names
-from genprior.validation import check_choice
+from genprior.params import Params, param
 
 DEFAULT_LATENT = 10  # a generator's latent dimension when none is given
 
 
-def _positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+@dataclass(frozen=True)
+class Architecture(Params):
+    """The architecture options of a generator kind (``genprior train`` generates its flags from them)."""
+
+    preset: str = param("compact", "architecture: compact (CPU-sized) or paper (Appendix B)", choices=PRESETS)
+    latent_dim: int = param(DEFAULT_LATENT, "latent dimension d", minimum=1)
+    width: int | None = param(None, "compact preset: channels at full resolution, doubling at each halving",
+                              minimum=1)
+
+
+@dataclass(frozen=True)
+class CompactArchitecture(Params):
+    """The architecture options of a kind with no latent space and the compact preset only (the denoiser)."""
+
+    preset: str = param("compact", "architecture: compact (CPU-sized; the kind's only preset)", choices=("compact",))
+    width: int | None = param(None, "channels at full resolution, doubling at each halving", minimum=1)
+
+
+def architecture_of(kind: str) -> type[Params]:
+    """The architecture options of ``kind``: its model class's ``Architecture`` (a class without
+    one, such as a user's generator, has the generators' :class:`Architecture`)."""
+    return getattr(get_kind(kind).model_class, "Architecture", Architecture)
+
+
+def presets_of(kind: str) -> tuple[str, ...]:
+    """The presets ``kind`` has (the choices of its architecture's ``preset``)."""
+    field = next(f for f in dataclasses.fields(architecture_of(kind)) if f.name == "preset")
+    return tuple(field.metadata["choices"])
 
 
 def _compact_only(name: str, preset: str) -> InputError:
@@ -69,22 +94,23 @@ class ModelConfig:
                  image_size: int = 56, width: int | None = None, **settings: Any) -> None:
         """Check the architecture and the kind's ``settings`` (``None`` values: the defaults)."""
         entry = get_kind(kind)
-        presets = getattr(entry.model_class, "presets", PRESETS)  # a kind's class states what it has
-        check_choice(preset, PRESETS, "preset")
-        if preset not in presets:
+        options = architecture_of(kind)
+        presets = presets_of(kind)
+        if preset in PRESETS and preset not in presets:
             raise InputError(f"the {kind} kind has no {preset!r} preset (its presets: {', '.join(presets)})")
-        if getattr(entry.model_class, "has_latent", True):
+        if "latent_dim" in {f.name for f in dataclasses.fields(options)}:
             latent_dim = DEFAULT_LATENT if latent_dim is None else latent_dim
-            _positive_int(latent_dim, "latent_dim")
+            options(preset=preset, latent_dim=latent_dim, width=width)  # checks each
         elif latent_dim is not None:
             raise InputError(f"a {kind} has no latent space: leave out `latent_dim={latent_dim}`")
+        else:
+            options(preset=preset, width=width)
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
             raise InputError(f"image_size must be an integer >= 8, got {image_size!r}")
         if preset != "compact" and width is not None:
             raise _compact_only("width", preset)
         if preset == "compact":
             width = COMPACT_WIDTH if width is None else width
-            _positive_int(width, "width")
         given = {name: value for name, value in settings.items() if value is not None}
         own = setting_names(kind)
         for name in given:

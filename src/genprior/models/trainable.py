@@ -26,9 +26,10 @@ import torch
 from torch import Tensor, nn
 
 from genprior.errors import InputError
-from genprior.models.config import ModelConfig
+from genprior.models.config import CompactArchitecture, ModelConfig
 from genprior.models.kinds import ModelSettings
 from genprior.models.recipes import Recipe
+from genprior.params import Params
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,8 @@ class TrainableModel(nn.Module):
 
     #: The kind's own settings (:mod:`genprior.models.kinds`); ``config.NAME`` reads them.
     Settings: type[ModelSettings] = ModelSettings
-    #: The architecture presets the kind has (``ModelConfig`` refuses others).
-    presets: ClassVar[tuple[str, ...]] = ("compact",)
-    #: Whether the kind has a latent space (``ModelConfig.latent_dim``); generators do.
-    has_latent: ClassVar[bool] = False
+    #: The kind's architecture options (its presets; generators add ``latent_dim``).
+    Architecture: ClassVar[type[Params]] = CompactArchitecture
     #: Adam betas of the model's recipe (the WGAN-GP uses (0, 0.9)).
     default_betas: tuple[float, float] = (0.9, 0.999)
     #: Some phases leave parameters without gradients (DistributedDataParallel must know).

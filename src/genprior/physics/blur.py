@@ -17,6 +17,7 @@ The operator is rescaled by ``1 / ||A||``, exact for separable kernels (:func:`b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -38,9 +39,15 @@ def gaussian_kernel(size: int = 5, width: float = 1.0, dtype: torch.dtype = torc
         raise InputError(f"kernel size must be a positive odd integer, got {size!r}")
     if not isinstance(width, (int, float)) or not width > 0 or width == float("inf"):
         raise InputError(f"kernel width (standard deviation) must be a finite number > 0, got {width!r}")
-    t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2.0 * float(width) ** 2))
-    return (g / g.sum()).to(dtype)
+    t = (torch.arange(size, dtype=torch.float64) - (size - 1) / 2) / float(width)  # offsets in widths: no 0/0
+    g = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / 2.0)
+    kernel = (g / g.sum()).to(dtype)
+    if size > 1 and int((kernel != 0).sum()) == 1:  # every weight but the centre's underflowed
+        smallest = math.sqrt(1.0 / (-2.0 * math.log(torch.finfo(dtype).smallest_normal)))
+        raise InputError(f"kernel width `kernel_width={width:g}` makes the {size} x {size} Gaussian kernel a single "
+                         f"pixel in {str(dtype).replace('torch.', '')} (no blur at all): use a width of at least "
+                         f"{smallest:.2g} pixels, or the denoising problem for no blur")
+    return kernel
 
 
 def _convolution_matrix(u: Tensor, n: int) -> Tensor:

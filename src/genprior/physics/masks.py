@@ -8,6 +8,10 @@ maps ``[B, C, H, W]`` to the ``[B, |Omega|]`` observed values (so noise is added
 where something is measured and ``m = |Omega|``).  ``A A^T = I``, hence ``||A|| = 1``
 and no rescaling is needed.  :meth:`Inpainting.embed` writes measurements back into an
 image (what :meth:`A_adjoint` does) for display; :attr:`Inpainting.mask` is the 0/1 mask.
+
+``A^T A`` is the diagonal mask, so the SVD is ``V = I``, ``U`` the selection and
+singular values ``scale * mask``, and the proximal step is elementwise:
+``prox_l2(z, y, gamma) = (z + gamma A^T y) / (1 + gamma s^2 mask)``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from torch import Tensor
 
 from genprior.errors import InputError
 from genprior.physics._checks import check_same_dtype
+from genprior.physics.linear_solve import CG_MAX_ITER, CG_TOL
 from genprior.physics.operator import LinearOperator
+from genprior.physics.svd import DiagonalSVD
 
 
 def random_pixels(n_pixels: int, keep: float, seed: int = 0) -> Tensor:
@@ -32,7 +38,7 @@ def random_pixels(n_pixels: int, keep: float, seed: int = 0) -> Tensor:
 
 
 class Inpainting(LinearOperator):
-    """Random pixel mask ``[B, *in_shape] -> [B, n_kept]``.
+    """Random pixel mask ``[B, *in_shape] -> [B, n_kept]`` (closed-form prox, exact SVD).
 
     Args:
         image_size: side ``n`` of a square ``[1, n, n]`` image (or give ``in_shape``).
@@ -42,6 +48,8 @@ class Inpainting(LinearOperator):
         mask: an explicit boolean mask of shape ``in_shape`` (overrides ``keep``/``seed``).
         dtype: dtype of the stored 0/1 mask (``op.double()`` converts later too).
     """
+
+    closed_form_prox = True
 
     def __init__(
         self,
@@ -82,6 +90,16 @@ class Inpainting(LinearOperator):
         check_same_dtype(self.name, self.mask.dtype, y)
         out = y.new_zeros(y.shape[0], self.mask.numel())  # indices are distinct: adding is copying
         return out.index_add_(1, self.index, y).reshape(y.shape[0], *self.in_shape)
+
+    def svd(self) -> DiagonalSVD:
+        """``V = I``, ``U`` the pixel selection, ``mask = scale * mask`` (the 0/1 mask's dtype)."""
+        return DiagonalSVD(self.in_shape, self.out_shape, self.name, self.scale * self.mask[None],
+                           self._forward, self._adjoint)
+
+    def prox_l2(self, z: Tensor, y: Tensor, gamma: float | Tensor, *, tol: float = CG_TOL,
+                max_iter: int = CG_MAX_ITER, x0: Tensor | None = None) -> Tensor:
+        """Elementwise closed form (``tol``, ``max_iter`` and ``x0`` are not needed)."""
+        return self.svd().prox_l2(z, y, gamma)
 
     def embed(self, y: Tensor) -> Tensor:
         """Measurements ``[B, n_kept]`` as images with zeros at unobserved pixels (unscaled)."""

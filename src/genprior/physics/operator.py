@@ -10,18 +10,28 @@ method names: ``A(x)`` maps images ``[B, *in_shape]`` to measurements
 Gradients through ``A`` use ``A_adjoint`` (a custom autograd function), so the
 backward pass of a sparse or FFT-based operator costs one adjoint application.
 Tensors an operator needs live in buffers, so ``.to(device)`` and ``.double()`` work.
+
+Optional parts of the contract, for denoiser and diffusion methods: ``prox_l2(z, y, gamma)``
+(DeepInverse's semantics: ``argmin_x (gamma/2) ||A x - y||^2 + (1/2) ||x - z||^2``) is
+batched conjugate gradient by default (:mod:`genprior.physics.linear_solve`), overridden
+in closed form where one exists (``closed_form_prox``); ``svd()`` returns an exact
+decomposition (:mod:`genprior.physics.svd`) or declines with an ``InputError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
 from genprior.errors import InputError
+from genprior.physics.linear_solve import CG_MAX_ITER, CG_TOL, prox_l2_cg
 from genprior.validation import check_batch_shape
+
+if TYPE_CHECKING:
+    from genprior.physics.svd import SVD
 
 
 @runtime_checkable
@@ -126,7 +136,12 @@ class LinearOperator(nn.Module):
     Args:
         in_shape: shape of one image, e.g. ``(1, 56, 56)``.
         out_shape: shape of one measurement, e.g. ``(1, 125, 81)``.
+
+    Attributes:
+        closed_form_prox: ``True`` where :meth:`prox_l2` is a closed form (no iterations).
     """
+
+    closed_form_prox: ClassVar[bool] = False
 
     def __init__(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> None:
         super().__init__()
@@ -171,6 +186,43 @@ class LinearOperator(nn.Module):
             raise InputError(f"{self.name} is the zero operator and cannot be normalised")
         self.scale = self.scale / current
         return self
+
+    def prox_l2(
+        self,
+        z: Tensor,
+        y: Tensor,
+        gamma: float | Tensor,
+        *,
+        tol: float = CG_TOL,
+        max_iter: int = CG_MAX_ITER,
+        x0: Tensor | None = None,
+    ) -> Tensor:
+        """``argmin_x (gamma/2) ||A x - y||^2 + (1/2) ||x - z||^2`` (DeepInverse's ``prox_l2``).
+
+        The solution of ``(I + gamma A^T A) x = z + gamma A^T y``.  This default runs
+        batched conjugate gradient (:func:`~genprior.physics.linear_solve.prox_l2_cg`,
+        without autograd); operators with a closed form override it and ignore ``tol``,
+        ``max_iter`` and ``x0``.
+
+        Args:
+            z: images ``[B, *in_shape]``.
+            y: measurements ``[B, *out_shape]``.
+            gamma: one step for the batch, or a ``[B]`` tensor (finite, >= 0).
+            tol: relative residual at which each image's CG stops.
+            max_iter: most CG iterations per image.
+            x0: CG starting point (default ``z``).
+        """
+        return prox_l2_cg(self, z, y, gamma, tol=tol, max_iter=max_iter, x0=x0).x
+
+    def svd(self) -> SVD:
+        """The exact decomposition ``A = U diag(mask) V^T`` (:class:`~genprior.physics.svd.SVD`).
+
+        Raises:
+            InputError: this operator has none (the default), naming those that have one.
+        """
+        from genprior.physics.svd import operators_with_svd
+
+        raise InputError(f"{self.name} has none (operators with one: {', '.join(operators_with_svd())})")
 
     def extra_repr(self) -> str:
         return f"in_shape={self.in_shape}, out_shape={self.out_shape}, scale={self.scale:.6g}"

@@ -43,6 +43,7 @@ from genprior.physics.operator import LinearOperator
 from genprior.physics.options import ProblemOptions
 from genprior.registry import Registry
 from genprior.resources import check_memory
+from genprior.validation import MAX_SEED
 
 SPARSE_VIEW_FRACTION = 0.2
 LIMITED_ANGLE_RANGE = (0.0, 2.0 * math.pi / 3.0)  # 0..120 degrees: a 60-degree missing wedge
@@ -97,7 +98,7 @@ class SparseViewOptions(ProblemOptions):
     """Tomography at a seeded random subset of the default angles."""
 
     angles: int | None = param(None, "angles kept (default a fifth of ODL's: 25 at 56x56)", minimum=1)
-    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED)
+    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED, minimum=0, maximum=MAX_SEED)
 
     def check(self, image_size: int) -> None:
         _check_rays(image_size, self.angles, None)
@@ -133,11 +134,14 @@ class LimitedAngleOptions(ProblemOptions):
 class CompressedSensingOptions(ProblemOptions):
     """A dense Gaussian measurement matrix."""
 
-    measurements: int = param(150, "number of measurements m", minimum=1)
-    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED)
+    measurements: int = param(150, "number of measurements m (at most the number of pixels)", minimum=1)
+    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED, minimum=0, maximum=MAX_SEED)
 
     def check(self, image_size: int) -> None:
         m, n = self.measurements, image_size
+        if m > n * n:  # more rows than unknowns: no longer compressed, and the m x n^2 matrix only grows
+            raise InputError(f"`measurements={m}` is more than the {n * n} pixels of {n} x {n} images; compressed "
+                             f"sensing measures fewer values than pixels: use at most {n * n}")
         check_memory(12.0 * m * n * n, f"a {m} x {n * n} compressed-sensing matrix", "use fewer measurements")
 
     def build(self, image_size: int) -> LinearOperator:
@@ -171,7 +175,7 @@ class InpaintingOptions(ProblemOptions):
     """A seeded random subset of the pixels."""
 
     keep: float = param(0.25, "fraction of pixels kept", above=0, maximum=1)
-    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED)
+    seed: int = param(0, "seed of the random operator", flag=OPERATOR_SEED, minimum=0, maximum=MAX_SEED)
 
     def check(self, image_size: int) -> None:
         check_memory(24.0 * image_size * image_size, f"a pixel mask of {image_size} x {image_size} images")

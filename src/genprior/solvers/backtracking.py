@@ -70,8 +70,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.batched import rows_like, sq_norm
 from genprior.errors import InputError
-from genprior.solvers.precision import in_ieee_float32
+from genprior.solvers.loop import Callback, History, Report, SolveState, iterate
+from genprior.solvers.precision import ieee_float32
 
 #: Default stopping threshold: relative objective decrease per outer iteration (module docstring).
 OBJECTIVE_TOL = 1e-7
@@ -113,27 +115,6 @@ class Block:
 PartialFactory = Callable[[str, dict[str, Tensor], Tensor], Partial]
 
 
-@dataclass
-class SolveState:
-    """Solver output: final variables and the per-image record."""
-
-    variables: dict[str, Tensor]
-    iterations: Tensor
-    objective: Tensor
-    converged: Tensor
-    lipschitz: dict[str, Tensor] | None = None
-
-
-def _per_image(t: Tensor, like: Tensor) -> Tensor:
-    """Reshape a ``[b]`` tensor to broadcast against ``like`` ``[b, ...]``."""
-    return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
-
-
-def _sq_norm(t: Tensor) -> Tensor:
-    return t.reshape(t.shape[0], -1).pow(2).sum(1)
-
-
-@in_ieee_float32
 def block_backtracking(
     make_partial: PartialFactory,
     blocks: list[Block],
@@ -144,6 +125,7 @@ def block_backtracking(
     eta_up: float = 10.0,
     max_tries: int = 60,
     window: int = 10,
+    callback: Callback | None = None,
 ) -> SolveState:
     """Minimise a batched block objective by (proximal) gradient steps with backtracking.
 
@@ -159,12 +141,13 @@ def block_backtracking(
         eta_up: factor applied to ``L`` after a rejected step (the paper: 10).
         max_tries: backtracking tries per step (the paper: 60).
         window: outer iterations over which the objective decrease is measured.
+        callback: called after every outer iteration (:func:`genprior.solvers.loop.iterate`).
 
     Returns:
-        The final variables, iterations ``[B]``, objective history ``[K + 1, B]``
-        (NaN after an image stopped), a ``converged`` mask ``[B]`` (False where the
-        cap or a failed line search stopped the image) and the final per-image ``L``
-        of every block.
+        The final variables and the loop's record: iterations ``[B]``, the history of the
+        objective and of each block's Lipschitz estimate ``L_<block>`` (``[K + 1, B]``, NaN
+        after an image stopped), ``converged`` (False where the cap or a failed line search
+        stopped the image) and the final per-image ``L`` of every block.
     """
     if max_iter < 0 or max_tries < 1 or window < 1:
         raise InputError(f"max_iter must be >= 0, max_tries and window >= 1, got {max_iter}, {max_tries}, {window}")
@@ -184,9 +167,6 @@ def block_backtracking(
         return t.expand(B).clone()
 
     lips = {b.name: start_lip(b.name) for b in blocks}
-    active = torch.ones(B, dtype=torch.bool, device=device)
-    converged = torch.zeros(B, dtype=torch.bool, device=device)
-    iterations = torch.zeros(B, dtype=torch.long, device=device)
 
     def full_objective(smooth: Tensor, sub_state: dict[str, Tensor], index: Tensor) -> Tensor:
         total = smooth.detach().to(torch.float64)
@@ -196,20 +176,22 @@ def block_backtracking(
                 total = total + b.penalty(*args).detach().to(torch.float64)
         return total
 
+    def statistics(objective: Tensor, idx: Tensor) -> dict[str, Tensor]:
+        return {"objective": objective, **{f"L_{name}": lip[idx] for name, lip in lips.items()}}
+
     all_idx = torch.arange(B, device=device)
-    with torch.no_grad():
+    with torch.no_grad(), ieee_float32():
         phi = make_partial(blocks[0].name, state, all_idx)
         f_init = phi(state[blocks[0].name], all_idx)
-    history = [full_objective(f_init, state, all_idx)]  # one [B] row per outer iteration
+        initial = statistics(full_objective(f_init, state, all_idx), all_idx)
 
     # (f, grad f) at every image's current point, carried from one iteration to the next when
     # there is one block (the partial is then the same function in every iteration).
     one_block = len(blocks) == 1
     known: tuple[Tensor, Tensor] | None = None
-    for _ in range(max_iter):
-        idx = active.nonzero().squeeze(1)
-        if idx.numel() == 0:
-            break
+
+    def step(idx: Tensor, history: History) -> Report:
+        nonlocal known
         sub = {k: v[idx] for k, v in state.items()}
         previous = {k: v.clone() for k, v in sub.items()}
         moved = torch.zeros(idx.numel(), dtype=torch.bool, device=device)
@@ -219,8 +201,8 @@ def block_backtracking(
             lip = lips[block.name][idx].clone()
             v = sub[block.name]
             start = (known[0][idx], known[1][idx]) if known is not None else None
-            for step in range(block.steps):
-                again = one_block or step + 1 < block.steps  # will the next step use this same partial?
+            for k in range(block.steps):
+                again = one_block or k + 1 < block.steps  # will the next step use this same partial?
                 v, f_now, accepted, stepped, start = _backtracking_step(phi, block, v, lip, idx, eta_up, max_tries,
                                                                         start, again)
                 lip[stepped] *= eta_down
@@ -233,25 +215,19 @@ def block_backtracking(
             sub[block.name] = v
         for k in state:
             state[k][idx] = sub[k]
-        iterations[idx] += 1
         with torch.no_grad():
-            still = sum(_sq_norm(sub[k] - previous[k]) for k in sub) == 0
+            still = sum(sq_norm(sub[k] - previous[k], dtype=None) for k in sub) == 0
             value = full_objective(f_now, sub, idx)
-            row = torch.full((B,), float("nan"), dtype=torch.float64, device=device)
-            row[idx] = value
-            history.append(row)
-            if len(history) > window:
-                drop = history[-1 - window][idx] - value  # decrease over the window, NaN for none
+            past = history.back("objective", window - 1)  # the objective ``window`` iterations ago
+            if past is not None:
+                drop = past[idx] - value  # decrease over the window, NaN for none
                 flat = drop <= tol * window * value.abs()
             else:
                 flat = torch.zeros_like(still)
-        done = flat | still | ~moved
-        converged[idx[(flat | still) & moved]] = True
-        active[idx[done]] = False
+        return Report(statistics(value, idx), converged=(flat | still) & moved, stalled=~moved)
 
-    objective = torch.stack(history).cpu()
-    return SolveState(variables=state, iterations=iterations.cpu(), objective=objective, converged=converged.cpu(),
-                      lipschitz=lips)
+    record = iterate(step, initial, max_iter, callback)
+    return SolveState(variables=state, record=record, lipschitz=lips)
 
 
 def _backtracking_step(phi: Partial, block: Block, v: Tensor, lip: Tensor, idx: Tensor, eta_up: float,
@@ -289,7 +265,7 @@ def _backtracking_step(phi: Partial, block: Block, v: Tensor, lip: Tensor, idx: 
     todo = rows_all
     for _try in range(max_tries):
         with torch.no_grad():
-            step = _per_image(1.0 / lip[todo], v)
+            step = rows_like(1.0 / lip[todo], v)
             cand = v[todo] - step * grad[todo]
             if block.prox is not None:
                 cand = block.prox(cand, step, idx[todo]) if block.indexed else block.prox(cand, step)
@@ -301,7 +277,7 @@ def _backtracking_step(phi: Partial, block: Block, v: Tensor, lip: Tensor, idx: 
             bound = (
                 f0[todo].to(torch.float64)
                 + (grad[todo] * diff).reshape(todo.numel(), -1).sum(1).to(torch.float64)
-                + 0.5 * lip[todo] * _sq_norm(diff).to(torch.float64)
+                + 0.5 * lip[todo] * sq_norm(diff, dtype=None).to(torch.float64)
             )
             # A candidate equal to the current point passes the test exactly (f(v) <= f(v)); only
             # rounding can say otherwise (f of a sub-batch may differ from f of the whole batch in

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from genprior.errors import InputError
 from genprior.physics.operator import Stack
-from genprior.solvers.backtracking import SolveState
+from genprior.solvers.loop import Callback, History, Report, SolveState, iterate
 
 Dual = tuple[Tensor, ...]
 
@@ -66,7 +66,7 @@ def _norms(*parts: Tensor) -> Tensor:
 
 @torch.no_grad()
 def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: int = 5000, tol: float = 1e-4,
-         record_every: int = 10) -> SolveState:
+         record_every: int = 10, callback: Callback | None = None) -> SolveState:
     """Run PDHG from ``x0`` (dual started at zero) until each image converges or ``max_iter``.
 
     Args:
@@ -76,13 +76,15 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
         max_iter: iterations at most.
         tol: per-image threshold on the relative change of the primal and of the dual
             iterate (module docstring); 0 runs every image for ``max_iter`` iterations.
-        record_every: the objective is recorded at iteration 0, every ``record_every``
+        record_every: the statistics are recorded at iteration 0, every ``record_every``
             iterations and at the iteration where each image stops.
+        callback: called after every iteration (:func:`genprior.solvers.loop.iterate`).
 
     Returns:
-        A :class:`SolveState` with ``variables = {"x"}``, per-image iterations and
-        ``converged`` flags and the objective history ``[R, B]`` (one row per recorded
-        iteration; NaN where an image was not recorded or had stopped).
+        A :class:`~genprior.solvers.loop.SolveState` with ``variables = {"x"}``, per-image
+        iterations and ``converged`` flags and the history ``[R, B]`` (one row per recorded
+        iteration; NaN where an image was not recorded or had stopped) of the objective and
+        of the relative changes ``primal_change`` and ``dual_change`` that the stopping rule tests.
     """
     if max_iter < 1 or record_every < 1:
         raise InputError(f"max_iter and record_every must be >= 1, got {max_iter}, {record_every}")
@@ -93,14 +95,11 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
     xbar = x.clone()
     p = tuple(torch.zeros_like(t) for t in problem.K.A(x))
     all_idx = torch.arange(B, device=device)
-    active = torch.ones(B, dtype=torch.bool, device=device)
-    converged = torch.zeros(B, dtype=torch.bool, device=device)
-    iterations = torch.zeros(B, dtype=torch.long, device=device)
-    history = [problem.objective(x, all_idx).to(torch.float64)]
-    for k in range(1, max_iter + 1):
-        idx = active.nonzero().squeeze(1)
-        if idx.numel() == 0:
-            break
+    start = problem.objective(x, all_idx).to(torch.float64)
+    nan = torch.full_like(start, float("nan"))
+
+    def step(idx: Tensor, history: History) -> Report:
+        nonlocal x, xbar, p
         whole = idx.numel() == B
         x_i, xbar_i = (x, xbar) if whole else (x[idx], xbar[idx])
         p_i = p if whole else tuple(t[idx] for t in p)
@@ -108,8 +107,9 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
         x_new = x_i - tau * problem.K.A_adjoint(p_new)
         if problem.prox_primal is not None:
             x_new = problem.prox_primal(x_new, tau, idx)
-        small = (_norms(x_new - x_i) <= tol * _norms(x_new)) & (
-            _norms(*(a - b for a, b in zip(p_new, p_i))) <= tol * _norms(*p_new))
+        moved_x, size_x = _norms(x_new - x_i), _norms(x_new)
+        moved_p, size_p = _norms(*(a - b for a, b in zip(p_new, p_i))), _norms(*p_new)
+        small = (moved_x <= tol * size_x) & (moved_p <= tol * size_p)
         xbar_new = 2.0 * x_new - x_i
         if whole:
             x, xbar, p = x_new, xbar_new, p_new
@@ -117,14 +117,15 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
             x[idx], xbar[idx] = x_new, xbar_new
             for t, t_new in zip(p, p_new):
                 t[idx] = t_new
-        iterations[idx] += 1
-        stop = small | (k == max_iter)
-        if k % record_every == 0 or bool(stop.any()):
-            rows = idx if k % record_every == 0 else idx[stop]
-            row = torch.full((B,), float("nan"), dtype=torch.float64, device=device)
-            row[rows] = problem.objective(x[rows], rows).to(torch.float64)
-            history.append(row)
-        converged[idx[small]] = True
-        active[idx[stop]] = False
-    return SolveState(variables={"x": x}, iterations=iterations.cpu(), objective=torch.stack(history).cpu(),
-                      converged=converged.cpu())
+        regular = history.iteration % record_every == 0
+        shown = torch.ones_like(small) if regular else small | history.last
+        value = nan[: idx.numel()].clone()
+        if bool(shown.any()):
+            rows = idx[shown]
+            value[shown] = problem.objective(x[rows], rows).to(torch.float64)
+        return Report({"objective": value, "primal_change": moved_x / size_x, "dual_change": moved_p / size_p},
+                      converged=small,
+                      record=regular)
+
+    record = iterate(step, {"objective": start}, max_iter, callback)
+    return SolveState(variables={"x": x}, record=record)

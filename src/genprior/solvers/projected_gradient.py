@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from genprior.errors import InputError
-from genprior.solvers.backtracking import SolveState
-from genprior.solvers.precision import in_ieee_float32
+from genprior.solvers.loop import Callback, History, Report, SolveState, iterate
 
 # gradient_step(x, idx) -> w for the active images idx
 GradientStep = Callable[[Tensor, Tensor], Tensor]
@@ -33,7 +32,6 @@ Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 @torch.no_grad()
-@in_ieee_float32
 def projected_gradient(
     gradient_step: GradientStep,
     project: Projection,
@@ -42,38 +40,30 @@ def projected_gradient(
     x0: Tensor,
     max_iter: int = 1000,
     tol: float = 1e-5,
+    callback: Callback | None = None,
 ) -> SolveState:
     """Run projected gradient descent from ``(z0, x0 = G(z0))``.
 
     Returns:
-        A :class:`SolveState` with ``variables = {"z", "x"}``, iterations ``[B]``, the
-        objective history ``[K + 1, B]`` (NaN after an image stopped) and ``converged``.
+        A :class:`~genprior.solvers.loop.SolveState` with ``variables = {"z", "x"}``,
+        iterations ``[B]``, ``converged`` and the history ``[K + 1, B]`` (NaN after an
+        image stopped) of the objective and of the relative change ``||x+ - x|| / ||x||``.
     """
     if max_iter < 0:
         raise InputError(f"max_iter must be >= 0, got {max_iter}")
     B, device = z0.shape[0], z0.device
     z, x = z0.detach().clone(), x0.detach().clone()
-    active = torch.ones(B, dtype=torch.bool, device=device)
-    converged = torch.zeros(B, dtype=torch.bool)
-    iterations = torch.zeros(B, dtype=torch.long)
     all_idx = torch.arange(B, device=device)
-    history = [objective(z, x, all_idx).to("cpu", torch.float64)]
-    for _ in range(max_iter):
-        idx = active.nonzero().squeeze(1)
-        if idx.numel() == 0:
-            break
+
+    def step(idx: Tensor, history: History) -> Report:
         x_old = x[idx]
         w = gradient_step(x_old, idx)
         z_new, x_new = project(w, z[idx], idx)
         z[idx], x[idx] = z_new, x_new
-        iterations[idx.cpu()] += 1
         change = (x_new - x_old).reshape(idx.numel(), -1).norm(dim=1)
         size = x_old.reshape(idx.numel(), -1).norm(dim=1).clamp_min(1e-12)
-        small = change <= tol * size
-        row = torch.full((B,), float("nan"), dtype=torch.float64)
-        row[idx.cpu()] = objective(z_new, x_new, idx).to("cpu", torch.float64)
-        history.append(row)
-        converged[idx[small].cpu()] = True
-        active[idx[small]] = False
-    return SolveState(variables={"z": z, "x": x}, iterations=iterations, objective=torch.stack(history),
-                      converged=converged)
+        return Report({"objective": objective(z_new, x_new, idx), "change": change / size},
+                      converged=change <= tol * size)
+
+    record = iterate(step, {"objective": objective(z, x, all_idx)}, max_iter, callback)
+    return SolveState(variables={"z": z, "x": x}, record=record)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from genprior.errors import DivergedError
+from genprior.solvers.loop import SolveState
 
 
 @dataclass
@@ -20,23 +21,41 @@ class Result:
         z: latent codes ``[B, d]`` for generative methods, else ``None``.
         u: the deviation from the generator's range ``[B, 1, H, W]`` (sparse methods), else ``None``.
         iterations: outer iterations each image ran, ``[B]`` (int64).
-        objective: objective history ``[K + 1, B]``; row 0 is the initial value and
-            rows after an image stopped (or where it was not recorded) are NaN.
+        history: the solver's named statistics, each ``[R, B]`` float64 (:mod:`genprior.solvers.loop`):
+            always ``"objective"``, plus the solver's own (step-size estimates ``L_z``, relative
+            changes, ...); row 0 is the start and rows after an image stopped (or where it was not
+            recorded) are NaN.
         converged: ``[B]`` bool, True where the per-image stopping rule (a test on the
             objective or on the iterates, see the solver) fired; False where the
             iteration cap or a failed line search stopped the image.
         seconds: wall-clock time of the whole batch.
         params: the parameters the method ran with.
+        ended: how each image's iterations ended (:data:`genprior.solvers.loop.ENDINGS`:
+            ``"converged"``, ``"stalled"``, ``"max_iter"``, ``"callback"``), where the method says.
     """
 
     x: Tensor
     z: Tensor | None
     u: Tensor | None
     iterations: Tensor
-    objective: Tensor
+    history: dict[str, Tensor]
     converged: Tensor
     seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    ended: list[str] | None = None
+
+    @classmethod
+    def of(cls, state: SolveState, x: Tensor, z: Tensor | None = None, u: Tensor | None = None,
+           params: dict[str, Any] | None = None, seconds: float = 0.0) -> "Result":
+        """The result of a solver's ``state`` with reconstructions ``x`` (and codes ``z``, deviations ``u``)."""
+        record = state.record
+        return cls(x=x, z=z, u=u, iterations=record.iterations, history=record.history, converged=record.converged,
+                   seconds=seconds, params=dict(params or {}), ended=list(record.ended))
+
+    @property
+    def objective(self) -> Tensor:
+        """The objective's history ``[R, B]`` (``history["objective"]``)."""
+        return self.history["objective"]
 
     @property
     def final_objective(self) -> Tensor:
@@ -79,13 +98,12 @@ class Result:
             k = keep.to(t.device)
             return t[k] if dim == 0 else t[:, k]
 
+        ended = None
+        if self.ended is not None:
+            rows = torch.arange(len(self))[keep.cpu()] if keep.dtype == torch.bool else keep.cpu()
+            ended = [self.ended[int(i)] for i in rows.reshape(-1)]
         return Result(
             x=pick(self.x), z=pick(self.z), u=pick(self.u), iterations=pick(self.iterations),
-            objective=pick(self.objective, 1), converged=pick(self.converged),
-            seconds=self.seconds, params=dict(self.params),
+            history={k: pick(v, 1) for k, v in self.history.items()}, converged=pick(self.converged),
+            seconds=self.seconds, params=dict(self.params), ended=ended,
         )
-
-
-def stack_history(rows: list[Tensor]) -> Tensor:
-    """Stack per-iteration ``[B]`` rows into a ``[K, B]`` history on the CPU."""
-    return torch.stack([r.detach().to("cpu", torch.float64) for r in rows])

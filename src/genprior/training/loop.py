@@ -43,20 +43,18 @@ from genprior.atomic import write_atomic, write_text_atomic
 from genprior.data.io import images_sha256
 from genprior.distributed import any_rank, mean_over_ranks, process_group
 from genprior.errors import DivergedError, InputError
-from genprior.models.checkpoint import CONFIG, WEIGHTS, model_config_dict, write_config
+from genprior.models.checkpoint import model_config_dict, write_config
 from genprior.outputs import ReplacedDirectory, RunLock, check_output_directory
 from genprior.progress import progress_bar
 from genprior.training import ddp, state
 from genprior.training.config import TrainConfig, learning_rate
 from genprior.training.interrupt import StopRequest, TrainingInterrupted
 from genprior.training.randomness import BatchOrder, mix_seed
+from genprior.training.rundir import LOSSES, RUN_FILES, SAMPLE_HISTORY, SAMPLES, check_run_directory, foreign_files
 from genprior.validation import check_finite
 
-LOSSES = "losses.csv"
-SAMPLES = "samples.png"
-SAMPLE_HISTORY = "samples"  # samples/step-NNNNNN.png, one grid per sample_every steps
 N_PREVIEW = 32  # training images offered to model.preview
-RUN_FILES = (WEIGHTS, CONFIG, state.STATE_DIR, LOSSES, SAMPLES, SAMPLE_HISTORY)  # what a run writes
+GRID_IMAGES = 64  # at most this many images in a progress grid (a generator's 32 samples, a denoiser's 4 x 9)
 
 
 def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
@@ -101,9 +99,10 @@ def train(
         progress: show a progress bar with the latest losses.
         resume: continue from the training state in ``out_dir`` (starts afresh if the
             directory holds no checkpoint at all).
-        force: replace an existing run in ``out_dir`` (without it: ``ValueError``).  The new
+        force: replace an existing run in ``out_dir`` (without it: ``InputError``).  The new
             run is written beside it and swapped in once it exists, so a kill leaves the
-            old run intact; a directory that also holds other files is refused.
+            old run intact; a directory that also holds files the run did not write
+            (:func:`~genprior.training.rundir.foreign_files`) is refused.
 
     Returns:
         The loss history: one row per ``log_every`` steps (``step``, ``seconds`` and the
@@ -122,6 +121,7 @@ def train(
         try:
             if ctx.is_main:  # checked and locked before any work; other ranks never write
                 check_output_directory(out_dir, force=True, label="run directory")
+                check_run_size(model, images, config, out_dir)
                 lock = RunLock(out_dir).acquire()
             replace = check_run_directory(out_dir, resume, force)
             with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
@@ -133,40 +133,34 @@ def train(
                 lock.release()
 
 
-def run_files(directory: Path) -> list[str]:
-    """The names in ``directory`` that a training run writes (:data:`RUN_FILES`), sorted."""
-    return sorted(name for name in RUN_FILES if os.path.lexists(directory / name))
+# Bytes per row of the loss history (a dict in memory, a row of losses.csv, an entry of each
+# state.json) and per sample grid on disk (a PNG of at most GRID_IMAGES images, 4 bytes a pixel).
+HISTORY_ROW_BYTES = 1024
+SAMPLE_GRID_BYTES = 64 * 1024
 
 
-def check_run_directory(out_dir: str | os.PathLike, resume: bool = False, force: bool = False) -> bool:
-    """Whether training into ``out_dir`` replaces an existing run (``force``).
+def check_run_size(model: nn.Module, images: Tensor, config: TrainConfig, out_dir: Path) -> None:
+    """Bound ``steps`` by what they accumulate, before any work: the loss history (a row per
+    ``log_every`` steps, kept in memory and in every saved state) against the memory limit,
+    and the sample grids (one per ``sample_every`` steps) against the free disk space."""
+    from genprior.resources import check_disk, check_memory
 
-    Raises:
-        ValueError: ``out_dir`` holds files of a run and neither ``resume`` nor ``force`` is
-            given, or ``force`` is given but the directory also holds other files.
-    """
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return False
-    present = run_files(out_dir)
-    if resume or not present:
-        return False
-    if not force:
-        what = "a checkpoint" if state.has_checkpoint(out_dir) else f"files of a training run ({', '.join(present)})"
-        raise InputError(f"{out_dir} already holds {what}; pass `resume=True` to continue it or "
-                         "`force=True` to replace it")
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
-    if foreign:
-        raise InputError(f"{out_dir} also holds files a training run does not write ({', '.join(foreign[:5])}); "
-                         "replacing the run would delete them: move them or choose another directory")
-    return True
+    rows = config.steps // config.log_every + 2
+    check_memory(float(HISTORY_ROW_BYTES) * rows, f"the loss history of {config.steps:,} steps (a row every "
+                 f"{config.log_every:,})", "lower `steps=` or raise `log_every=`")
+    if config.sample_every is not None:
+        grids = config.steps // config.sample_every + 2
+        pixels = math.prod(images.shape[1:]) if images.dim() > 1 else 1
+        check_disk(grids * (SAMPLE_GRID_BYTES + 4.0 * GRID_IMAGES * pixels), out_dir,
+                   f"{grids:,} sample grids (one every {config.sample_every:,} of {config.steps:,} steps)",
+                   "raise `sample_every=` or lower `steps=`")
 
 
 def _train_aside(model, images, out_dir, config, data_info, progress, ctx) -> list[dict[str, float]]:
     """Train into a staging directory beside ``out_dir`` and swap it in once it exists (``force``)."""
-    replaced = ReplacedDirectory(out_dir)
-    if not ctx.is_main:  # rank 0 owns the staging directory; the others only read its path
-        return _train(model, images, replaced.staging, config, data_info, progress, False, ctx)
+    replaced = ReplacedDirectory(out_dir, foreign_files)
+    if not ctx.is_main:  # rank 0 owns the staging directory; the other ranks write nothing
+        return _train(model, images, out_dir, config, data_info, progress, False, ctx)
     with replaced as staging:
         try:
             return _train(model, images, staging, config, data_info, progress, False, ctx)

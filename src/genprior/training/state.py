@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ import torch
 
 from genprior.atomic import atomic_path, write_json_atomic, write_text_atomic
 from genprior.errors import InputError
-from genprior.models.checkpoint import CONFIG, WEIGHTS, load_weights, save_weights
+from genprior.models.checkpoint import CONFIG, WEIGHTS, load_weights, save_weights, write_safetensors
+from genprior.training.state_checks import check_optimiser_state, check_record
 
 STATE_DIR = "training-state"
 LATEST = "LATEST"
@@ -121,8 +123,6 @@ def save_state(
     Returns:
         The new state's folder.
     """
-    from safetensors.torch import save_file
-
     root = Path(directory) / STATE_DIR
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{int(info['step']):09d}"
@@ -132,9 +132,7 @@ def save_state(
     save_weights(model, tmp / WEIGHTS)
     tensors, meta = _flatten_optimisers(optimisers)
     with atomic_path(tmp / OPTIMISERS) as path:
-        mode = path.stat().st_mode
-        save_file(tensors, str(path), metadata={"format": "genprior-optimisers"})
-        os.chmod(path, mode)
+        write_safetensors(tensors, path, {"format": "genprior-optimisers"})
     write_json_atomic(tmp / STATE, {**info, "optimisers": meta})
     final = root / name
     if final.exists():  # a state of the same step from an earlier attempt: replace it
@@ -150,28 +148,31 @@ def save_state(
 
 def latest_state(directory: str | os.PathLike) -> Path | None:
     """The newest complete training state of a run directory, or ``None``."""
+    from genprior.readfiles import open_input
+
     root = Path(directory) / STATE_DIR
-    try:
-        name = (root / LATEST).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    if not os.path.lexists(root / LATEST):
         return None
+    with open_input(root / LATEST, "training state pointer") as fh:
+        name = fh.read(256).decode("utf-8", "replace").strip()
     path = root / name
-    if not name.startswith("step-") or not (path / STATE).is_file():
+    if not re.fullmatch(r"step-\d+", name) or not (path / STATE).is_file():
         raise InputError(f"{root / LATEST} names {name!r}, which is not a complete training state; "
                          "the run directory is damaged (start again with `force=True`)")
     return path
 
 
 def read_state(path: str | os.PathLike) -> dict[str, Any]:
-    """``state.json`` of a training state folder."""
+    """``state.json`` of a training state folder, checked (:func:`~genprior.training.state_checks.check_record`)."""
+    from genprior.readfiles import open_input
+
     path = Path(path) / STATE
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        with open_input(path, "training state") as fh:
+            info = json.loads(fh.read().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{path}: corrupt training state ({type(exc).__name__}: {exc})") from None
-    if not isinstance(info, dict) or not all(isinstance(info.get(k), dict) for k in ("model", "train")):
-        raise InputError(f"{path}: corrupt training state (not an object with 'model' and 'train' objects)")
-    return info
+    return check_record(info, path)
 
 
 def load_state(
@@ -190,15 +191,26 @@ def load_state(
     path = Path(path)
     info = read_state(path)
     load_weights(model, path / WEIGHTS)
+    from genprior.readfiles import check_input_file
+
+    check_input_file(path / OPTIMISERS, "optimiser state")
     try:
         tensors = load_file(str(path / OPTIMISERS))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"{path / OPTIMISERS}: corrupt optimiser state ({exc})") from exc
+        raise InputError(f"{path / OPTIMISERS}: corrupt optimiser state ({exc})") from None
     saved = info.get("optimisers", {})
     if set(saved) != set(optimisers):
         raise InputError(f"{path}: the saved optimisers {sorted(saved)} do not match the model's {sorted(optimisers)}")
     for name, opt in optimisers.items():
-        opt.load_state_dict(_unflatten_optimiser(name, tensors, saved[name]))
+        try:
+            sd = _unflatten_optimiser(name, tensors, saved[name])
+            check_optimiser_state(opt, sd["state"], str(path / OPTIMISERS))
+            opt.load_state_dict(sd)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{path}: damaged state of the {name!r} optimiser ({type(exc).__name__}: {exc}); "
+                             "start the run again with `force=True` or in another directory") from None
     return info
 
 

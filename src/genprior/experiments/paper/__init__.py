@@ -91,6 +91,12 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
               device: str = "cpu", mnist: str | Path | None = None,
               log: Callable[[str], None] = print) -> dict:
     """Run the experiments ``names`` (``["all"]`` for every one) into ``out``; returns their results."""
+    from genprior.devices import resolve_device
+    from genprior.models.architectures import PRESETS
+    from genprior.validation import check_choice
+
+    resolve_device(device)  # before any data is made or model trained
+    check_choice(preset, PRESETS, "preset")
     chosen = list(EXPERIMENTS) if list(names) in ([], ["all"]) else list(names)
     for name in chosen:
         EXPERIMENTS.get_entry(name)  # an unknown name is an InputError listing the experiments

@@ -32,7 +32,7 @@ def fig7(ctx: Context) -> dict[str, Any]:
     from genprior.choice.grids import default_grid
     from genprior.choice.tuning import solve_grid
     from genprior.experiments.reconstruction import measure
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
     from genprior.metrics import psnr
     from genprior.physics.noise import expected_noise_norm
 
@@ -60,7 +60,7 @@ def fig7(ctx: Context) -> dict[str, Any]:
     for method, mu in [("hard", None), ("tikhonov", None)] + [(m, mu) for m in ("relaxed", "sparse") for mu in mus]:
         key = method if mu is None else f"{method}-mu{mu:g}"
         curves[key] = ctx.part(key, lambda method=method, mu=mu: curve(method, mu))
-    plt = _pyplot()
+    plt = pyplot()
     fig = plt.figure(figsize=(10, 6))
     ax = fig.add_subplot(2, 1, 1)
     styles = {"hard": "C0", "relaxed": "C1", "sparse": "C2", "tikhonov": "C3"}
@@ -116,7 +116,7 @@ def fig7(ctx: Context) -> dict[str, Any]:
 def fig8(ctx: Context) -> dict[str, Any]:
     from genprior.experiments.paper.protocol import coarse_grid, on_edge, search_extending
     from genprior.experiments.reconstruction import measure
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
     from genprior.methods import hard
     from genprior.metrics import psnr
 
@@ -138,7 +138,7 @@ def fig8(ctx: Context) -> dict[str, Any]:
                 "examples": [pixels(r.x[:3].reshape(3, -1)) for r in runs]}
 
     parts = {kind: ctx.part(kind, lambda kind=kind: kind_part(kind)) for kind in ("ae", "vae", "gan")}
-    plt = _pyplot()
+    plt = pyplot()
     n_show = min(3, test.shape[0])
     fig, axes = plt.subplots(n_show, 10, figsize=(12, 1.4 * n_show + 0.4), squeeze=False)
     for i in range(n_show):

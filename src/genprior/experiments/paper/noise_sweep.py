@@ -47,7 +47,7 @@ def centre(method: str, i: int, cells: dict[str, dict[str, Any]]) -> float:
 def fig12(ctx: Context) -> dict[str, Any]:
     from genprior.choice.oracle import oracle_lam
     from genprior.experiments.reconstruction import measure
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
     from genprior.physics.problems import make_operator
 
     quick = ctx.assets.quick
@@ -73,7 +73,7 @@ def fig12(ctx: Context) -> dict[str, Any]:
         for m in METHODS:
             middle = centre(m, i, cells)
             cells[f"{m}-sigma{s:g}"] = ctx.part(f"{m}-sigma{s:g}", lambda m=m, s=s, c=middle: cell(m, s, c))
-    plt = _pyplot()
+    plt = pyplot()
     size = int(truth.shape[-1])
     fig, axes = plt.subplots(len(NOISES), len(METHODS) + 1, figsize=(1.6 * (len(METHODS) + 1), 1.6 * len(NOISES)))
     for i, s in enumerate(NOISES):

@@ -60,7 +60,9 @@ class Protocol:
         start of generative methods and the coordinates of relaxed."""
         from genprior.methods import get_method
 
-        options: dict[str, Any] = {"max_iter": self.max_iter} if self.max_iter is not None else {}
+        takes = get_method(method).defaults()
+        options: dict[str, Any] = {"max_iter": self.max_iter} if self.max_iter is not None and "max_iter" in takes \
+            else {}
         if get_method(method).needs_generator:
             options["init"] = self.init
         if method == "relaxed":
@@ -137,7 +139,9 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
 
     started = time.perf_counter()
     size = int(truth_tune.shape[-1])
-    params: dict[str, Any] = {**protocol.solver_options(method), **fixed}
+    from genprior.methods import get_method
+
+    params: dict[str, Any] = {**get_method(method).problem_values(noise), **protocol.solver_options(method), **fixed}
     y_tune = measure(physics, truth_tune, noise, seed=1)
     first = search_extending(physics, y_tune, truth_tune, method, coarse_grid(method, size, protocol.coarse_values),
                              generator, protocol.edge_extensions, **params)

@@ -30,7 +30,7 @@ def overlay(gz: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def fig11(ctx: Context) -> dict[str, Any]:
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, "shapes-plus")
@@ -53,7 +53,7 @@ def fig11(ctx: Context) -> dict[str, Any]:
     r = sparse_tv(physics, measure(physics, test, NOISE, seed=0)[:k], G, **params)
     with torch.no_grad():
         gz = G(r.z).to(test.dtype)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, k, figsize=(2 * k, 4.2), squeeze=False)
     tv_x = torch.tensor(cells["tv"]["examples"]).reshape(-1, 1, 56, 56)
     for i in range(k):

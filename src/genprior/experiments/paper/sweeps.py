@@ -45,9 +45,9 @@ def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, str,
 
 def _plot(ctx: Context, cells: dict, xs: list, labels: list[str], methods: tuple[str, ...], xlabel: str,
           name: str, title: str) -> None:
-    from genprior.figures import _pyplot, save_figure
+    from genprior.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for method in methods:
         means = [cells[f"{method}-{label}"]["psnr"]["mean"] for label in labels]
