@@ -129,6 +129,56 @@ def test_mnist_comes_from_the_wheel_when_no_file_is_given(tmp_path, monkeypatch)
     assert np.allclose(data["test"].numpy(), fake.test[:20])
 
 
+def test_a_denoiser_is_trained_once_resumed_when_unfinished_and_loaded_when_done(tmp_path, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    import genprior.data.mnist as mnist
+    from genprior.experiments.paper.assets import Assets
+    from genprior.models.checkpoint import read_config
+    from genprior.models.denoiser import Denoiser
+    from genprior.training.loop import train
+
+    rng = np.random.default_rng(2)
+    fake = mnist.MnistData(train=rng.random((40, 1, 28, 28), dtype=np.float32), train_labels=np.arange(40) % 10,
+                           test=rng.random((20, 1, 28, 28), dtype=np.float32), test_labels=np.arange(20) % 10,
+                           source="test")
+    monkeypatch.setattr(mnist, "mnist_dataset", lambda *args, **kwargs: fake)
+    messages = []
+    assets = Assets(tmp_path, quick=True, preset="paper", log=messages.append)  # the denoiser's preset stays compact
+    out = assets.denoiser_dir("mnist", steps=3)
+    assert out.parent == tmp_path / "models" and out.name.startswith("mnist-denoiser-compact-")
+    assert out.name.endswith("-quick") and out != assets.denoiser_dir("mnist", steps=4)
+    assert assets.denoiser_dir("mnist", steps=500) == assets.denoiser_dir("mnist")  # quick mode caps at 100 steps
+    assert assets.denoiser_dir("shapes") != assets.denoiser_dir("ellipses")  # Shapes' recipe, the knee's
+
+    model, config = assets._recipe("mnist", "denoiser", None, 3, build=True)  # a run killed in its second step
+    objective = model.objective
+
+    def killed_in_step_two(phase, batch, size):
+        if killed_in_step_two.calls == 1:
+            raise RuntimeError("killed")
+        killed_in_step_two.calls += 1
+        return objective(phase, batch, size)
+
+    killed_in_step_two.calls = 0
+    model.objective = killed_in_step_two
+    with pytest.raises(RuntimeError, match="killed"):
+        train(model, assets.data("mnist")["train"], out, dataclasses.replace(config, checkpoint_every=1),
+              progress=False)
+    assert not read_config(out)["training"]["finished"] and read_config(out)["training"]["steps_done"] == 1
+    D = assets.denoiser("mnist", steps=3)
+    assert isinstance(D, Denoiser) and messages[-1].startswith("resuming mnist denoiser (3 steps)")
+    saved = read_config(out)
+    assert saved["training"]["finished"] and saved["training"]["steps_done"] == 3 and saved["training"]["resumed_at"] == [1]
+    assert saved["model"]["sigma_data"] == 0.336 and saved["model"]["preset"] == "compact"  # the MNIST recipe
+    count = len(messages)
+    again = assets.denoiser("mnist", steps=3)  # finished: loaded, not trained
+    assert len(messages) == count and all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                                            D.state_dict().values()))
+
+
 def test_parts_of_other_settings_are_moved_aside_and_computed_again(tmp_path):
     from genprior.experiments.paper.assets import Assets
     from genprior.experiments.paper.protocol import Protocol
