@@ -70,9 +70,8 @@ def test_a_changed_setup_value_is_computed_again(tmp_path, fake, monkeypatch):
 
 
 def test_the_real_experiments_keys_cover_their_setup_and_the_data_sizes(monkeypatch):
-    from genprior.experiments.paper import EXPERIMENTS
+    from genprior.experiments.paper import EXPERIMENTS, tables
     from genprior.experiments.paper import assets as assets_module
-    from genprior.experiments.paper import tables
     from genprior.experiments.paper.assets import Assets
     from genprior.experiments.paper.protocol import Protocol
     from genprior.experiments.paper.runner import settings_key
