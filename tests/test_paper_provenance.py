@@ -135,3 +135,21 @@ def test_accepting_a_code_change_needs_a_reason(tmp_path):
 
     with pytest.raises(InputError, match="needs a reason"):
         run_paper(["fig7"], tmp_path, quick=True, accept_code_change="  ", log=lambda _: None)
+
+
+def test_a_carried_over_key_is_stated_in_the_report_and_kept_through_an_accepted_change(tmp_path, fake):
+    """A result migrated from the old key scheme (docs/paper/migrate_key_scheme.py) keeps the record."""
+    module, path, experiment = fake
+    first, _ = _run(tmp_path, experiment)
+    result_path = tmp_path / "run" / "fake" / "result.json"
+    migrated = {"from_key": "0123456789abcdef", "reason": "its setup is the one that produced it", "modules": [],
+                "date": "2026-12-07"}
+    result_path.write_text(json.dumps({**first, "code_changes": [migrated]}))
+    (tmp_path / "run" / "fake" / "parts" / "CODE").unlink()  # as before the fingerprint was recorded
+    _edit(path, 'SCALE * 21}', 'SCALE * 21 + 0}')
+    kept, _ = _run(tmp_path, experiment, accept="checked bit-identical")
+    assert module.computed == [2] and kept["code_changes"][0] == migrated
+    assert kept["code_changes"][1]["reason"] == "checked bit-identical"
+    report = (tmp_path / "run" / "REPORT.md").read_text()
+    assert "settings key carried over 2026-12-07 from the old key scheme (0123456789abcdef)" in report
+    assert "code change accepted" in report

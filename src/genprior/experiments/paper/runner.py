@@ -285,7 +285,8 @@ def _code_note(result: dict[str, Any], experiment: Experiment | None) -> str:
     accepted code changes of its result."""
     from genprior.experiments.paper.provenance import changed_modules, fingerprint
 
-    notes = [f"code change accepted {c['date']} ({c['reason']}): {', '.join(c['modules'])}"
+    notes = [f"settings key carried over {c['date']} from the old key scheme ({c['from_key']}): {c['reason']}"
+             if "from_key" in c else f"code change accepted {c['date']} ({c['reason']}): {', '.join(c['modules'])}"
              for c in result.get("code_changes", [])]
     if experiment is not None:
         changed = changed_modules(result.get("code"), fingerprint(experiment.run.__module__))
