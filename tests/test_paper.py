@@ -64,9 +64,12 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     assert glance < report.index("## Figures 1-6")
     assert [sections.index(title) for title in order] == sorted(sections.index(title) for title in order)
     for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"):
-        claims = json.loads((out / name / "result.json").read_text())["claims"]
-        assert claims and all({"figure", "paper", "ours", "agrees"} <= set(c) for c in claims), name
-        assert all(c["paper"] in report for c in claims)
+        result = json.loads((out / name / "result.json").read_text())
+        claims = result["claims"]
+        assert claims and all({"figure", "paper", "ours", "agrees", "cause"} <= set(c) for c in claims), name
+        assert all(c["paper"] in report and c["agrees"] in (True, False, None) for c in claims)
+        assert result["code"] and result["code_changes"] == []  # the fingerprint of the code that computed it
+    assert "| not tested |" in report and "PSNR tuning (dB)" in report and "Figure 12's noise levels" in report
     assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
     assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
     encoder = json.loads((out / "encoder" / "result.json").read_text())["cells"]
@@ -256,31 +259,41 @@ def test_lam_search_grows_its_grid_until_both_choices_are_inside(rng):
 
 
 def test_competitive_claims_use_the_stated_margin():
-    from genprior.experiments.paper.claims import competitive_claims
+    from genprior.experiments.paper.tables import competitive_claims
 
     means = {"ae-hard": 25.0, "ae-relaxed": 25.5, "vae-hard": 24.0, "gan-hard": 24.4, "gan-relaxed": 23.0, "tv": 26.4}
     kinds = ("ae", "vae", "gan")
-    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", means, kinds)
+    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", means, kinds, ["ae-relaxed"])
     assert competitive["agrees"] and "ae-relaxed 25.50" in competitive["ours"]  # 0.9 dB below TV
     assert gan_worse["agrees"]  # 1.1 dB below the best AE/VAE
+    every, _ = competitive_claims("Figure 10", "shapes tomography", means, kinds)  # default: every AE/VAE cell
+    assert not every["agrees"] and "-2.40" in every["ours"] and every["paper"].startswith("AE hard, AE relaxed and VAE hard are")
     competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", {**means, "tv": 26.6,
-                                                                                   "gan-hard": 24.6}, kinds)
+                                                                                   "gan-hard": 24.6}, kinds,
+                                                ["ae-relaxed"])
     assert not competitive["agrees"] and not gan_worse["agrees"]
     # a table without a GAN (AE, VAE and another kind) gets the claims that apply to it, not an error
     other = {"ae-hard": 26.0, "vae-hard": 24.0, "rae-hard": 27.0, "tv": 26.4}
-    (only,) = competitive_claims("Figure 10", "shapes tomography", other, ("ae", "vae", "rae"))
-    assert only["paper"].startswith("AE/VAE priors are competitive with TV") and only["agrees"]
+    (only,) = competitive_claims("Figure 10", "shapes tomography", other, ("ae", "vae", "rae"), ["ae-hard"])
+    assert only["paper"].startswith("AE hard is competitive with TV") and only["agrees"]
     assert competitive_claims("Figure 10", "shapes tomography", {"rae-hard": 26.0, "tv": 26.4}, ("rae",)) == []
 
 
-def test_the_claims_count_says_which_experiments_are_still_to_run():
-    from genprior.experiments.paper.claims import claim, claims_table
+def test_the_claims_table_counts_each_verdict_and_says_what_is_still_to_run():
+    from genprior.experiments.paper.claims import claim, claims_table, not_tested
 
-    results = [{"claims": [claim("Figure 9", "a", "x", True), claim("Figure 9", "b", "y", False)]}]
-    assert "1 of 2 claims checked so far agree (fig12, noise still to run)" in claims_table(results, ["fig12", "noise"])
+    results = [{"claims": [claim("Figure 9", "a", "x", True, cause="ignored: it agrees"),
+                           claim("Figure 9", "b", "y", False, cause="the cap (check: a larger cap)"),
+                           not_tested("Figure 5", "c", "no measure of it")]}]
+    assert "3 claims so far: 1 agree, 1 differ, 1 not tested (fig12, noise still to run)" in \
+        claims_table(results, ["fig12", "noise"])
     final = claims_table(results)
-    assert "1 of the 2 claims checked agree;" in final and "so far" not in final
-    assert "| Figure 9 | b | y | **differs** |" in final
+    assert "3 claims of the paper's experiments sections (4.3 and 5): 1 agree, 1 differ, 1 not tested." in final
+    assert "| Figure 9 | a | x | agrees |  |" in final  # a cause only where the claim differs
+    assert "| Figure 9 | b | y | **differs** | the cap (check: a larger cap) |" in final
+    assert "| Figure 5 | c | no measure of it | not tested |  |" in final
+    norms = claims_table([{"claims": [claim("Figure 5", "far", "at |z| = 8 sqrt(d)", True)]}])
+    assert "at \\|z\\| = 8 sqrt(d) |" in norms  # a norm does not split the table's cells
 
 
 def test_run_cell_counts_each_unconverged_grid_point_once(rng):

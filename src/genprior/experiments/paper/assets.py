@@ -26,6 +26,9 @@ from torch import nn
 
 DATASETS = ("shapes", "shapes-plus", "mnist", "ellipses")
 RECIPE_DATASET = {"shapes": "shapes", "shapes-plus": "shapes", "mnist": "mnist", "ellipses": "knee"}
+#: (train, test) images of each data set; quick mode: a few hundred (its ellipses are 32x32).
+SIZES = {"shapes": (60_000, 10_000), "shapes-plus": (0, 1_000), "ellipses": (3_872, 800), "mnist": (60_000, 10_000)}
+QUICK_SIZES = {"shapes": (300, 20), "shapes-plus": (0, 20), "ellipses": (300, 20), "mnist": (300, 20)}
 
 
 @dataclass
@@ -52,10 +55,7 @@ class Assets:
     # -- data ---------------------------------------------------------------------
     def sizes(self, name: str) -> tuple[int, int]:
         """(train, test) images of data set ``name`` in this mode."""
-        if self.quick:
-            return {"shapes-plus": (0, 20)}.get(name, (300, 20))  # quick ellipses are 32x32
-        return {"shapes": (60_000, 10_000), "shapes-plus": (0, 1_000), "ellipses": (3_872, 800),
-                "mnist": (60_000, 10_000)}[name]
+        return (QUICK_SIZES if self.quick else SIZES)[name]
 
     def data_path(self, name: str) -> Path:
         """The ``.npz`` file of data set ``name`` in this run (made by :meth:`data`)."""
