@@ -96,3 +96,15 @@ def test_denoiser_methods_refuse_what_they_cannot_do(gaussian, tomo16):
         gp.solve("ddrm", tomo16, y, denoiser=lambda x, s: x, noise_level=0.1)
     with pytest.raises(InputError, match="made for images of shape"):
         gp.solve("pnp", tomo16, y, denoiser=g["D"])
+
+
+@pytest.mark.parametrize("method, name", [("dps", "zeta"), ("diffpir", "lam")])
+def test_a_per_image_step_acts_on_its_own_image_only(gaussian, method, name):
+    # grid search hands one value per image: each image must run as it would with that value alone
+    g = gaussian
+    run = lambda value: gp.solve(method, g["A"], g["y"], denoiser=g["D"], samples=3, steps=10, seed=1,  # noqa: E731
+                                 **{name: value})
+    both = run(torch.tensor([0.01, 0.2], dtype=torch.float64))
+    assert torch.allclose(both.x[0], run(0.01).x[0], atol=1e-12)
+    assert torch.allclose(both.x[1], run(0.2).x[1], atol=1e-12)
+    assert not torch.allclose(run(0.01).x[1], run(0.2).x[1], atol=1e-3)

@@ -266,9 +266,18 @@ def test_every_method_iterates_in_ieee_float32(method, tomo16, tiny_generator):
     # Through the solvers themselves: with TF32 switched on by the caller, every iteration of every
     # method runs with TF32 off (read in the loop's callback), and the caller's settings come back.
     import genprior as gp
+    from genprior.conformance import tiny_denoiser
+    from genprior.methods import get_method
+    from genprior.physics.problems import make_operator
 
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    y = tomo16.A(torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    entry = get_method(method)
+    physics, prior, options = tomo16, tiny_generator, {"max_iter": 3}
+    if entry.needs_denoiser:  # a denoiser as the prior; a fixed schedule of 3 steps; ddrm needs an exact SVD
+        physics = make_operator("cs", 16, measurements=64) if method == "ddrm" else tomo16
+        length = "steps" if "steps" in entry.defaults() else "max_iter"
+        prior, options = tiny_denoiser(tiny_generator), {length: 3, **entry.problem_values(0.02)}
+    y = physics.A(torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
     seen = []
 
     def callback(it):
@@ -277,7 +286,7 @@ def test_every_method_iterates_in_ieee_float32(method, tomo16, tiny_generator):
     saved = (cudnn.allow_tf32, matmul.allow_tf32)
     try:
         cudnn.allow_tf32 = matmul.allow_tf32 = True
-        result = gp.solve(method, tomo16, y, tiny_generator, max_iter=3, callback=callback)
+        result = gp.solve(method, physics, y, prior, callback=callback, **options)
         assert cudnn.allow_tf32 and matmul.allow_tf32  # restored
     finally:
         cudnn.allow_tf32, matmul.allow_tf32 = saved

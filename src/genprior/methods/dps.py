@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genprior.methods.denoiser_prior import Denoiser, SamplerParams
+from genprior.methods.common import per_image
+from genprior.methods.denoiser_prior import Denoiser, SamplerParams, repeat_samples
 from genprior.methods.sampling import run_sampler
 from genprior.params import param
 from genprior.physics.fidelity import DataFidelity
@@ -31,9 +32,9 @@ from genprior.solvers.result import Result
 
 @dataclass(frozen=True)
 class DPSParams(SamplerParams):
-    """Parameters of :func:`dps`."""
+    """Parameters of :func:`dps`; ``zeta`` may hold one value per image."""
 
-    zeta: float = param(0.5, "step size on the gradient of the data misfit ||A x0 - y||", minimum=0,
+    zeta: float | Tensor = param(0.5, "step size on the gradient of the data misfit ||A x0 - y||", minimum=0,
                         grid=(10.0, {0.25: 1e-3, 0.5: 1e-2}))
     steps: int = param(200, "sampler steps (network evaluations, each with a backward pass, per sample)", minimum=1)
 
@@ -47,6 +48,7 @@ def dps(physics, y: Tensor, generator=None, *, denoiser: Denoiser | None = None,
         **params: the fields of :class:`DPSParams`.
     """
     p = DPSParams.create(params, "method 'dps'")
+    zeta = repeat_samples(per_image(p.zeta, y.shape[0], "zeta", y), p.samples)  # one step size per sample
 
     def make_update(D, y_rep, data):
         def update(x, sigma, following, rows, noise):
@@ -60,7 +62,8 @@ def dps(physics, y: Tensor, generator=None, *, denoiser: Denoiser | None = None,
                 return x0, x0
             up = following * math.sqrt(max(1 - following ** 2 / sigma ** 2, 0.0))
             down = math.sqrt(max(following ** 2 - up ** 2, 0.0))
-            return x0 + (down / sigma) * (x - x0) + up * noise - p.zeta * grad.to(x.dtype), x0
+            step = zeta[rows].to(x.dtype).reshape(-1, *[1] * (x.dim() - 1))
+            return x0 + (down / sigma) * (x - x0) + up * noise - step * grad.to(x.dtype), x0
         return update
 
     return run_sampler("dps", physics, y, denoiser, p, make_update, fidelity, callback)

@@ -55,9 +55,11 @@ SAMPLERS = ("diffpir", "ddrm", "dps")
 
 
 def model_facts(model: torch.nn.Module, config: dict[str, Any]) -> dict[str, Any]:
-    """Parameters and training minutes of a trained model (from its checkpoint's record)."""
+    """Parameters (a weight average's copy not counted) and training minutes (the checkpoint's record)."""
     training = config.get("training", {})
-    return {"parameters": sum(p.numel() for p in model.parameters()),
+    counted = (p.numel() for name, p in model.named_parameters()
+               if not any(part.endswith("_average") for part in name.split(".")))
+    return {"parameters": sum(counted),
             "training_minutes": round(float(training.get("seconds", 0.0)) / 60, 1),
             "training_steps": training.get("steps_done")}
 

@@ -106,7 +106,9 @@ def priors_markdown(ctx, setups, results: dict[str, dict[str, Any]]) -> str:
              f"driving pnp, red, diffpir, ddrm (operators with an exact SVD) and dps; the samplers average {SAMPLES} "
              "posterior samples per image. 'converged' counts images whose stopping rule fired; pnp and the "
              "samplers run a fixed schedule ('finished'). NFE: network evaluations per image (samples included). "
-             "Training minutes are the wall time recorded in each model's checkpoint (a shared 2-core machine). "
+             "Training minutes are the wall time recorded in each model's checkpoint (a shared 2-core machine); model "
+             "parameters count the whole trained model (the VAE's encoder and decoder, plus the flow where used; a "
+             "weight average's copy not counted). "
              "PSNR with data range 1.", ""]
     for setup in setups:
         dataset = setup.table.dataset

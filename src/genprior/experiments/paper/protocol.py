@@ -22,7 +22,6 @@ from typing import Any
 
 from torch import Tensor, nn
 
-
 CELL_LOG: ContextVar[Callable[[str], None] | None] = ContextVar("cell_log", default=None)
 """Where :func:`run_cell` reports its stages (set by the runner while it computes a part)."""
 
@@ -173,8 +172,9 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
     unconverged = first["unconverged_points"] + (second["unconverged_points"] if second else 0)
     record, x = run_reconstruction(physics, truth_test, test_indices, method, generator, {**params, **chosen},
                                    noise=noise, seed=0)
-    _stage(f"{method}: PSNR {record['psnr']['mean']:.2f} dB, {record['converged']}/{record['n_images']} converged",
-           started)
+    ended = ", ".join(f"{count}/{record['n_images']} {how}" for how, count in record.get("ended", {}).items())
+    _stage(f"{method}: PSNR {record['psnr']['mean']:.2f} dB, "
+           f"{ended or str(record['converged']) + '/' + str(record['n_images']) + ' converged'}", started)
     return {
         "method": method, "chosen": chosen, "edge": on_edge(coarse, first["best"]),
         "tuning": {"coarse": coarse, "extended": first["extended"], "fine": fine,
