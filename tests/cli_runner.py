@@ -15,6 +15,21 @@ def run_cli(args: list[str]) -> int:
     return 0
 
 
+def solve_in_process(data, model, indices: list[int], method: str, noise: float = 0.1, seed: int = 0,
+                     split: str = "test", **params):
+    """What ``genprior reconstruct --problem tomography`` computes, recomputed through the Python API
+    (``gp.measure`` with ``seed``, then ``gp.solve`` with the same ``seed`` and ``params``):
+    returns ``(result, truth)``."""
+    import genprior as gp
+    from genprior.data.io import load_images
+
+    truth = load_images(data, split)[indices]
+    A = gp.operator("tomography", int(truth.shape[-1]))
+    y = gp.measure(A, truth, noise=noise, seed=seed)
+    generator = gp.load_model(model) if model is not None else None
+    return gp.solve(method, A, y, generator, seed=seed, **params), truth
+
+
 def user_folder(folder, module: str, source: str, train_shape: tuple[int, ...], test_shape: tuple[int, ...]):
     """``folder`` holding a user's module ``module.py`` (``source``) and ``small.npz``
     (uniform random images of the given shapes, seed 0); returns ``folder``."""

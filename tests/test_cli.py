@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from cli_runner import run_cli
+from cli_runner import run_cli, solve_in_process
 from genprior.data.io import save_dataset
+from genprior.metrics import nrmse, psnr, ssim
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +23,14 @@ def workspace(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("method, extra", [
-    ("hard", ["--lam", "0.01", "--max-iter", "5"]),
-    ("relaxed", ["--lam", "0.4", "--mu", "0.1", "--max-iter", "5", "--init", "encoder"]),
-    ("tikhonov", ["--lam", "0.2", "--max-iter", "10"]),
-    ("tv", ["--lam", "0.05", "--max-iter", "20"]),
+@pytest.mark.parametrize("method, extra, params", [
+    ("hard", ["--lam", "0.01", "--max-iter", "5"], {"lam": 0.01, "max_iter": 5}),
+    ("relaxed", ["--lam", "0.4", "--mu", "0.1", "--max-iter", "5", "--init", "encoder"],
+     {"lam": 0.4, "mu": 0.1, "max_iter": 5, "init": "encoder"}),
+    ("tikhonov", ["--lam", "0.2", "--max-iter", "10"], {"lam": 0.2, "max_iter": 10}),
+    ("tv", ["--lam", "0.05", "--max-iter", "20"], {"lam": 0.05, "max_iter": 20}),
 ])
-def test_reconstruct_writes_results(workspace, method, extra, capsys):
+def test_reconstruct_writes_results(workspace, method, extra, params, capsys):
     out = workspace / f"{method}.json"
     code = run_cli(["reconstruct", "--problem", "tomography", "--method", method, "--model", str(workspace / "model"),
                     "--data", str(workspace / "shapes.npz"), "--indices", "0:3", "--noise", "0.1", "--seed", "1",
@@ -42,6 +44,27 @@ def test_reconstruct_writes_results(workspace, method, extra, capsys):
     assert {"mean", "std"} <= set(res["psnr"]) and "mean" in res["iterations"]
     assert [p["index"] for p in res["per_image"]] == [0, 1, 2]
     assert "PSNR" in capsys.readouterr().out
+    # the values: each image's record is what the Python API computes from the same inputs and seeds
+    result, truth = solve_in_process(workspace / "shapes.npz", workspace / "model", [0, 1, 2], method, noise=0.1,
+                                     seed=1, **params)
+    per = res["per_image"]
+    assert [p["psnr"] for p in per] == pytest.approx(psnr(result.x, truth).tolist(), abs=1e-4)
+    assert [p["nrmse"] for p in per] == pytest.approx(nrmse(result.x, truth).tolist(), abs=1e-6)
+    assert [p["ssim"] for p in per] == pytest.approx(ssim(result.x, truth).tolist(), abs=1e-6)
+    assert [p["iterations"] for p in per] == result.iterations.tolist()
+    assert [p["converged"] for p in per] == result.converged.tolist()
+    assert [p["final_objective"] for p in per] == pytest.approx(result.final_objective.tolist(), rel=1e-9)
+    # the summary is that of the per-image values
+    for key in ("psnr", "nrmse", "ssim"):
+        values = np.array([p[key] for p in per])
+        assert res[key]["mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert res[key]["std"] == pytest.approx(values.std(), rel=1e-9, abs=1e-12)
+        assert (res[key]["min"], res[key]["max"]) == (values.min(), values.max())
+    assert res["iterations"] == {"mean": pytest.approx(np.mean(result.iterations.tolist())),
+                                 "max": int(result.iterations.max())}
+    assert res["converged"] == sum(p["converged"] for p in per) == result.n_converged
+    assert res["params"]["lam"] == params["lam"] and res["params"]["max_iter"] == params["max_iter"]
+    assert res["noise"] == 0.1 and res["seed"] == 1
 
 
 def test_reconstruct_writes_figure(workspace):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cli_runner import run_cli
+from cli_runner import run_cli, solve_in_process
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +85,39 @@ def test_tune_bad_input(workspace, capsys):
         capsys)
 
 
+NEW_OPTIONS = [  # method, flags, the same as keyword arguments of gp.solve
+    ("sparse", ["--lam", "0.1", "--mu", "0.1"], {"lam": 0.1, "mu": 0.1}),
+    ("sparse-tv", ["--lam", "0.2"], {"lam": 0.2}),
+    ("pgd", ["--latent-prior", "box"], {"latent_prior": "box"}),
+    ("relaxed", ["--coordinates", "u", "--restarts", "3"], {"coordinates": "u", "restarts": 3}),
+    ("relaxed", ["--x-init", "generator"], {"x_init": "generator"}),
+    ("hard", ["--latent-prior", "sphere", "--init", "encoder"], {"latent_prior": "sphere", "init": "encoder"}),
+]
+
+
 def test_reconstruct_new_options(workspace, capsys):
+    # Each option is in the record and took effect: the run equals the Python API's with the option,
+    # and differs from the Python API's run without it (the other options kept).
     base = ["reconstruct", "--model", str(workspace / "model"), "--data", str(workspace / "shapes.npz"),
             "--indices", "0:2", "--out", str(workspace / "r.json"), "--max-iter", "3", "--force"]
-    for method, extra in (("sparse", ["--lam", "0.1", "--mu", "0.1"]), ("sparse-tv", ["--lam", "0.05"]),
-                          ("pgd", ["--latent-prior", "box"]), ("relaxed", ["--coordinates", "u", "--restarts", "2"]),
-                          ("hard", ["--latent-prior", "sphere", "--init", "encoder"])):
+    for method, extra, given in NEW_OPTIONS:
         assert run_cli([*base, "--method", method, *extra]) == 0, method
         res = json.loads((workspace / "r.json").read_text())
         assert res["method"] == method and res["n_images"] == 2
+        assert {k: res["params"][k] for k in given} == given, method
+
+        def final(**params):
+            result, _ = solve_in_process(workspace / "shapes.npz", workspace / "model", [0, 1], method, max_iter=3,
+                                         **params)
+            return result.final_objective.tolist()
+
+        recorded = [r["final_objective"] for r in res["per_image"]]
+        assert recorded == pytest.approx(final(**given), rel=1e-9), method
+        for name in given:
+            without = final(**{k: v for k, v in given.items() if k != name})
+            assert recorded != pytest.approx(without, rel=1e-6), (method, name)
+        if "restarts" in given:
+            assert all(0 <= r["chosen_start"] < given["restarts"] for r in res["per_image"])
     assert "does not take --mu" in _error([*base, "--method", "hard", "--mu", "0.1"], capsys)
     assert "does not take --coordinates" in _error([*base, "--method", "sparse", "--coordinates", "u"], capsys)
     assert "--lam must be a number or 'auto'" in _error([*base, "--method", "hard", "--lam", "big"], capsys)

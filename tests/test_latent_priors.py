@@ -87,7 +87,7 @@ def test_prior_values():
     assert torch.equal(make_latent_prior("box").value(z), torch.zeros(2))
     flat = torch.ones(2, 1, 4, 4)
     assert torch.allclose(make_latent_prior("tv").value(z, flat), torch.full((2,), 16 * 1e-2))
-    assert set(LATENT_PRIORS) == {"l2", "box", "sphere", "critic", "tv"}
+    assert set(LATENT_PRIORS) == {"l2", "box", "sphere", "critic", "tv", "flow"}
 
 
 def test_critic_prior_needs_a_critic(problem, tiny_generator):

@@ -121,10 +121,26 @@ def test_per_image_parameters_equal_separate_runs(problem, tiny_generator):
         assert torch.allclose(alone.x, together.x[i : i + 1], atol=1e-5)
 
 
-def test_encoder_initialisation(problem, tiny_autoencoder):
+@pytest.mark.parametrize("method", ["hard", "relaxed"])
+def test_encoder_initialisation(method, problem, tiny_autoencoder):
+    # init="encoder" starts from the encoder's codes of the simple reconstruction: the objective's
+    # row 0 is the objective there, and the whole run equals one given those codes as a tensor.
+    from genprior.methods.common import simple_reconstruction
+
     physics, x, y = problem
-    result = hard(physics, y, tiny_autoencoder, lam=0.001, init="encoder", max_iter=5)
+    solve = get_method(method).function
+    result = solve(physics, y, tiny_autoencoder, lam=0.001, init="encoder", max_iter=5)
     assert result.params["init"] == "encoder"
+    codes = tiny_autoencoder.encode(simple_reconstruction(physics, y)).detach()
+    given = solve(physics, y, tiny_autoencoder, lam=0.001, init=codes, max_iter=5)
+    assert torch.equal(result.x, given.x) and torch.equal(result.z, given.z)
+    assert torch.equal(result.objective.nan_to_num(-1.0), given.objective.nan_to_num(-1.0))
+    random = solve(physics, y, tiny_autoencoder, lam=0.001, init="random", max_iter=5)
+    assert not torch.allclose(random.objective[0], result.objective[0])  # the start is not the random one
+    if method == "hard":  # f(z) = ||A G(z) - y||^2 + lam ||z||^2 at the encoder's codes
+        with torch.no_grad():
+            start = (physics.A(tiny_autoencoder(codes)) - y).flatten(1).pow(2).sum(1) + 0.001 * codes.pow(2).sum(1)
+        assert torch.allclose(result.objective[0], start.double(), rtol=1e-5)
     from tests.conftest import TinyGenerator
 
     with pytest.raises(ValueError, match="init='encoder' needs a model with an encoder"):

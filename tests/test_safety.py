@@ -311,13 +311,29 @@ def test_a_config_json_with_wrong_types_is_an_error(ws, tmp_path, capsys):
     model = tmp_path / "model"
     shutil.copytree(ws / "model", model)
     config = json.loads((model / "config.json").read_text())
-    for broken in ({**config, "model": [1, 2]}, {**config, "training": []}, [config],
-                   {**config, "model": {**config["model"], "image_size": 10**6}},
-                   {**config, "model": {**config["model"], "latent_dim": 10**9}}):
+
+    def with_model(**changes):
+        return {**config, "model": {**config["model"], **changes}}
+
+    # each broken config and what its one error line must say: the field and the problem
+    cases = [
+        ({**config, "model": [1, 2]}, "config.json: the 'model' entry must be a JSON object, got list"),
+        ({**config, "training": []}, "config.json: the 'training' entry must be a JSON object, got list"),
+        ([config], "config.json: not a genprior checkpoint config (no format/model entries)"),
+        (with_model(image_size=10**6), "with image size 1000000 and latent dimension 3 needs about"),
+        (with_model(latent_dim=10**9), "with image size 16 and latent dimension 1000000000 needs about"),
+        (with_model(latent_dim="3"), "latent_dim must be >= 1 (an integer), got '3'"),
+        (with_model(latent_dim=3.5), "latent_dim must be >= 1 (an integer), got 3.5"),
+        (with_model(latent_dim=True), "latent_dim must be >= 1 (an integer), got True"),
+        (with_model(image_size="16"), "image_size must be an integer >= 8, got '16'"),
+        (with_model(kind=5), "a model kind is a name, got 5"),
+        (with_model(preset=["compact"]), "unknown preset ['compact']"),
+    ]
+    for broken, expected in cases:
         (model / "config.json").write_text(json.dumps(broken))
         err = error_of(["reconstruct", "--method", "hard", "--model", str(model), "--data", str(ws / "data.npz"),
                         "--out", str(tmp_path / "r.json")], capsys)
-        assert "config" in err or "model settings" in err or "GB" in err or "image" in err
+        assert expected in err, (broken, err)
 
 
 # ---- sizes and parameters --------------------------------------------------------------------

@@ -253,3 +253,33 @@ def test_solvers_switch_tf32_off_and_restore_the_callers_settings():
         assert cudnn.allow_tf32 and matmul.allow_tf32
     finally:
         cudnn.allow_tf32, matmul.allow_tf32 = saved
+
+
+def _method_names():
+    from genprior.methods import METHODS
+
+    return sorted(METHODS)
+
+
+@pytest.mark.parametrize("method", _method_names())
+def test_every_method_iterates_in_ieee_float32(method, tomo16, tiny_generator):
+    # Through the solvers themselves: with TF32 switched on by the caller, every iteration of every
+    # method runs with TF32 off (read in the loop's callback), and the caller's settings come back.
+    import genprior as gp
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    y = tomo16.A(torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    seen = []
+
+    def callback(it):
+        seen.append((it.iteration, cudnn.allow_tf32, matmul.allow_tf32))
+
+    saved = (cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        cudnn.allow_tf32 = matmul.allow_tf32 = True
+        result = gp.solve(method, tomo16, y, tiny_generator, max_iter=3, callback=callback)
+        assert cudnn.allow_tf32 and matmul.allow_tf32  # restored
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = saved
+    assert [k for k, _, _ in seen] == list(range(1, int(result.iterations.max()) + 1)) and seen
+    assert not any(c or m for _, c, m in seen), seen

@@ -98,12 +98,29 @@ def test_restarts_never_worse_than_a_single_start(method, params, problem64):
 
 
 def test_restart_codes_can_be_given(problem64):
+    # Given codes [K, B, d] are the K starts actually used: each image keeps the start whose own
+    # run (from that code alone) ends lowest, and its record is that run's.
     physics, g, x, y = problem64
-    codes = torch.randn(2, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    r = hard(physics, y, g, init=codes, restarts=2, max_iter=5)
-    assert r.params["restarts"] == 2
+    codes = torch.randn(3, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    codes[1] *= 3  # a poor start, so that the starts' final objectives differ clearly
+    r = hard(physics, y, g, lam=0.01, init=codes, restarts=3, max_iter=5)
+    assert r.params["restarts"] == 3
+    alone = [hard(physics, y, g, lam=0.01, init=codes[k], max_iter=5) for k in range(3)]
+    finals = torch.stack([a.final_objective for a in alone])  # [K, B]
+    assert r.params["chosen_start"] == finals.argmin(0).tolist()
+    assert len(set(r.params["chosen_start"])) > 1  # the images keep different starts here
+    with torch.no_grad():  # row 0 of the kept history: f(z) = ||A G(z) - y||^2 + lam ||z||^2 at the chosen code
+        start = codes[r.params["chosen_start"], torch.arange(3)]
+        f0 = (physics.A(g(start)) - y).flatten(1).pow(2).sum(1) + 0.01 * start.pow(2).sum(1)
+    assert torch.allclose(r.objective[0], f0, rtol=1e-12)
+    for b, k in enumerate(r.params["chosen_start"]):
+        assert torch.allclose(r.x[b], alone[k].x[b], atol=1e-8) and torch.allclose(r.z[b], alone[k].z[b], atol=1e-8)
+        assert int(r.iterations[b]) == int(alone[k].iterations[b])
+        assert torch.allclose(r.final_objective[b], alone[k].final_objective[b], rtol=1e-10)
+    two = hard(physics, y, g, lam=0.01, init=codes[:2], restarts=2, max_iter=5)
+    assert two.params["chosen_start"] == finals[:2].argmin(0).tolist()
     with pytest.raises(ValueError, match="hold 2 starts per image but restarts=3"):
-        hard(physics, y, g, init=codes, restarts=3)
+        hard(physics, y, g, init=codes[:2], restarts=3)
 
 
 def test_tv_prox_matches_a_long_run_and_warm_start_helps(rng):

@@ -172,9 +172,26 @@ def test_max_seconds_stops_and_saves(images, tmp_path):
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("kind", ["vae", "gan"])
 def test_mixed_precision_on_cpu(kind, dtype, images, tmp_path):
-    history = train(tiny(kind), images, tmp_path, config(steps=6, amp=True, amp_dtype=dtype), progress=False)
+    # autocast really runs: the linear and convolution layers compute in the low precision
+    # while the weights stay float32; without amp they compute in float32.
+    def layer_dtypes(model):
+        seen = []
+        for layer in model.modules():
+            if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                layer.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+        return seen
+
+    model = tiny(kind)
+    seen = layer_dtypes(model)
+    history = train(model, images, tmp_path, config(steps=6, amp=True, amp_dtype=dtype), progress=False)
     assert all(np.isfinite(v) for v in history[-1].values())
     assert read_config(tmp_path)["training"]["amp"] is True
+    assert seen and set(seen) == {getattr(torch, dtype)}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    full = tiny(kind)
+    seen_full = layer_dtypes(full)
+    train(full, images, tmp_path / "full", config(steps=2), progress=False)
+    assert seen_full and set(seen_full) == {torch.float32}
 
 
 def test_divergence_is_reported(images, tmp_path):

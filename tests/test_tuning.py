@@ -11,7 +11,7 @@ from tests.conftest import tomography64
 from genprior.choice.discrepancy import discrepancy_per_image
 from genprior.choice.grids import default_grid, paper_grid, parse_grid, step_past_edge
 from genprior.choice.tuning import grid_search, noise_norm, solve_grid
-from genprior.methods import hard, tikhonov
+from genprior.methods import hard, relaxed, tikhonov
 
 SIGMA = 0.05
 
@@ -99,10 +99,23 @@ def test_discrepancy_per_image(problem64):
 
 
 def test_discrepancy_with_a_generative_method(problem64):
+    # Each image's lam is the grid value whose residual ||A x - y|| (recomputed here from a separate
+    # run per grid value) is closest to sigma sqrt(m); the image kept is that run's.
     physics, g, x, y = problem64
-    r = discrepancy_per_image(physics, y, "relaxed", SIGMA, [10.0, 1.0, 0.1], g, mu=0.01, x_init="generator",
-                              max_iter=10)
-    assert r.z.shape == (3, 3) and set(r.params["lam"]) <= {10.0, 1.0, 0.1}
+    grid = [10.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01]
+    fixed = {"mu": 0.01, "x_init": "generator", "max_iter": 10}
+    r = discrepancy_per_image(physics, y, "relaxed", SIGMA, grid, g, **fixed)
+    assert r.z.shape == (3, 3) and r.params["lam_grid"] == grid
+    runs = [relaxed(physics, y, g, lam=lam, **fixed) for lam in grid]
+    with torch.no_grad():
+        residual = torch.stack([(physics.A(run.x) - y).flatten(1).norm(dim=1) for run in runs])  # [G, B]
+    target = noise_norm(SIGMA, y)
+    closest = (residual - target).abs().argmin(0)
+    assert r.params["lam"] == [grid[int(i)] for i in closest]
+    assert len(set(r.params["lam"])) > 1 and not set(r.params["lam"]) & {grid[0], grid[-1]}  # inside the grid
+    for b, i in enumerate(closest.tolist()):
+        assert r.params["residual"][b] == pytest.approx(float(residual[i, b]), rel=1e-9)
+        assert torch.allclose(r.x[b], runs[i].x[b], atol=1e-8)
 
 
 def test_grids():

@@ -52,7 +52,7 @@ def _logical_lines(text: str) -> list[str]:
 def _click_command():
     import typer
 
-    from genprior.cli import app
+    from genprior.cli.commands import app
 
     return typer.main.get_command(app)
 

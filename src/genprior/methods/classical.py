@@ -61,7 +61,7 @@ class TVParams(IterativeParams):
 
 def tikhonov(physics: LinearPhysics, y: Tensor, generator=None, *, fidelity: DataFidelity | None = None,
              callback: Callback | None = None, **params) -> Result:
-    """Minimise ``d(A x, y) + lam ||x||^2`` (``d = ||. - y||^2`` by default) by gradient descent with backtracking.
+    """Minimise ``d(A x, y) + lam ||x||^2`` (``d(u, y) = ||u - y||^2`` by default) by gradient descent with backtracking.
 
     ``generator`` is accepted and ignored so every method shares one signature;
     ``fidelity`` and ``callback`` are as for :func:`genprior.methods.hard.hard`;
@@ -102,7 +102,7 @@ def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor, fidelity: DataFid
 
 def tv(physics: LinearPhysics, y: Tensor, generator=None, *, fidelity: DataFidelity | None = None,
        callback: Callback | None = None, **params) -> Result:
-    """Minimise ``d(A x, y) + lam TV(x)`` (isotropic TV; ``d = ||. - y||^2`` by default) by PDHG until each
+    """Minimise ``d(A x, y) + lam TV(x)`` (isotropic TV; ``d(u, y) = ||u - y||^2`` by default) by PDHG until each
     image converges.
 
     ``generator`` is accepted and ignored so every method shares one signature;

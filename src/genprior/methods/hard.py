@@ -39,7 +39,7 @@ class HardParams(GenerativeParams):
 
 def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
          fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
-    """Reconstruct ``x = G(z*)`` with ``z* = argmin d(A G(z), y) + lam R_Z(z)`` (``d = ||. - y||^2`` by default).
+    """Reconstruct ``x = G(z*)`` with ``z* = argmin d(A G(z), y) + lam R_Z(z)`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
         physics: the forward operator (``A`` / ``A_adjoint``).

@@ -7,6 +7,7 @@
 | ``sphere``| indicator of ``sqrt(d) S^{d-1}``   | prox = radial projection        |
 | ``critic``| ``-D(G(z))`` (WGAN critic score)   | smooth term, weighted           |
 | ``tv``   | ``TV_eps(G(z))`` (smoothed TV)      | smooth term, weighted           |
+| ``flow`` | ``-log p(z)`` (a fitted density)    | smooth term, weighted           |
 
 Smooth priors are multiplied by the method's latent weight (``lam`` for hard,
 ``lam * mu`` for relaxed and sparse) and added to the smooth part of the objective;
@@ -14,7 +15,11 @@ the two set constraints ignore the weight and become the prox of the ``z`` block
 the same PALM loop handles all of them.  The critic prior needs a model with a
 ``critic(x) -> [B]`` method (a WGAN-GP); higher scores mean "more real", so
 ``-D(G(z))`` is small on realistic images.  The TV prior uses
-``sum sqrt(|D G(z)|^2 + eps)`` so that it is differentiable.
+``sum sqrt(|D G(z)|^2 + eps)`` so that it is differentiable.  The flow prior needs a
+model with a ``latent_flow`` (:class:`~genprior.models.latent_flow.LatentFlow`: a
+normalising flow fitted to the encoder's codes of the training images, attached by
+``genprior fit-flow`` and :func:`~genprior.models.checkpoint.load_model`); for
+``p = N(0, I)`` it is ``||z||^2 / 2`` plus a constant, so its weight is twice the l2 one.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from genprior.errors import InputError
 from genprior.physics.finite_differences import tv_norm
 from genprior.validation import check_choice
 
-LATENT_PRIORS = ("l2", "box", "sphere", "critic", "tv")
+LATENT_PRIORS = ("l2", "box", "sphere", "critic", "tv", "flow")
 TV_SMOOTHING = 1e-4
 
 
@@ -83,7 +88,8 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
     """Build the latent prior ``name`` for ``generator``.
 
     Raises:
-        ValueError: unknown name, or ``"critic"`` for a model without ``critic``.
+        InputError: unknown name, ``"critic"`` for a model without ``critic``, or ``"flow"``
+            for a model without a latent flow of its latent dimension.
     """
     if isinstance(name, LatentPrior):
         return name
@@ -96,6 +102,8 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
         return LatentPrior("sphere", project=_sphere)
     if name == "tv":
         return LatentPrior("tv", smooth=lambda z, gz: tv_norm(gz, eps=tv_smoothing))
+    if name == "flow":
+        return LatentPrior("flow", smooth=_flow_nll(generator))
     critic = getattr(generator, "critic", None)
     if not callable(critic):
         kind = type(generator).__name__ if generator is not None else "None"
@@ -104,3 +112,20 @@ def make_latent_prior(name: str | LatentPrior, generator: nn.Module | None = Non
             "(train a WGAN-GP, or choose l2, box, sphere or tv)"
         )
     return LatentPrior("critic", smooth=lambda z, gz: -critic(gz).reshape(-1))
+
+
+def _flow_nll(generator: nn.Module | None) -> Callable[[Tensor, Tensor], Tensor]:
+    """``(z, gz) -> -log p(z)`` for the generator's latent flow."""
+    flow = getattr(generator, "latent_flow", None)
+    kind = type(generator).__name__ if generator is not None else "None"
+    if flow is None or not callable(getattr(flow, "log_prob", None)):
+        raise InputError(
+            f"latent prior 'flow' uses a density fitted to the training codes: R_Z(z) = -log p(z); the model {kind} "
+            "has no latent flow (fit one with `genprior fit-flow --model DIR --data DATA`, or attach one from "
+            "genprior.models.latent_flow.fit_latent_flow; or choose l2, box, sphere, critic or tv)"
+        )
+    dim, latent_dim = getattr(flow, "latent_dim", None), getattr(generator, "latent_dim", None)
+    if dim != latent_dim:
+        raise InputError(f"the latent flow of the model {kind} is a density on R^{dim} but the model's latent "
+                         f"dimension is {latent_dim}; refit it with `genprior fit-flow --force`")
+    return lambda z, gz: -flow.log_prob(z)

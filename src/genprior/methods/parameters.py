@@ -49,8 +49,8 @@ class IterativeParams(MethodParams):
 class GenerativeParams(IterativeParams):
     """What every generative method takes besides: the latent prior and the starting codes."""
 
-    latent_prior: str = param("l2", "R_Z: l2 (||z||^2), box, sphere, critic (GAN) or tv", choices=LATENT_PRIORS,
-                              what="latent prior")
+    latent_prior: str = param("l2", "R_Z: l2 (||z||^2), box, sphere, critic (GAN), tv or flow (-log p(z) of a "
+                              "density fitted by genprior fit-flow)", choices=LATENT_PRIORS, what="latent prior")
     init: str | Tensor = param("random", "latent start: random (z ~ N(0, I)) or encoder, or codes [B, d] or "
                                "[K, B, d]", choices=LATENT_INITS, what="latent initialisation")
     restarts: int = param(1, "starts per image, the lowest final objective kept", minimum=1)

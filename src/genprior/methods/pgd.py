@@ -1,6 +1,6 @@
 """Projected gradient descent onto the range of the generator (equation (8); Shah and Hegde 2018).
 
-    w_{t+1} = x_t - (eta / 2) grad d(A x_t, y)      (= x_t - eta A^T (A x_t - y) for d = ||. - y||^2)
+    w_{t+1} = x_t - (eta / 2) grad d(A x_t, y)      (= x_t - eta A^T (A x_t - y) for d(u, y) = ||u - y||^2)
     z_{t+1} = argmin_z ||w_{t+1} - G(z)||^2 + eta lam R_Z(z)
     x_{t+1} = G(z_{t+1})
 

@@ -62,7 +62,7 @@ class RelaxedParams(GenerativeParams):
 
 def relaxed(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
             fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
-    """Minimise ``d(A x, y) + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z`` (``d = ||. - y||^2`` by default).
+    """Minimise ``d(A x, y) + lam ||G(z) - x||^2 + lam mu R_Z(z)`` over ``x`` and ``z`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
         physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.

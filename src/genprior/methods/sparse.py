@@ -71,7 +71,7 @@ def _sparse(name: str, deviation: str, physics, y: Tensor, generator, p: SparseP
 
 def sparse(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
            fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
-    """Minimise ``d(A (G(z) + u), y) + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u`` (``d = ||. - y||^2`` by default).
+    """Minimise ``d(A (G(z) + u), y) + lam ||u||_1 + lam mu R_Z(z)``; ``x = G(z) + u`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
         physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.
@@ -83,7 +83,7 @@ def sparse(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None
 
 def sparse_tv(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
               fidelity: DataFidelity | None = None, callback: Callback | None = None, **params) -> Result:
-    """Minimise ``d(A (G(z) + u), y) + lam TV(u) + lam mu R_Z(z)``; ``x = G(z) + u`` (``d = ||. - y||^2`` by default).
+    """Minimise ``d(A (G(z) + u), y) + lam TV(u) + lam mu R_Z(z)``; ``x = G(z) + u`` (``d(u, y) = ||u - y||^2`` by default).
 
     Args:
         physics, y, generator, fidelity, callback: as for :func:`genprior.methods.hard.hard`.

@@ -144,8 +144,11 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
-def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu", latent_flow: bool = True) -> nn.Module:
     """Rebuild a model from a checkpoint directory, in evaluation mode.
+
+    With ``latent_flow``, a flow saved beside it (``latent_flow.safetensors`` and
+    ``latent_flow.json``) is loaded as ``model.latent_flow`` (:mod:`genprior.models.latent_flow_files`).
 
     Raises:
         FileNotFoundError: the directory, its weights or its config is missing.
@@ -156,7 +159,17 @@ def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu")
     model = build_model(config["model"])
     load_weights(model, directory / WEIGHTS)
     model.checkpoint_config = config
+    if latent_flow:
+        _attach_saved_flow(model, directory)
     return model.to(device).eval()
+
+
+def _attach_saved_flow(model: nn.Module, directory: Path) -> None:
+    """Attach the latent flow saved beside the model (``genprior fit-flow``) as ``model.latent_flow``."""
+    from genprior.models.latent_flow_files import FLOW_CONFIG, FLOW_WEIGHTS, attach_latent_flow, load_latent_flow
+
+    if os.path.lexists(directory / FLOW_WEIGHTS) or os.path.lexists(directory / FLOW_CONFIG):
+        attach_latent_flow(model, load_latent_flow(directory, getattr(model, "latent_dim", None)))
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:

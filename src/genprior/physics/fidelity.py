@@ -12,16 +12,12 @@ them (as DeepInverse's ``DataFidelity``).  A fidelity gives
 - the data proximal step ``argmin_x gamma d(A x, y) + ||x - z||^2 / 2`` (:meth:`DataFidelity.prox`)
   that plug-and-play methods take, where it has a closed form or a linear solve.
 
-=================== ======================================================= =================================
-fidelity            ``d(u, y)``                                             for
-=================== ======================================================= =================================
-:class:`SquaredL2`  ``||u - y||^2`` (the paper's; the default)              Gaussian noise
-:class:`WeightedL2` ``sum_i w_i (u_i - y_i)^2``, ``w`` fixed or ``w(y)``    Gaussian noise of known varying
-                                                                            variance (``w = 1 / var``); CT's
-                                                                            penalised weighted least squares
-:class:`PoissonLikelihood` ``c sum_i (u_i + b) - y_i - y_i log((u_i + b) / y_i)``  photon counts
-                                                                            ``c y ~ Poisson(c (A x + b))``
-=================== ======================================================= =================================
+- :class:`SquaredL2`: ``d(u, y) = ||u - y||^2`` (the paper's; the default), for Gaussian noise;
+- :class:`WeightedL2`: ``d(u, y) = sum_i w_i (u_i - y_i)^2`` with ``w`` fixed or a function of
+  ``y``, for Gaussian noise of known varying variance (``w = 1 / var``; CT's penalised
+  weighted least squares);
+- :class:`PoissonLikelihood`: ``d(u, y) = c sum_i (u_i + b) - y_i - y_i log((u_i + b) / y_i)``,
+  for photon counts ``c y ~ Poisson(c (A x + b))``.
 
 Values are summed in float64 (:func:`genprior.batched.sq_norm` says why).
 """

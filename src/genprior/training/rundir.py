@@ -1,12 +1,10 @@
 """What a training run writes in its directory, and what ``--force`` and ``--resume`` may touch.
 
 The run's own files are fixed by the layout below (the manifest :data:`RUN_FILES` and the
-names inside its two folders); everything else in a run directory is the user's::
-
-    model.safetensors, config.json, losses.csv, samples.png
-    samples/step-NNNNNN.png
-    training-state/LATEST
-    training-state/step-NNNNNNNNN/{model.safetensors, optimisers.safetensors, state.json}
+names inside its two folders); everything else in a run directory is the user's:
+``model.safetensors``, ``config.json``, ``losses.csv``, ``samples.png``,
+``samples/step-NNNNNN.png``, ``training-state/LATEST`` and
+``training-state/step-NNNNNNNNN/{model.safetensors, optimisers.safetensors, state.json}``,
 
 plus genprior's own temporary files (``.NAME.tmp-PID-...``, ``.NAME.link-PID``).
 Replacing a run (``force``) deletes the old directory only if it holds nothing else:
