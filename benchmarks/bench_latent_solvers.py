@@ -103,11 +103,14 @@ def main() -> None:
     parser.add_argument("--groups", default=",".join(str(i) for i in range(len(GROUPS))),
                         help="which row groups (indices into GROUPS)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per solver (interleaved; fastest kept)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: CPU seconds then count work, not waiting on a shared machine)")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     from genprior.methods import tv
     from genprior.metrics import psnr
 
+    torch.set_num_threads(args.threads)
     where = machine()
     physics, x, y, G = problem(args)
     tv(physics, y[:2], lam=0.049, max_iter=5)
@@ -116,7 +119,7 @@ def main() -> None:
     lines = ["## Latent solvers: backtracking vs L-BFGS vs Gauss-Newton (bench_latent_solvers)", "",
              f"Command: `.venv/bin/python benchmarks/bench_latent_solvers.py --model {args.model} --n {args.n}"
              f"{' --groups ' + args.groups if args.groups != parser.get_default('groups') else ''} "
-             f"--repeats {args.repeats} --record` "
+             f"--repeats {args.repeats} --threads {args.threads} --record` "
              f"({time.strftime('%Y-%m-%d')})  ", f"Machine: {where}", "",
              f"The demo's problem (Shapes tomography, sigma 0.1), {n} test images, one batch, generator `{args.model}`. "
              "Same objective and start within a group; default stopping rule (tol 1e-7 over 10 iterations) and caps. "

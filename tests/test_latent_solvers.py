@@ -37,7 +37,7 @@ def _rel_gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def test_hard_solvers_reach_backtrackings_objective_in_fewer_iterations(problem64, solver):
     physics, g, _, y = problem64
     z0 = torch.zeros(3, 3, dtype=torch.float64)
-    ref = hard(physics, y, g, lam=0.01, init=z0, max_iter=3000, tol=1e-12)
+    ref = hard(physics, y, g, lam=0.01, init=z0, max_iter=3000, tol=1e-12, solver="backtracking")
     out = hard(physics, y, g, lam=0.01, init=z0, max_iter=3000, tol=1e-12, solver=solver)
     assert ref.converged.all() and out.converged.all()
     assert out.ended == ["converged"] * 3
@@ -56,7 +56,7 @@ def test_relaxed_lbfgs_reaches_backtrackings_objective(problem64, coordinates):
     physics, g, _, y = problem64
     z0 = torch.zeros(3, 3, dtype=torch.float64)
     kw = dict(lam=0.5, mu=0.02, init=z0, x_init="generator", max_iter=5000, tol=1e-13)
-    ref = relaxed(physics, y, g, coordinates="u", **kw)
+    ref = relaxed(physics, y, g, coordinates="u", solver="backtracking", **kw)
     out = relaxed(physics, y, g, coordinates=coordinates, solver="lbfgs", **kw)
     assert ref.converged.all() and out.converged.all()
     assert _rel_gap(out.final_objective, ref.final_objective).max() < 1e-6
@@ -173,6 +173,17 @@ def test_solvers_that_do_not_apply_are_refused_in_one_line(problem64):
 
 
 def test_the_solver_is_a_parameter_with_choices():
-    for method, choices in (("hard", ("backtracking", "lbfgs", "gauss-newton")), ("relaxed", ("backtracking", "lbfgs"))):
+    for method, choices in (("hard", ("auto", "backtracking", "lbfgs", "gauss-newton")),
+                            ("relaxed", ("auto", "backtracking", "lbfgs"))):
         field = {f.name: f for f in dataclasses.fields(get_method(method).parameters)}["solver"]
-        assert tuple(field.metadata["choices"]) == choices
+        assert tuple(field.metadata["choices"]) == choices and field.default == "auto"
+
+
+def test_auto_records_the_solver_it_ran(problem64):
+    physics, g, _, y = problem64
+    assert hard(physics, y, g, max_iter=3).params["solver"] == "lbfgs"
+    assert hard(physics, y, g, latent_prior="box", max_iter=3).params["solver"] == "backtracking"
+    r = relaxed(physics, y, g, max_iter=3)
+    assert r.params["solver"] == "lbfgs" and r.params["coordinates"] == "u"
+    assert relaxed(physics, y, g, coordinates="x", max_iter=3).params["solver"] == "backtracking"
+    assert relaxed(physics, y, g, x_steps=2, max_iter=3).params["solver"] == "backtracking"

@@ -45,7 +45,7 @@ from genprior.methods.common import check_generator, check_measurements, frozen
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.parameters import GenerativeParams
 from genprior.methods.restarts import initial_codes, keep_best, repeat_batch
-from genprior.methods.solver_choice import check_solver, solve_smooth
+from genprior.methods.solver_choice import check_solver, resolve_solver, solve_smooth
 from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.finite_differences import tv_norm
 from genprior.physics.operator import LinearPhysics
@@ -140,8 +140,8 @@ def solve_generative(
         x_steps: steps of the ``x``/``u`` block per outer iteration.
         tv_prox_iter: inner FGP iterations of the TV prox (``tv`` only).
         fidelity: the data term ``d(A x, y)`` (default :class:`~genprior.physics.fidelity.SquaredL2`).
-        solver: ``"backtracking"`` (the paper's Algorithms 1-3), ``"lbfgs"`` or ``"gauss-newton"``
-            (:mod:`genprior.methods.solver_choice`: the same objective, another path).
+        solver: ``"backtracking"`` (the paper's Algorithms 1-3), ``"lbfgs"``, ``"gauss-newton"`` or
+            ``"auto"`` (:mod:`genprior.methods.solver_choice`: the same objective, another path).
         max_iter, tol, **solver_options: passed to the solver (``callback`` among them).
 
     Returns:
@@ -156,6 +156,8 @@ def solve_generative(
         z0 = prior.project(z0)
     z_prox = prior.prox if prior.project is not None else None
     data = default_fidelity(fidelity)
+    solver = resolve_solver(solver, prior, smooth=term.u_block is None, x_steps=x_steps,
+                            coordinates="u" if term.exact else coordinates)
     check_solver(solver, DEVIATION_NAMES.get(deviation, deviation), prior, data, smooth=term.u_block is None,
                  least_squares_in_z=term.exact)
     if solver != "backtracking":

@@ -5,6 +5,8 @@ Every solver minimises the same objective and stops by the same rule
 
 | ``solver``       | steps                                                      | applies to                          |
 |------------------|------------------------------------------------------------|-------------------------------------|
+| ``auto``         | ``lbfgs`` where it applies (smooth, no set prior; relaxed  | hard, relaxed (the default)         |
+|                  | in ``u`` coordinates), else ``backtracking``               |                                     |
 | ``backtracking`` | block gradient / prox-gradient steps with backtracking     | every method (Algorithms 1-3)       |
 |                  | (the paper's; its iteration counts compare with the paper) |                                     |
 | ``lbfgs``        | L-BFGS on all smooth variables jointly, Armijo backtracking | hard, relaxed (x or u coordinates), |
@@ -37,9 +39,25 @@ from genprior.physics.fidelity import DataFidelity, SquaredL2
 from genprior.solvers.gauss_newton import Model, Value, forward_jacobian
 from genprior.validation import check_choice
 
-SOLVERS = ("backtracking", "lbfgs", "gauss-newton")
-SOLVER_HELP = ("backtracking (the paper's Algorithms 1-3), lbfgs (quasi-Newton on the same objective) or "
-               "gauss-newton (Levenberg-Marquardt in z; hard only)")
+SOLVERS = ("auto", "backtracking", "lbfgs", "gauss-newton")
+SOLVER_HELP = ("auto (lbfgs where it applies, else backtracking), backtracking (the paper's Algorithms 1-3), lbfgs "
+               "(quasi-Newton on the same objective) or gauss-newton (Levenberg-Marquardt in z; hard only)")
+
+
+def resolve_solver(solver: str, prior: LatentPrior, smooth: bool = True, x_steps: int = 1,
+                   coordinates: str = "u") -> str:
+    """The solver ``"auto"`` stands for: ``"lbfgs"`` where it applies and was measured faster to the
+    same or a lower objective (benchmarks/RESULTS.md, bench_latent_solvers), else ``"backtracking"``.
+
+    L-BFGS applies to a smooth objective with no set constraint on ``z`` (box, sphere) and
+    one step per block; for the relaxed objective in ``x`` coordinates it stopped early, at a
+    higher objective than Algorithm 2, so ``auto`` keeps backtracking there.  Other names are
+    returned unchanged.
+    """
+    if solver != "auto":
+        return solver
+    fits = prior.project is None and smooth and x_steps == 1 and coordinates == "u"
+    return "lbfgs" if fits else "backtracking"
 
 
 def check_solver(solver: str, method: str, prior: LatentPrior | None = None, fidelity: DataFidelity | None = None,
@@ -55,7 +73,7 @@ def check_solver(solver: str, method: str, prior: LatentPrior | None = None, fid
         least_squares_in_z: whether the objective is a sum of squares in ``z`` alone (Gauss-Newton needs it).
     """
     check_choice(solver, SOLVERS, "solver")
-    if solver == "backtracking":
+    if solver in ("auto", "backtracking"):
         return solver
     if prior is not None and prior.project is not None:
         raise InputError(f"solver {solver!r} cannot keep z in the set of the {prior.name!r} latent prior (a "
@@ -160,4 +178,4 @@ def solve_smooth(physics, y: Tensor, generator: nn.Module, z0: Tensor, deviation
     return x, z, state
 
 
-__all__ = ["SOLVERS", "SOLVER_HELP", "check_solver", "least_squares", "solve_smooth"]
+__all__ = ["SOLVERS", "SOLVER_HELP", "check_solver", "least_squares", "resolve_solver", "solve_smooth"]
