@@ -1,7 +1,7 @@
 """The denoiser and diffusion methods on Gaussian data, where everything is known in closed form.
 
-For data ``x ~ N(m, C)`` the MMSE denoiser is linear, ``D(x, sigma) = m + C (C + sigma^2 I)^{-1} (x - m)``,
-and for ``y = A x + sigma_n e`` the posterior is Gaussian with mean
+For data ``x ~ N(m, C)`` the MMSE denoiser is linear, ``D(x, sigma) = m + C (C + sigma^2 I)^{-1} (x - m)``
+(:class:`~genprior.models.gaussian_denoiser.GaussianDenoiser`), and for ``y = A x + sigma_n e`` the posterior is Gaussian with mean
 ``mu = m + C A^T (A C A^T + sigma_n^2 I)^{-1} (y - A m)``.  With that denoiser, pnp and red reach
 the posterior mean (red: of the prior ``N(m, C + sigma^2 I)`` it regularises with, which tends to
 it as sigma -> 0), and the sample means of diffpir, ddrm and dps approach it; the tolerances below
@@ -16,22 +16,9 @@ import torch
 
 import genprior as gp
 from genprior.errors import InputError
+from genprior.models.gaussian_denoiser import GaussianDenoiser
 
 N_SIDE, SIGMA_N = 4, 0.1
-
-
-class Gaussian:
-    """Exact MMSE denoiser of N(m, C), vectorised over per-image sigmas."""
-
-    def __init__(self, mean: torch.Tensor, cov: torch.Tensor) -> None:
-        self.mean, (self.values, self.vectors) = mean, torch.linalg.eigh(cov)
-        self.sigma_range = (1e-4, 100.0)
-        self.image_shape = (1, N_SIDE, N_SIDE)
-
-    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        s = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1, 1)
-        coef = ((x.reshape(x.shape[0], -1).double() - self.mean) @ self.vectors) * (self.values / (self.values + s ** 2))
-        return (self.mean + coef @ self.vectors.T).reshape(x.shape).to(x.dtype)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +39,7 @@ def gaussian():
 
     mu = posterior_mean(C)
     distance = (m.reshape(1, 1, N_SIDE, N_SIDE) - mu).flatten(1).norm(dim=1)  # the prior mean's error
-    return {"A": A, "y": y, "D": Gaussian(m, C), "mu": mu, "posterior_mean": posterior_mean, "C": C,
+    return {"A": A, "y": y, "D": GaussianDenoiser(m.reshape(1, N_SIDE, N_SIDE), C, sigma_min=1e-4, sigma_max=100.0), "mu": mu, "posterior_mean": posterior_mean, "C": C,
             "relative": lambda r: ((r.x - mu).flatten(1).norm(dim=1) / distance).max().item()}
 
 

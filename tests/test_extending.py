@@ -213,7 +213,8 @@ def test_an_installed_table_of_ae_vae_and_the_new_kind_runs_without_a_gan(packag
     assert run.returncode == 0, run.stderr
     result = json.loads((out / "noisy-table" / "result.json").read_text())
     assert set(result["cells"]) == {"ae-hard", "vae-hard", "noisy-hard", "tv"}
-    assert [c["paper"] for c in result["claims"]] == ["AE/VAE priors are competitive with TV on mnist cs"]
+    assert [c["paper"] for c in result["claims"]] == ["AE hard and VAE hard are competitive with TV on mnist cs",
+                                                      "TV is particularly suitable for the cartoon-like MNIST digits"]
     report = (out / "REPORT.md").read_text()
     assert "Noisy codes: MNIST compressed sensing" in report and "| NOISY | hard |" in report
 

@@ -81,7 +81,8 @@ def test_a_kind_is_registered_once_and_only_as_a_model_kind(registered):
 
 
 def test_the_built_in_kinds_and_their_settings():
-    assert set(MODEL_KINDS.builtins()) == {"ae", "vae", "gan"} and set(MODEL_KINDS) >= {"ae", "vae", "gan"}
+    builtin = {"ae", "vae", "gan", "denoiser"}
+    assert set(MODEL_KINDS.builtins()) == builtin and set(MODEL_KINDS) >= builtin
     assert list(ModelConfig(kind="gan").settings.values()) == ["gp_weight", "critic_steps", "critic_width",
                                                                       "generator_ema", "generator_output"]
     assert ModelConfig(kind="vae").settings.values() == {"kl_weight": 0.01}

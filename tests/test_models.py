@@ -240,3 +240,14 @@ def test_cosine_schedule():
     assert learning_rate(TrainConfig(lr=0.5), 77) == 0.5
     with pytest.raises(ValueError, match="unknown learning-rate schedule"):
         TrainConfig(schedule="warmup")
+
+
+def test_committed_checkpoint_configs_read_back_unchanged():
+    """The paper's committed config.json files (written before kinds without a latent size) still load."""
+    from pathlib import Path
+
+    paths = sorted((Path(__file__).resolve().parent.parent / "docs" / "paper" / "models").glob("*/config.json"))
+    assert paths
+    for path in paths:
+        saved = json.loads(path.read_text())["model"]
+        assert ModelConfig(**saved).to_dict() == saved, path

@@ -39,12 +39,14 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     out = tmp_path / "paper"
     printed = run(["paper", "all", "--quick", "--out", str(out), "--mnist", str(fake_mnist)], capsys)
     assert "wrote" in printed
+    assert "fig9: vae-hard: hard: tuning on 2 images" in printed and "fig9: vae-hard: done in" in printed
+    assert "hard: testing 3 images at lam=" in printed  # a long cell says which stage it is in
     report = (out / "REPORT.md").read_text()
     figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
                   "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
                   "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"],
                   "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": [],
-                  "encoder": []}
+                  "encoder": [], "priors": ["examples-mnist.png", "examples-shapes.png"]}
     for name, figures in figures_of.items():
         result = json.loads((out / name / "result.json").read_text())
         assert {"key", "markdown", "seconds"} <= set(result)
@@ -56,21 +58,31 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
             assert f"{name}/{figure}" in report
     order = ["Figures 1-6", "Figure 7", "Figure 8", "Figure 9", "Figure 10", "Figure 11", "Figure 12",
              "against the number of measurements", "against the noise level", "lam by the discrepancy principle",
-             "AE and VAE started from the encoder"]
+             "AE and VAE started from the encoder", "denoiser and diffusion priors beside the paper's generators"]
     glance = report.index("## The paper's claims at a glance")
     sections = report[report.index("\n## ", glance + 1):]  # after the claims table, which names the figures too
     assert glance < report.index("## Figures 1-6")
     assert [sections.index(title) for title in order] == sorted(sections.index(title) for title in order)
     for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"):
-        claims = json.loads((out / name / "result.json").read_text())["claims"]
-        assert claims and all({"figure", "paper", "ours", "agrees"} <= set(c) for c in claims), name
-        assert all(c["paper"] in report for c in claims)
+        result = json.loads((out / name / "result.json").read_text())
+        claims = result["claims"]
+        assert claims and all({"figure", "paper", "ours", "agrees", "cause"} <= set(c) for c in claims), name
+        assert all(c["paper"] in report and c["agrees"] in (True, False, None) for c in claims)
+        assert result["code"] and result["code_changes"] == []  # the fingerprint of the code that computed it
+    assert "| not tested |" in report and "PSNR tuning (dB)" in report and "Figure 12's noise levels" in report
     assert set(json.loads((out / "fig7" / "result.json").read_text())["chosen"]) >= {"hard", "tikhonov"}
     assert len(json.loads((out / "fig8" / "result.json").read_text())["parts"]["gan"]["psnr"]) == 3  # three starts
     encoder = json.loads((out / "encoder" / "result.json").read_text())["cells"]
     assert set(encoder) == {"mnist", "shapes"} and set(encoder["shapes"]) == {
         f"{k}-{m}" for k in ("ae", "vae") for m in ("hard", "relaxed", "sparse")}
     assert "| AE | hard |" in report and "random start" in report
+    priors = json.loads((out / "priors" / "result.json").read_text())
+    assert set(priors["cells"]["mnist"]) == {"vae-hard-flow", "vae-relaxed-flow", "pnp", "red", "diffpir", "ddrm", "dps"}
+    assert set(priors["cells"]["shapes"]) == {"vae-hard-flow", "vae-relaxed-flow", "pnp", "red", "diffpir"}
+    pnp = priors["cells"]["mnist"]["pnp"]
+    assert pnp["ended"] == {"finished": 3} and pnp["nfe"]["mean"] == pnp["params"]["steps"]
+    assert priors["cells"]["mnist"]["diffpir"]["nfe"]["mean"] > priors["cells"]["mnist"]["diffpir"]["params"]["steps"]
+    assert "| denoiser | pnp |" in report and "**Verdict (mnist).**" in report
     shapes = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]
     assert {"discrepancy", "psnr"} <= set(shapes["vae-hard"])
     fig10 = json.loads((out / "fig10" / "result.json").read_text())["cells"]
@@ -118,6 +130,56 @@ def test_mnist_comes_from_the_wheel_when_no_file_is_given(tmp_path, monkeypatch)
     data = Assets(tmp_path, quick=True, log=lambda _: None).data("mnist")
     assert data["train"].shape == (50, 1, 28, 28) and data["test"].shape == (20, 1, 28, 28)
     assert np.allclose(data["test"].numpy(), fake.test[:20])
+
+
+def test_a_denoiser_is_trained_once_resumed_when_unfinished_and_loaded_when_done(tmp_path, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    import genprior.data.mnist as mnist
+    from genprior.experiments.paper.assets import Assets
+    from genprior.models.checkpoint import read_config
+    from genprior.models.denoiser import Denoiser
+    from genprior.training.loop import train
+
+    rng = np.random.default_rng(2)
+    fake = mnist.MnistData(train=rng.random((40, 1, 28, 28), dtype=np.float32), train_labels=np.arange(40) % 10,
+                           test=rng.random((20, 1, 28, 28), dtype=np.float32), test_labels=np.arange(20) % 10,
+                           source="test")
+    monkeypatch.setattr(mnist, "mnist_dataset", lambda *args, **kwargs: fake)
+    messages = []
+    assets = Assets(tmp_path, quick=True, preset="paper", log=messages.append)  # the denoiser's preset stays compact
+    out = assets.denoiser_dir("mnist", steps=3)
+    assert out.parent == tmp_path / "models" and out.name.startswith("mnist-denoiser-compact-")
+    assert out.name.endswith("-quick") and out != assets.denoiser_dir("mnist", steps=4)
+    assert assets.denoiser_dir("mnist", steps=500) == assets.denoiser_dir("mnist")  # quick mode caps at 100 steps
+    assert assets.denoiser_dir("shapes") != assets.denoiser_dir("ellipses")  # Shapes' recipe, the knee's
+
+    model, config = assets._recipe("mnist", "denoiser", None, 3, build=True)  # a run killed in its second step
+    objective = model.objective
+
+    def killed_in_step_two(phase, batch, size):
+        if killed_in_step_two.calls == 1:
+            raise RuntimeError("killed")
+        killed_in_step_two.calls += 1
+        return objective(phase, batch, size)
+
+    killed_in_step_two.calls = 0
+    model.objective = killed_in_step_two
+    with pytest.raises(RuntimeError, match="killed"):
+        train(model, assets.data("mnist")["train"], out, dataclasses.replace(config, checkpoint_every=1),
+              progress=False)
+    assert not read_config(out)["training"]["finished"] and read_config(out)["training"]["steps_done"] == 1
+    D = assets.denoiser("mnist", steps=3)
+    assert isinstance(D, Denoiser) and messages[-1].startswith("resuming mnist denoiser (3 steps)")
+    saved = read_config(out)
+    assert saved["training"]["finished"] and saved["training"]["steps_done"] == 3 and saved["training"]["resumed_at"] == [1]
+    assert saved["model"]["sigma_data"] == 0.336 and saved["model"]["preset"] == "compact"  # the MNIST recipe
+    count = len(messages)
+    again = assets.denoiser("mnist", steps=3)  # finished: loaded, not trained
+    assert len(messages) == count and all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                                            D.state_dict().values()))
 
 
 def test_parts_of_other_settings_are_moved_aside_and_computed_again(tmp_path):
@@ -197,31 +259,41 @@ def test_lam_search_grows_its_grid_until_both_choices_are_inside(rng):
 
 
 def test_competitive_claims_use_the_stated_margin():
-    from genprior.experiments.paper.claims import competitive_claims
+    from genprior.experiments.paper.tables import competitive_claims
 
     means = {"ae-hard": 25.0, "ae-relaxed": 25.5, "vae-hard": 24.0, "gan-hard": 24.4, "gan-relaxed": 23.0, "tv": 26.4}
     kinds = ("ae", "vae", "gan")
-    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", means, kinds)
+    competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", means, kinds, ["ae-relaxed"])
     assert competitive["agrees"] and "ae-relaxed 25.50" in competitive["ours"]  # 0.9 dB below TV
     assert gan_worse["agrees"]  # 1.1 dB below the best AE/VAE
+    every, _ = competitive_claims("Figure 10", "shapes tomography", means, kinds)  # default: every AE/VAE cell
+    assert not every["agrees"] and "-2.40" in every["ours"] and every["paper"].startswith("AE hard, AE relaxed and VAE hard are")
     competitive, gan_worse = competitive_claims("Figure 10", "shapes tomography", {**means, "tv": 26.6,
-                                                                                   "gan-hard": 24.6}, kinds)
+                                                                                   "gan-hard": 24.6}, kinds,
+                                                ["ae-relaxed"])
     assert not competitive["agrees"] and not gan_worse["agrees"]
     # a table without a GAN (AE, VAE and another kind) gets the claims that apply to it, not an error
     other = {"ae-hard": 26.0, "vae-hard": 24.0, "rae-hard": 27.0, "tv": 26.4}
-    (only,) = competitive_claims("Figure 10", "shapes tomography", other, ("ae", "vae", "rae"))
-    assert only["paper"].startswith("AE/VAE priors are competitive with TV") and only["agrees"]
+    (only,) = competitive_claims("Figure 10", "shapes tomography", other, ("ae", "vae", "rae"), ["ae-hard"])
+    assert only["paper"].startswith("AE hard is competitive with TV") and only["agrees"]
     assert competitive_claims("Figure 10", "shapes tomography", {"rae-hard": 26.0, "tv": 26.4}, ("rae",)) == []
 
 
-def test_the_claims_count_says_which_experiments_are_still_to_run():
-    from genprior.experiments.paper.claims import claim, claims_table
+def test_the_claims_table_counts_each_verdict_and_says_what_is_still_to_run():
+    from genprior.experiments.paper.claims import claim, claims_table, not_tested
 
-    results = [{"claims": [claim("Figure 9", "a", "x", True), claim("Figure 9", "b", "y", False)]}]
-    assert "1 of 2 claims checked so far agree (fig12, noise still to run)" in claims_table(results, ["fig12", "noise"])
+    results = [{"claims": [claim("Figure 9", "a", "x", True, cause="ignored: it agrees"),
+                           claim("Figure 9", "b", "y", False, cause="the cap (check: a larger cap)"),
+                           not_tested("Figure 5", "c", "no measure of it")]}]
+    assert "3 claims so far: 1 agree, 1 differ, 1 not tested (fig12, noise still to run)" in \
+        claims_table(results, ["fig12", "noise"])
     final = claims_table(results)
-    assert "1 of the 2 claims checked agree;" in final and "so far" not in final
-    assert "| Figure 9 | b | y | **differs** |" in final
+    assert "3 claims of the paper's experiments sections (4.3 and 5): 1 agree, 1 differ, 1 not tested." in final
+    assert "| Figure 9 | a | x | agrees |  |" in final  # a cause only where the claim differs
+    assert "| Figure 9 | b | y | **differs** | the cap (check: a larger cap) |" in final
+    assert "| Figure 5 | c | no measure of it | not tested |  |" in final
+    norms = claims_table([{"claims": [claim("Figure 5", "far", "at |z| = 8 sqrt(d)", True)]}])
+    assert "at \\|z\\| = 8 sqrt(d) |" in norms  # a norm does not split the table's cells
 
 
 def test_run_cell_counts_each_unconverged_grid_point_once(rng):

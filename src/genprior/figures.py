@@ -50,6 +50,7 @@ def reconstruction_grid(
     psnrs: dict[str, Tensor],
     path: str | os.PathLike,
     max_images: int = 6,
+    residual_range: float | None = None,
 ) -> Path:
     """One row per image: the truth, then each method's reconstruction with its PSNR (dB, range 1).
 
@@ -57,24 +58,33 @@ def reconstruction_grid(
         truth: ``[B, 1, H, W]`` ground truth.
         columns: method name -> reconstructions ``[B, 1, H, W]``.
         psnrs: method name -> per-image PSNR ``[B]``.
+        residual_range: if given, each reconstruction is followed by its residual ``x - truth``
+            (blue negative, red positive, colour scale ``+-residual_range``, clipped), as in the
+            paper's Figures 9 and 10.
     """
     plt = pyplot()
     n = min(max_images, truth.shape[0])
-    names = ["truth", *columns]
+    names = ["truth"] + [f"{name}{suffix}" for name in columns
+                         for suffix in (("", " - truth") if residual_range is not None else ("",))]
     fig, axes = plt.subplots(n, len(names), figsize=(1.9 * len(names), 1.9 * n), squeeze=False)
     for r in range(n):
         for c, name in enumerate(names):
-            img = truth[r] if name == "truth" else columns[name][r]
             ax = axes[r][c]
-            ax.imshow(img.detach().cpu().squeeze(0).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            if name.endswith(" - truth"):
+                diff = (columns[name[:-len(" - truth")]][r] - truth[r]).detach().cpu().squeeze(0).float()
+                ax.imshow(diff.numpy(), cmap="RdBu_r", vmin=-residual_range, vmax=residual_range)
+            else:
+                img = truth[r] if name == "truth" else columns[name][r]
+                ax.imshow(img.detach().cpu().squeeze(0).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(name, fontsize=9)
-            if name != "truth":
+            if name in columns:
                 ax.text(0.03, 0.04, f"{float(psnrs[name][r]):.1f} dB", transform=ax.transAxes,
                         color="yellow", fontsize=7, va="bottom")
-    fig.text(0.5, 0.0, "PSNR with data range 1", ha="center", va="top", fontsize=8)
+    note = "" if residual_range is None else f"; residuals on a colour scale of +-{residual_range:g}"
+    fig.text(0.5, 0.0, f"PSNR with data range 1{note}", ha="center", va="top", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -1,4 +1,5 @@
-"""``genprior evaluate MODEL [MODEL ...]``: the generator report card (the paper's Section 4)."""
+"""``genprior evaluate MODEL [MODEL ...]``: the report card (generators: the paper's Section 4; denoisers:
+denoising PSNR against the noise level, next to TV)."""
 
 from __future__ import annotations
 
@@ -54,13 +55,17 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
     quick: bool = typer.Option(False, "--quick", help="Small sizes for a smoke test (n 200, emd-n 1000, ...)."),
     device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda (data and EMD stay on the CPU)."),
+    sigmas: str = typer.Option(None, "--sigmas", help="Denoisers: the noise levels of the denoising table, "
+                               "comma-separated (default 0.025,0.05,0.1,0.2,0.4)."),
     force: bool = typer.Option(False, "--force", help="Replace the report files already in --out."),
 ) -> None:
     """Evaluate generators against the paper's criteria A1-A3, B1-B2, a memorisation check and, on MNIST,
-    sample quality by a digit classifier."""
+    sample quality by a digit classifier; denoisers by their denoising PSNR against the noise level, next to TV."""
     from genprior.atomic import new_outputs
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.devices import resolve_device
+    from genprior.evaluation.denoising import DenoisingSettings, is_denoiser, parse_sigmas
+    from genprior.evaluation.denoising_report import FIGURES as DENOISING_FIGURES
     from genprior.evaluation.report import DIGITS_FIGURE, FIGURES, METRICS, REPORT, EvaluationSettings, write_report
     from genprior.models.checkpoint import load_model
     from genprior.outputs import RunLock, check_output_directory
@@ -69,7 +74,8 @@ def evaluate_command(
     check_seed(seed, "seed")
     where = resolve_device(device)
     check_output_directory(out, force=force, inputs=(data, train_data, off_data, *models),
-                           owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values()), label="--out",
+                           owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values(), *DENOISING_FIGURES.values()),
+                           label="--out",
                            force_hint="--force")
     for p in models:
         if not p.exists():
@@ -86,6 +92,8 @@ def evaluate_command(
         **{k: v for k, v in overrides.items() if v is not None})
     if sliced_only:
         settings.exact_emd = False
+    denoising = DenoisingSettings(seed=seed, **({"n": 20} if quick else {}),
+                                  **({"sigmas": parse_sigmas(sigmas)} if sigmas is not None else {}))
     names = model_names(models)
     generators = {name: load_model(p, device=where) for name, p in zip(names, models)}
     info = {"path": str(data), **{k: v for k, v in load_dataset_meta(data).items() if k in ("dataset", "seed")}}
@@ -94,7 +102,7 @@ def evaluate_command(
     if off_data is not None:
         info["off_path"] = str(off_data)
     classifier, note = None, "switched off by --no-digits"
-    if digits:
+    if digits and not all(is_denoiser(g) for g in generators.values()):  # denoisers draw no samples (yet)
         from genprior.evaluation.digits import classifier_for_data
 
         classifier, note = classifier_for_data(data, info.get("dataset"), train if train_data is None else None,
@@ -108,7 +116,7 @@ def evaluate_command(
         metrics = write_report(generators, test, out, train=train, settings=settings, off_data=other,
                                off_name=off_data.stem if off_data is not None else "other data", data_info=info,
                                model_paths={name: str(p) for name, p in zip(names, models)}, log=typer.echo,
-                               classifier=classifier, classifier_note=note)
+                               classifier=classifier, classifier_note=note, denoising=denoising)
     for name, m in metrics["models"].items():
         emd = (m["A3"].get("emd") or {}).get("emd")
         typer.echo(f"{name}: A1 NRMSE median {m['A1']['nrmse']['median']:.3f}, "
@@ -116,4 +124,8 @@ def evaluate_command(
                    + f"D*SW2^2 {m['A3']['sliced']['scaled']:.3g}"
                    + (f", digits p >= 0.9 {100 * m['digits']['confident_share']:.0f}%, smallest digit share "
                       f"{100 * m['digits']['min_share']:.1f}%" if "digits" in m else ""))
+    for name, m in (metrics.get("denoising") or {}).get("models", {}).items():
+        levels = zip(metrics["denoising"]["levels"], m["levels"])
+        typer.echo(f"{name}: denoising PSNR (TV) at sigma " + ", ".join(
+            f"{ref['sigma']:g}: {own['psnr']:.2f} ({ref['tv']['psnr']:.2f})" for ref, own in levels) + " dB")
     typer.echo(f"report: {out / REPORT}; metrics: {out / METRICS}")

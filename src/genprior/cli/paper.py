@@ -20,6 +20,11 @@ def paper_command(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     mnist: Path = typer.Option(None, "--mnist", help="An MNIST .npz (genprior data mnist) instead of the wheel."),
     list_only: bool = typer.Option(False, "--list", help="List the experiments and their estimated times."),
+    accept_code_change: str = typer.Option(
+        None, "--accept-code-change", metavar="REASON",
+        help="Keep finished results whose code changed since they were computed (their setup did not), for a "
+             "change verified to leave every number as it was: re-stamps their code fingerprint, records REASON "
+             "in result.json and makes their report again from the cached parts."),
 ) -> None:
     """Reproduce the paper: every figure and table, with its protocol, cached and resumable."""
     from genprior.experiments.paper import EXPERIMENTS, run_paper
@@ -39,5 +44,5 @@ def paper_command(
     check_output_directory(out, force=True, inputs=(mnist,), label="--out")  # the run directory is its own cache
     with RunLock(out):
         run_paper(names or ["all"], out, quick=quick, preset=preset, device=device, mnist=mnist,
-                  log=lambda message: typer.echo(message))
+                  log=lambda message: typer.echo(message), accept_code_change=accept_code_change)
     typer.echo(f"wrote {out / 'REPORT.md'}")

@@ -129,11 +129,11 @@ def _recipe_values(kind: str, preset: str, dataset: str) -> dict[str, Any]:
 
 def _recipe_default(kind: str, field: dataclasses.Field) -> str:
     """What an omitted option of ``kind`` becomes: the recipe's value, by preset and data set."""
-    from genprior.models.architectures import PRESETS
+    from genprior.models.config import presets_of
     from genprior.training.recipes import DATASETS
 
     values = {(preset, dataset): _recipe_values(kind, preset, dataset)[field.name]
-              for preset in PRESETS for dataset in DATASETS}
+              for preset in presets_of(kind) for dataset in DATASETS}
     if field.name == "preset":
         values = {key: field.default for key in values}  # the preset is chosen, not given by a recipe
     text = {key: f"{v:g}" if isinstance(v, float) else str(v) for key, v in values.items() if v is not None}
@@ -150,12 +150,12 @@ def _recipe_default(kind: str, field: dataclasses.Field) -> str:
 
 def _command(kind: str) -> Callable[..., None]:
     """The ``genprior train KIND`` command: data and run options, then one option per field of the
-    architecture (:class:`~genprior.models.config.Architecture`), of the training settings
+    kind's architecture (:func:`~genprior.models.config.architecture_of`), of the training settings
     (:class:`~genprior.training.config.TrainConfig`) and of the kind's own settings."""
-    from genprior.models.config import Architecture
+    from genprior.models.config import architecture_of
     from genprior.training.config import TrainConfig
 
-    architecture = Generated("architecture", {kind: Architecture}, defaults=_recipe_default)
+    architecture = Generated("architecture", {kind: architecture_of(kind)}, defaults=_recipe_default)
     training = Generated("training", {kind: TrainConfig}, defaults=_recipe_default)
     settings = Generated("model kind", {kind: MODEL_KINDS[kind].settings}, defaults=_recipe_default)
 

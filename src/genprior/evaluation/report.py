@@ -1,5 +1,5 @@
-"""The generator report card: every criterion for every model, as ``metrics.json``,
-``report.md`` and PNG figures in one directory.
+"""The report card: every criterion for every generator (and the denoising table for every
+denoiser), as ``metrics.json``, ``report.md`` and PNG figures in one directory.
 
 :func:`evaluate_generator` runs the criteria of :mod:`genprior.evaluation.criteria` on
 one model; :func:`data_reference` computes what does not depend on the model (the EMD
@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from genprior.errors import InputError
 from genprior.evaluation import criteria as C
+from genprior.evaluation.denoising import DenoisingSettings, Sampler, check_denoiser_fits, is_denoiser
 from genprior.solvers.backtracking import OBJECTIVE_TOL
 
 METRICS = "metrics.json"
@@ -296,12 +297,16 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
                  off_data: Tensor | None = None, off_name: str = "other data",
                  data_info: dict | None = None, model_paths: dict[str, str] | None = None,
                  log: Callable[[str], None] | None = None, classifier: nn.Module | None = None,
-                 classifier_note: str | None = None, cache_dir: str | os.PathLike | None = None) -> dict:
-    """Evaluate ``models`` (name -> generator) and write ``report.md``, ``metrics.json`` and figures.
+                 classifier_note: str | None = None, cache_dir: str | os.PathLike | None = None,
+                 denoising: DenoisingSettings | None = None, sampler: Sampler | None = None) -> dict:
+    """Evaluate ``models`` (name -> generator or denoiser) and write ``report.md``, ``metrics.json`` and figures.
 
+    Generators get the criteria A1-B2 (and the rest below); denoisers ``D(x, sigma)`` get the
+    denoising table against TV (:mod:`genprior.evaluation.denoising`, sized by ``denoising``;
+    ``sampler``, a diffusion sampler, adds their samples).
     ``classifier`` (a digit classifier, for MNIST) adds the sample-quality scores of each
     model and of the test set; without one, ``classifier_note`` says why in the report.
-    ``cache_dir``: each model's evaluation is saved there as ``<name>.pt`` when it
+    ``cache_dir``: each generator's evaluation is saved there as ``<name>.pt`` when it
     finishes and loaded instead of recomputed on a later call, so a killed report
     continues with the model it stopped at (the caller keeps the directory's contents
     consistent with the data, the models and ``settings``).
@@ -311,20 +316,59 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
     """
     from genprior import __version__
     from genprior.atomic import write_json_atomic, write_text_atomic
-    from genprior.evaluation import report_figures as F
+    from genprior.evaluation.denoising_report import denoiser_report
     from genprior.evaluation.report_text import render_report
-    from genprior.metrics import psnr
 
     if not models:
         raise InputError("give at least one model to evaluate")
     say = log or (lambda _msg: None)
     started = time.perf_counter()
-    s = (settings or EvaluationSettings()).resolved(test.shape[0])
-    check_sizes(s, test)
-    for name, g in models.items():
+    denoisers = {name: m for name, m in models.items() if is_denoiser(m)}
+    generators = {name: m for name, m in models.items() if name not in denoisers}
+    s = settings or EvaluationSettings()
+    if generators:
+        s = s.resolved(test.shape[0])
+        check_sizes(s, test)
+    for name, g in generators.items():
         check_model_fits(g, test, name)
+    if denoisers:
+        d_settings = (denoising or DenoisingSettings()).resolved(test.shape[0])
+        for name, d in denoisers.items():
+            check_denoiser_fits(d, test, d_settings.sigmas, name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {
+        "format": "genprior-evaluation", "format_version": 1,
+        "versions": {"genprior": __version__, "torch": torch.__version__},
+        "data": {**(data_info or {}), "n_test": int(test.shape[0]), "image_shape": list(test.shape[1:]),
+                 "n_train": None if train is None else int(train.shape[0])},
+        "settings": asdict(s) if generators else {},  # the generators' criteria
+        "psnr_data_range": 1.0,
+        "models": {}, "figures": {}, "seconds": {"figures": 0.0},
+    }
+    if generators:
+        _generator_report(generators, test, out, metrics, train, s, off_data, off_name, model_paths, say, classifier,
+                          classifier_note, cache_dir)
+    if denoisers:
+        metrics["denoising"], figs = denoiser_report(denoisers, test, out, d_settings, model_paths, say, sampler,
+                                                     classifier)
+        metrics["figures"].update({k: p.name for k, p in figs.items()})
+    metrics["seconds"]["total"] = time.perf_counter() - started
+    write_json_atomic(out / METRICS, metrics)
+    write_text_atomic(out / REPORT, render_report(metrics))
+    say(f"wrote {out / REPORT}, {out / METRICS} and {len(metrics['figures'])} figures in "
+        f"{time.perf_counter() - started:.0f} s")
+    return metrics
+
+
+def _generator_report(models: dict[str, nn.Module], test: Tensor, out: Path, metrics: dict, train: Tensor | None,
+                      s: EvaluationSettings, off_data: Tensor | None, off_name: str,
+                      model_paths: dict[str, str] | None, say: Callable[[str], None], classifier: nn.Module | None,
+                      classifier_note: str | None, cache_dir: str | os.PathLike | None) -> None:
+    """The generators' part of :func:`write_report`: criteria, figures and their entries of ``metrics``."""
+    from genprior.evaluation import report_figures as F
+    from genprior.metrics import psnr
+
     say(f"reference: test vs train (EMD at N = {s.emd_n}, nearest neighbours of {s.mem_n} test images)")
     ref_start = time.perf_counter()
     reference = data_reference(test, train, s, classifier)
@@ -398,21 +442,12 @@ def write_report(models: dict[str, nn.Module], test: Tensor, out_dir: str | os.P
                                                                     for m, r in results.items()}})
     fig_seconds = time.perf_counter() - fig_start
 
-    metrics = {
-        "format": "genprior-evaluation", "format_version": 1,
-        "versions": {"genprior": __version__, "torch": torch.__version__},
-        "data": {**(data_info or {}), "n_test": int(test.shape[0]), "image_shape": list(test.shape[1:]),
-                 "n_train": None if train is None else int(train.shape[0]), "off_distribution_sets": list(off_sets)},
-        "settings": {k: v for k, v in asdict(s).items()},
-        "psnr_data_range": 1.0,
+    metrics["data"]["off_distribution_sets"] = list(off_sets)
+    metrics.update({
         "reference": {**_strip(reference["summary"]), "seconds": ref_seconds},
         "digits": _digits_info(classifier, classifier_note),
         "models": {m: {"model": model_info(models[m], (model_paths or {}).get(m)), **model_summary(r)}
                    for m, r in results.items()},
         "figures": {k: p.name for k, p in figs.items()},
-        "seconds": {"figures": fig_seconds, "total": time.perf_counter() - started},
-    }
-    write_json_atomic(out / METRICS, metrics)
-    write_text_atomic(out / REPORT, render_report(metrics))
-    say(f"wrote {out / REPORT}, {out / METRICS} and {len(figs)} figures in {time.perf_counter() - started:.0f} s")
-    return metrics
+    })
+    metrics["seconds"]["figures"] = fig_seconds

@@ -1,4 +1,4 @@
-"""``report.md`` of the generator report card, rendered from the ``metrics.json`` dictionary.
+"""``report.md`` of the report card, rendered from the ``metrics.json`` dictionary.
 
 Rendering from the JSON alone (no tensors) means a report can be rebuilt, or several
 runs merged, without recomputing anything.
@@ -161,7 +161,21 @@ def timing_table(metrics: dict) -> str:
 
 
 def render_report(metrics: dict) -> str:
-    """The whole ``report.md``."""
+    """The whole ``report.md``: the generators' criteria (if any), then the denoisers' section (if any)."""
+    from genprior.evaluation.denoising_report import denoising_section
+
+    if metrics["models"]:
+        lines = generator_lines(metrics)
+    else:
+        d = metrics["data"]
+        lines = ["# Denoiser report card", "",
+                 f"Data: `{d.get('path', '?')}`: {d['n_test']:,} test images of size "
+                 f"{d['image_shape'][-2]}x{d['image_shape'][-1]}. PSNR uses data range 1.", ""]
+    return "\n".join(lines + denoising_section(metrics)).rstrip() + "\n"
+
+
+def generator_lines(metrics: dict) -> list[str]:
+    """The generator report card (Markdown lines)."""
     d, s, ref = metrics["data"], metrics["settings"], metrics.get("reference", {})
     names = list(metrics["models"])
     figs = metrics["figures"]
@@ -238,4 +252,4 @@ def render_report(metrics: dict) -> str:
     warn = [m for m in names if _get(metrics["models"][m], "A3", "emd", "warning")]
     for m in warn:
         lines.append(f"Warning ({m}, EMD): {metrics['models'][m]['A3']['emd']['warning']}")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines + [""]

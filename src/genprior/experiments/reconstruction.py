@@ -63,7 +63,8 @@ def score(x: Tensor, truth: Tensor) -> dict[str, Tensor]:
 
 
 def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list[dict[str, Any]]:
-    """One JSON-ready record per image: index, scores, iterations, final objective (and per-image params)."""
+    """One JSON-ready record per image: index, scores, iterations, final objective, how it ended (where the
+    method says) and its per-image params (``lam``, network evaluations ``nfe``, sample ``spread``, ...)."""
     scores = score(result.x, truth)
     final = result.final_objective
     extra = {k: v for k, v in result.params.items() if k in PER_IMAGE_LISTS and isinstance(v, list)
@@ -73,17 +74,26 @@ def per_image_records(result: Result, truth: Tensor, indices: list[int]) -> list
         rec = {"index": int(i), "psnr": round(float(scores["psnr"][k]), 4), "nrmse": round(float(scores["nrmse"][k]), 6),
                "ssim": round(float(scores["ssim"][k]), 6), "iterations": int(result.iterations[k]),
                "converged": bool(result.converged[k]), "final_objective": float(final[k])}
+        if result.ended is not None:
+            rec["ended"] = result.ended[k]
         rec.update({name: values[k] for name, values in extra.items()})
         records.append(rec)
     return records
 
 
 def summarise(per_image: list[dict[str, Any]], seconds: float, **info: Any) -> dict[str, Any]:
-    """The run's summary (``info`` first) from its per-image records, sorted by image index."""
+    """The run's summary (``info`` first) from its per-image records, sorted by image index: scores,
+    seconds, iterations, converged images, and where every record has them, how the images ended
+    (``{"converged": n, "finished": n, ...}``) and the network evaluations per image (``nfe``)."""
     per_image = sorted(per_image, key=lambda r: r["index"])
     n = len(per_image)
     column = lambda key: torch.tensor([r[key] for r in per_image], dtype=torch.float64)  # noqa: E731
     iterations = column("iterations")
+    optional: dict[str, Any] = {}
+    if per_image and all("ended" in r for r in per_image):
+        optional["ended"] = {e: sum(r["ended"] == e for r in per_image) for e in dict.fromkeys(r["ended"] for r in per_image)}
+    if per_image and all("nfe" in r for r in per_image):
+        optional["nfe"] = summary(column("nfe"))
     return {
         **info,
         "n_images": n,
@@ -95,6 +105,7 @@ def summarise(per_image: list[dict[str, Any]], seconds: float, **info: Any) -> d
         "seconds_per_image": round(seconds / max(n, 1), 5),
         "iterations": {"mean": float(iterations.mean()), "max": int(iterations.max())},
         "converged": sum(bool(r["converged"]) for r in per_image),
+        **optional,
         "per_image": per_image,
     }
 

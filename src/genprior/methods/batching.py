@@ -16,7 +16,7 @@ from genprior.errors import InputError
 from genprior.resources import ResourceLimitError
 from genprior.solvers.result import Result
 
-PER_IMAGE_LISTS = ("lam", "residual", "chosen_start")  # Result.params entries with one value per image
+PER_IMAGE_LISTS = ("lam", "residual", "chosen_start", "nfe", "spread")  # Result.params entries with one value per image
 
 
 def check_max_batch(max_batch: int, restarts: int | None = None) -> int:

@@ -1,66 +1,35 @@
-"""What every trainable generative model shares: the generator contract and the
-training protocol that :func:`genprior.training.loop.train` drives.
+"""Generators: the trainable models every reconstruction method regularises with.
 
-Generator contract (used by every reconstruction method): the module itself is the
-generator, ``model(z)`` maps ``[B, d] -> [B, 1, n, n]``; it has ``latent_dim`` and
-``image_shape``.  AE and VAE add ``encode(x) -> [B, d]``; the GAN adds ``critic(x) -> [B]``.
-
-Training protocol: a training *step* is a sequence of :class:`Phase` updates
-(:meth:`GenerativeModel.phases`).  Each phase update computes
-:meth:`GenerativeModel.objective` on a fresh batch of real images (or on noise only,
-``uses_data=False``) and takes one Adam step of the optimiser of the same name, built
-by :meth:`GenerativeModel.configure_optimisers` from :meth:`parameter_groups`.  AE and
-VAE have one phase, ``"model"``; the WGAN-GP has ``critic_steps`` x ``"critic"`` then
-one ``"generator"`` update.
+Generator contract: the module itself is the generator, ``model(z)`` maps
+``[B, d] -> [B, 1, n, n]``; it has ``latent_dim`` and ``image_shape``.  AE and VAE add
+``encode(x) -> [B, d]``; the GAN adds ``critic(x) -> [B]``.  How they train is the
+protocol of :class:`~genprior.models.trainable.TrainableModel` (phases, objective,
+optimisers), which :class:`GenerativeModel` inherits; its progress grid shows samples
+``G(z)`` for fixed codes ``z ~ N(0, I)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from genprior.errors import InputError
 from genprior.models.architectures import build_decoder
+from genprior.models.config import Architecture as GeneratorArchitecture
 from genprior.models.config import ModelConfig
-from genprior.models.kinds import ModelSettings
 from genprior.models.recipes import Recipe, autoencoder_recipe
+from genprior.models.trainable import Phase, Preview, TrainableModel
+
+N_PREVIEW = 32  # samples in a generator's progress grid
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One kind of update in a training step.
+class GenerativeModel(TrainableModel):
+    """Base class of the generators: a decoder ``G: [B, d] -> [B, 1, n, n]`` plus a training objective."""
 
-    Attributes:
-        name: the optimiser it steps (a key of :meth:`GenerativeModel.parameter_groups`).
-        repeats: updates of this phase per training step.
-        uses_data: each update draws a fresh batch of training images.
-    """
-
-    name: str
-    repeats: int = 1
-    uses_data: bool = True
-
-
-class GenerativeModel(nn.Module):
-    """Base class: a decoder ``G: [B, d] -> [B, 1, n, n]`` plus a training objective."""
-
-    #: The kind's own settings (:mod:`genprior.models.kinds`); ``config.NAME`` reads them.
-    Settings: type[ModelSettings] = ModelSettings
-    #: Adam betas of the model's recipe (the WGAN-GP uses (0, 0.9)).
-    default_betas: tuple[float, float] = (0.9, 0.999)
-    #: Some phases leave parameters without gradients (DistributedDataParallel must know).
-    find_unused_parameters: bool = False
+    Architecture = GeneratorArchitecture  # the presets compact and paper, and latent_dim
 
     def __init__(self, config: ModelConfig) -> None:
-        if not isinstance(config.settings, self.Settings):
-            raise InputError(f"{type(self).__name__} needs a config with {self.Settings.__name__} (its kind or a kind "
-                             f"derived from it); got one of kind {config.kind!r} with {type(config.settings).__name__}")
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.latent_dim = config.latent_dim
-        self.image_shape = (1, config.image_size, config.image_size)
         self.decoder = build_decoder(config.preset, config.latent_dim, config.image_size, config.width)
 
     @classmethod
@@ -81,29 +50,9 @@ class GenerativeModel(nn.Module):
         z = torch.randn(n, self.latent_dim, generator=generator).to(p.device, p.dtype)
         return self(z)
 
-    # -- training protocol -------------------------------------------------------------
-    def phases(self) -> tuple[Phase, ...]:
-        """The updates of one training step, in order."""
-        return (Phase("model"),)
+    def preview(self, images: Tensor, generator: torch.Generator) -> Preview:
+        """Samples ``G(z)`` for :data:`N_PREVIEW` codes ``z ~ N(0, I)`` from ``generator`` (``images`` unused)."""
+        return Preview(self.sample(N_PREVIEW, generator).float().cpu(), 8, "samples G(z), z ~ N(0, I)")
 
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters stepped by each phase's optimiser."""
-        return {"model": list(self.parameters())}
 
-    def configure_optimisers(self, lr: float, betas: tuple[float, float] | None = None) -> dict[str, torch.optim.Optimizer]:
-        """One Adam optimiser per parameter group (``betas`` default: :attr:`default_betas`)."""
-        betas = tuple(float(b) for b in (betas if betas is not None else self.default_betas))
-        return {name: torch.optim.Adam(params, lr=lr, betas=betas) for name, params in self.parameter_groups().items()}
-
-    def after_update(self, phase: str) -> None:
-        """Called after each optimiser step of ``phase`` (e.g. to update a weight average)."""
-
-    def objective(self, phase: str, batch: Tensor | None, size: int) -> tuple[Tensor, dict[str, Tensor]]:
-        """The loss of one ``phase`` update (a scalar) and detached values to log.
-
-        Args:
-            phase: a name from :meth:`phases`.
-            batch: real images ``[b, 1, n, n]``, or ``None`` for a phase without data.
-            size: the number of samples to use (``b``, or the batch size for noise-only phases).
-        """
-        raise NotImplementedError
+__all__ = ["GenerativeModel", "Phase", "Preview", "TrainableModel"]

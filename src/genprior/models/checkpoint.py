@@ -65,8 +65,9 @@ def check_model_size(model_cls: type, config: Any) -> int:
         probe = model_cls(config)
     nbytes = sum(p.numel() * p.element_size() for p in probe.parameters())
     nbytes += sum(b.numel() * b.element_size() for b in probe.buffers())
+    latent = getattr(config, "latent_dim", None)
     check_memory(4.0 * nbytes, f"a {getattr(config, 'kind', 'model')} with image size "  # weights, grads, Adam
-                 f"{getattr(config, 'image_size', '?')} and latent dimension {getattr(config, 'latent_dim', '?')}",
+                 f"{getattr(config, 'image_size', '?')}" + (f" and latent dimension {latent}" if latent else ""),
                  "use smaller sizes")
     return nbytes
 

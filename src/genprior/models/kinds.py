@@ -1,8 +1,9 @@
-"""The model kinds: the one list of the generative models genprior builds and trains.
+"""The model kinds: the one list of the models genprior builds and trains (generators and denoisers).
 
 A kind is one line of :data:`MODEL_KINDS`: a :class:`ModelKind` naming its model class
 (``"module:Class"``, imported on first use, so ``import genprior`` stays light) and a
-one-line summary.  The class, a :class:`~genprior.models.base.GenerativeModel`, carries
+one-line summary.  The class, a :class:`~genprior.models.trainable.TrainableModel` (a
+generator, :class:`~genprior.models.base.GenerativeModel`, or a denoiser), carries
 everything else: the kind's own settings as its ``Settings`` (a :class:`ModelSettings`
 dataclass of defaults, bounds and help that :class:`~genprior.models.config.ModelConfig`
 checks, ``config.json`` stores and ``genprior train KIND`` turns into one option per
@@ -58,7 +59,7 @@ class ModelKind:
 
     Attributes:
         model: the model class as ``"module:Class"`` (a
-            :class:`~genprior.models.base.GenerativeModel`: it has ``Settings`` and ``recipe``).
+            :class:`~genprior.models.trainable.TrainableModel`: it has ``Settings`` and ``recipe``).
         summary: what the kind is, in a line (``genprior train KIND --help`` says "Train <summary>.").
     """
 
@@ -84,6 +85,8 @@ MODEL_KINDS: Registry[ModelKind] = Registry("model kind", "genprior.model_kinds"
     "vae": ModelKind("genprior.models.vae:VAE", "a VAE (the paper's equation (6)): recon + beta KL"),
     "gan": ModelKind("genprior.models.wgan:WGAN", "a WGAN-GP (the paper's GAN; the critic is the encoder "
                      "architecture with one output; Adam betas (0, 0.9))"),
+    "denoiser": ModelKind("genprior.models.denoiser:Denoiser", "a noise-conditional denoiser D(x, sigma): a small "
+                          "UNet with EDM preconditioning, trained on noise levels drawn log-uniform over its range"),
 })
 
 

@@ -1,8 +1,8 @@
 """Training recipes: the defaults of a model kind on a data set for a preset.
 
-Each model class carries its recipe (``GenerativeModel.recipe(dataset, preset)``), so a
-kind that subclasses another inherits it; the built-in kinds build theirs with the
-functions below.
+Each model class carries its recipe (``TrainableModel.recipe(dataset, preset)``), so a
+kind that subclasses another inherits it; the generators build theirs with the
+functions below (the denoiser's is in :mod:`genprior.models.denoiser_recipe`).
 
 ``paper`` recipes are the authors' (REFERENCE.md): AE/VAE Adam 5e-4, 30k iterations,
 batch 64 (MNIST) / 32 (Shapes), VAE KL weight 0.05 (MNIST) / 0.01 (Shapes); knee VAE
@@ -56,14 +56,14 @@ class Recipe:
     """Training defaults of one (kind, data set, preset).
 
     Attributes:
-        latent_dim: the latent size ``d``.
+        latent_dim: the latent size ``d`` (``None`` for a kind without a latent space).
         lr, batch_size, steps, schedule: the optimiser's settings (Adam).
         betas: Adam betas (``None``: the model's default; the GAN's are (0, 0.9)).
         model: the recipe's values of the kind's own settings (``kl_weight``, ``critic_steps``, ``width``, ...).
         source: where the numbers come from, in words.
     """
 
-    latent_dim: int
+    latent_dim: int | None
     lr: float
     batch_size: int
     steps: int

@@ -17,7 +17,8 @@ a latent prior.  A GAN has no encoder: reconstructions start from random codes.
 With ``generator_ema = beta > 0`` the model also keeps an exponential moving average of
 the generator's weights (Yazici et al. 2019, "The unusual effectiveness of averaging in
 GAN training"): after generator update ``t``, ``w_avg <- b_t w_avg + (1 - b_t) w`` with
-``b_t = min(beta, (1 + t) / (10 + t))`` (a short warm-up, so early weights fade fast).
+``b_t = min(beta, (1 + t) / (10 + t))`` (a short warm-up, so early weights fade fast;
+:mod:`genprior.models.averaging`).
 The average is the generator ``G`` in evaluation mode, i.e. every use after training
 (samples, reconstructions, evaluation); training mode uses the weights being trained.
 The average is part of the state dict, so checkpoints and resumed runs keep it.
@@ -30,7 +31,6 @@ output); on MNIST it gave cleaner backgrounds and more confidently classified sa
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass
 
@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from genprior.errors import InputError
 from genprior.models.architectures import build_encoder
+from genprior.models.averaging import average_copy, update_average
 from genprior.models.base import GenerativeModel, Phase
 from genprior.models.config import ModelConfig
 from genprior.models.kinds import ModelSettings
@@ -89,7 +90,7 @@ class WGAN(GenerativeModel):
         if config.generator_output == "sigmoid":
             self.decoder.append(nn.Sigmoid())  # no parameters: the state dict keeps its keys
         if config.generator_ema:
-            self.generator_average = copy.deepcopy(self.decoder).requires_grad_(False)
+            self.generator_average = average_copy(self.decoder)
             self.register_buffer("average_updates", torch.zeros((), dtype=torch.long))
 
     def forward(self, z: Tensor) -> Tensor:
@@ -98,18 +99,10 @@ class WGAN(GenerativeModel):
             return self.generator_average(z)
         return self.decoder(z)
 
-    @torch.no_grad()
     def after_update(self, phase: str) -> None:
         """After a generator update: fold the new weights into the average (if kept)."""
-        if phase != "generator" or not self.config.generator_ema:
-            return
-        self.average_updates += 1
-        t = self.average_updates.double()  # kept on the model's device: no host sync per step
-        weight = 1 - torch.clamp((1 + t) / (10 + t), max=self.config.generator_ema)  # 1 - b_t
-        for avg, w in zip(self.generator_average.parameters(), self.decoder.parameters()):
-            avg.lerp_(w, weight.to(avg.dtype))
-        for avg, w in zip(self.generator_average.buffers(), self.decoder.buffers()):
-            avg.copy_(w)
+        if phase == "generator" and self.config.generator_ema:
+            update_average(self.generator_average, self.decoder, self.average_updates, self.config.generator_ema)
 
     def critic(self, x: Tensor) -> Tensor:
         """Critic scores ``D(x)`` ``[B]`` for images ``[B, 1, n, n]`` (higher = more real)."""

@@ -1,9 +1,9 @@
-"""The training loop shared by AE, VAE and WGAN-GP: single process or ``torchrun``.
+"""The training loop shared by every model kind (AE, VAE, WGAN-GP, denoiser): single process or ``torchrun``.
 
-A model to train follows :class:`genprior.models.base.GenerativeModel`'s protocol: a
-training **step** is the sequence of phase updates of ``model.phases()`` (AE/VAE: one
-update; WGAN-GP: ``critic_steps`` critic updates, each on a fresh batch of real images,
-then one generator update on noise only).  Each update evaluates
+A model to train follows :class:`genprior.models.trainable.TrainableModel`'s protocol: a
+training **step** is the sequence of phase updates of ``model.phases()`` (AE/VAE and
+denoiser: one update; WGAN-GP: ``critic_steps`` critic updates, each on a fresh batch of
+real images, then one generator update on noise only).  Each update evaluates
 ``model.objective(phase, batch, size)`` and takes one Adam step of that phase's
 optimiser, then calls ``model.after_update(phase)`` if the model has it (the GAN's
 generator weight average); the learning rate follows :func:`learning_rate` (constant or
@@ -18,7 +18,8 @@ Files (rank 0, all atomic, see :mod:`genprior.training.state`): every
 ``checkpoint_every`` steps, when stopped early and at the end, the resumable state,
 ``model.safetensors`` + ``config.json`` and ``losses.csv`` (one row per ``log_every``
 steps: ``step``, ``seconds``, the mean of each logged value); every ``sample_every``
-steps and at the end a grid of ``G(z)`` for fixed codes ``z ~ N(0, I)``, kept as
+steps and at the end the model's progress grid (``model.preview``: a generator's ``G(z)``
+for fixed codes ``z ~ N(0, I)``, a denoiser's noisy and denoised training images), kept as
 ``samples/step-NNNNNN.png`` (the history) and ``samples.png`` (the latest).  SIGTERM
 and Ctrl-C finish the current step, save, and raise :class:`TrainingInterrupted`
 (:mod:`genprior.training.interrupt`).
@@ -52,7 +53,8 @@ from genprior.training.randomness import BatchOrder, mix_seed
 from genprior.training.rundir import LOSSES, RUN_FILES, SAMPLE_HISTORY, SAMPLES, check_run_directory, foreign_files
 from genprior.validation import check_finite
 
-N_SAMPLES = 32
+N_PREVIEW = 32  # training images offered to model.preview
+GRID_IMAGES = 64  # at most this many images in a progress grid (a generator's 32 samples, a denoiser's 4 x 9)
 
 
 def _write_losses(path: Path, rows: list[dict[str, float]]) -> None:
@@ -89,7 +91,7 @@ def train(
     calls this with the same arguments.
 
     Args:
-        model: a :class:`~genprior.models.base.GenerativeModel` (AE, VAE, WGAN).
+        model: a :class:`~genprior.models.trainable.TrainableModel` (AE, VAE, WGAN, denoiser).
         images: training images in ``[0, 1]``.
         out_dir: run directory (checkpoint, losses, samples, training state).
         config: training settings.
@@ -132,7 +134,7 @@ def train(
 
 
 # Bytes per row of the loss history (a dict in memory, a row of losses.csv, an entry of each
-# state.json) and per sample grid on disk (a PNG of N_SAMPLES images, at most 4 bytes a pixel).
+# state.json) and per sample grid on disk (a PNG of at most GRID_IMAGES images, 4 bytes a pixel).
 HISTORY_ROW_BYTES = 1024
 SAMPLE_GRID_BYTES = 64 * 1024
 
@@ -149,7 +151,7 @@ def check_run_size(model: nn.Module, images: Tensor, config: TrainConfig, out_di
     if config.sample_every is not None:
         grids = config.steps // config.sample_every + 2
         pixels = math.prod(images.shape[1:]) if images.dim() > 1 else 1
-        check_disk(grids * (SAMPLE_GRID_BYTES + 4.0 * N_SAMPLES * pixels), out_dir,
+        check_disk(grids * (SAMPLE_GRID_BYTES + 4.0 * GRID_IMAGES * pixels), out_dir,
                    f"{grids:,} sample grids (one every {config.sample_every:,} of {config.steps:,} steps)",
                    "raise `sample_every=` or lower `steps=`")
 
@@ -178,9 +180,9 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     if config.batch_size % ctx.world_size:
         raise InputError(f"the batch size {config.batch_size} must be divisible by the number of processes "
                          f"{ctx.world_size}")
-    if not hasattr(model, "phases") or not hasattr(model, "objective"):
-        raise TypeError(f"{type(model).__name__} cannot be trained here: it needs phases() and objective() "
-                        "(see genprior.models.base.GenerativeModel)")
+    if not all(hasattr(model, name) for name in ("phases", "objective", "preview")):
+        raise TypeError(f"{type(model).__name__} cannot be trained here: it needs phases(), objective() and "
+                        "preview() (see genprior.models.trainable.TrainableModel)")
     device = ctx.device
     amp_dtype = getattr(torch, config.amp_dtype)
 
@@ -221,7 +223,6 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
     data_updates = sum(p.repeats for p in phases if p.uses_data)
     order = BatchOrder(images.shape[0], config.batch_size, config.seed)
     per_rank = config.batch_size // ctx.world_size
-    z_fixed = torch.randn(N_SAMPLES, model.latent_dim, generator=torch.Generator().manual_seed(config.seed))
     started = time.perf_counter()
     step = start_step
 
@@ -253,12 +254,11 @@ def _train(model, images, out_dir, config, data_info, progress, resume, ctx) -> 
         from genprior.figures import image_grid
 
         model.eval()
-        with torch.no_grad():
-            p = next(model.parameters())
-            x = model(z_fixed.to(p.device, p.dtype)).float().cpu()
+        with torch.no_grad():  # the same inputs every time: fixed images, a freshly seeded generator
+            shown = model.preview(images[:N_PREVIEW], torch.Generator().manual_seed(config.seed))
         model.train()
-        grid = image_grid(x, out_dir / SAMPLE_HISTORY / f"step-{step:06d}.png", ncol=8,
-                          title=f"{_kind(model)} samples G(z), z ~ N(0, I), step {step}")
+        grid = image_grid(shown.images, out_dir / SAMPLE_HISTORY / f"step-{step:06d}.png", ncol=shown.ncol,
+                          title=f"{_kind(model)} {shown.title}, step {step}")
         write_atomic(out_dir / SAMPLES, lambda tmp: shutil.copyfile(grid, tmp))
 
     sums: dict[str, Tensor] = {}

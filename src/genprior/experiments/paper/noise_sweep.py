@@ -26,12 +26,17 @@ START = {"tikhonov": 0.25, "hard": 0.025, "relaxed": 0.625, "sparse": 0.625}  # 
 RATIO = 4.0  # between neighbouring values of lam
 MU = 0.1
 LATENT = 800
-N_IMAGES = 50  # the first 50 test images (quick mode: 3)
+N_IMAGES = 50  # the first 50 test images
+GRID_EXTENSIONS = 4  # values an image's grid may grow past an end
+QUICK = {"n_images": 3, "latent": 16, "grid_extensions": 1}  # quick mode (32x32 images)
+_MU_CHECK = ("mu is held at 0.1 where the paper tuned it per image, and our VAE is weak (issue 25); docs/paper/checks/"
+             "README.md, 'Would relaxed do better with another mu?', isolates mu: a smaller mu lifts relaxed to "
+             "hard's level on 10 images at sigma 0.1 and 0.025")
 
 
 def grid_extensions(quick: bool) -> int:
-    """How many values an image's grid may grow past an end (4; quick mode 1)."""
-    return 1 if quick else 4
+    """How many values an image's grid may grow past an end."""
+    return QUICK["grid_extensions"] if quick else GRID_EXTENSIONS
 
 
 def centre(method: str, i: int, cells: dict[str, dict[str, Any]]) -> float:
@@ -52,13 +57,14 @@ def fig12(ctx: Context) -> dict[str, Any]:
 
     quick = ctx.assets.quick
     test = ctx.assets.data("ellipses")["test"]
-    n = min(3 if quick else N_IMAGES, test.shape[0])  # quick: 32x32 images
+    n = min(QUICK["n_images"] if quick else N_IMAGES, test.shape[0])  # quick: 32x32 images
     truth = test[:n]
     physics = make_operator("tomography", int(truth.shape[-1]))
-    G = ctx.assets.model("ellipses", "vae", 16 if quick else LATENT)
+    latent = QUICK["latent"] if quick else LATENT
     extensions = grid_extensions(quick)
 
     def cell(method: str, noise: float, middle: float) -> dict[str, Any]:
+        G = ctx.assets.model("ellipses", "vae", latent)
         y = measure(physics, truth, noise, seed=0)
         lams = [middle * RATIO, middle, middle / RATIO]
         out = oracle_lam(physics, y, truth, method, lams, G if method != "tikhonov" else None, extensions,
@@ -90,7 +96,7 @@ def fig12(ctx: Context) -> dict[str, Any]:
     where = f"{size}x{size} tomography" + (" (quick mode; the full run uses 128x128)" if quick else "")
     lines = [f"## Figure 12: {size}x{size} tomography over five noise levels (per-image best lam)", "",
              f"{n} images of the ellipses stand-in (the fastMRI knee images cannot be had here), {where}; "
-             f"VAE of latent {16 if quick else LATENT}; lam per image = best PSNR (the paper's oracle) over a "
+             f"VAE of latent {latent}; lam per image = best PSNR (the paper's oracle) over a "
              f"grid grown per image: three values a factor {RATIO:g} apart, centred at the previous noise level's "
              f"median choice times the noise variance ratio (1/4), then one value past an end while the image's best "
              f"is there (up to {extensions} times); mu = {MU}. Each solve from random codes and runs to its stopping "
@@ -115,20 +121,49 @@ def fig12(ctx: Context) -> dict[str, Any]:
               "", f"Relaxed best at every noise level: {'yes' if relaxed_best else 'no'} (the paper: yes). Hard's "
               f"mean PSNR varies by {hard_range:.2f} dB across the noise levels (the paper: nearly flat).", "",
               f"![noise levels]({ctx.directory.name}/noise_levels.png)"]
-    ranges = {m: max(v) - min(v) for m, v in means.items()}
-    claims = [claim("Figure 12", "relaxed is the best method at every noise level",
-                    "best at each sigma: " + ", ".join(f"{s:g} {max(means, key=lambda m: means[m][i])}"
-                                                       for i, s in enumerate(NOISES)), relaxed_best),
-              claim("Figure 12", "hard is nearly flat across noise levels (the generator's range, not the noise, "
-                                 "limits it)",
-                    "range of the mean PSNR over the noise levels: " + ", ".join(f"{m} {r:.2f} dB"
-                                                                                 for m, r in ranges.items())
-                    + " (flat: the smallest range)", min(ranges, key=ranges.get) == "hard"),
-              claim("Figure 12", "sparse follows Tikhonov's curve but is worse at every noise level",
-                    "sparse - Tikhonov: " + ", ".join(f"{s:g} {means['sparse'][i] - means['tikhonov'][i]:+.2f} dB"
-                                                      for i, s in enumerate(NOISES)),
-                    all(means["sparse"][i] < means["tikhonov"][i] for i in range(len(NOISES))))]
+    claims = fig12_claims(cells, means)
     return {"noises": list(NOISES), "means": means, "relaxed_best_everywhere": relaxed_best,
             "hard_range_db": hard_range, "claims": claims,
             "cells": {k: {kk: vv for kk, vv in v.items() if kk != "example"} for k, v in cells.items()},
             "markdown": "\n".join(lines)}
+
+
+def fig12_claims(cells: dict[str, dict[str, Any]], means: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """Section 5.5 on Figure 12: relaxed best and ahead of Tikhonov with a larger variance, sparse
+    below Tikhonov, hard flat, and hard ahead at large noise while relaxed catches up at low noise."""
+    import statistics
+
+    stds = {m: [statistics.pstdev(cells[f"{m}-sigma{s:g}"]["psnr"]) for s in NOISES] for m in METHODS}
+    ranges = {m: max(v) - min(v) for m, v in means.items()}
+    best = [max(means, key=lambda m: means[m][i]) for i in range(len(NOISES))]
+    at = lambda values: ", ".join(f"{s:g} {v:+.2f}" for s, v in zip(NOISES, values))  # noqa: E731
+    lead = [means["relaxed"][i] - means["tikhonov"][i] for i in range(len(NOISES))]
+    wider = [stds["relaxed"][i] - stds["tikhonov"][i] for i in range(len(NOISES))]
+    below = [means["sparse"][i] - means["tikhonov"][i] for i in range(len(NOISES))]
+    gap = [means["relaxed"][i] - means["hard"][i] for i in range(len(NOISES))]
+    return [
+        claim("Figure 12", "relaxed gives the best PSNR at every noise level",
+              "best at each sigma: " + ", ".join(f"{s:g} {b}" for s, b in zip(NOISES, best)),
+              all(b == "relaxed" for b in best), cause=_MU_CHECK),
+        claim("Figure 12", "relaxed outperforms Tikhonov", f"relaxed - Tikhonov (dB) at sigma {at(lead)}",
+              all(v > 0 for v in lead)),
+        claim("Figure 12", "relaxed has a larger variance than Tikhonov",
+              f"std of the PSNR over the images, relaxed - Tikhonov (dB) at sigma {at(wider)} (larger: at every "
+              "sigma)", all(v > 0 for v in wider),
+              cause="the spread is over our ellipses, not the knee images (they cannot be had here); no check "
+                    "isolates it"),
+        claim("Figure 12", "sparse follows Tikhonov's curve but is worse at every noise level",
+              f"sparse - Tikhonov (dB) at sigma {at(below)}", all(v < 0 for v in below),
+              cause="sparse is well above Tikhonov on our piecewise-constant ellipses (the paper: the sparse "
+                    "deviations do not suit the knee images); mu is held at 0.1 (check: the checks' mu search "
+                    "for sparse)"),
+        claim("Figure 12", "hard is nearly flat across noise levels (the generator's range, not the noise, limits it)",
+              "range of the mean PSNR over the noise levels: " + ", ".join(f"{m} {r:.2f} dB" for m, r in ranges.items())
+              + " (flat: the smallest range)", min(ranges, key=ranges.get) == "hard",
+              cause="our VAE's range fits the ellipses well enough that hard improves as the noise falls; hard's "
+                    "iteration cap at low noise is not the cause (docs/paper/checks/README.md, 'Does hard's iteration "
+                    "cap change its numbers?')"),
+        claim("Figure 12", "hard does comparatively better at large noise, relaxed captures more fine detail at low "
+                           "noise", f"relaxed - hard (dB) at sigma {at(gap)} (as the paper: relaxed gains on hard as "
+                                    "the noise falls and is ahead at the lowest)",
+              gap[-1] > gap[0] and gap[-1] >= 0, cause=_MU_CHECK)]

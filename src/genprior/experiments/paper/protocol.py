@@ -15,10 +15,22 @@ choice still on an edge of the (extended) coarse range is flagged.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
+
+
+CELL_LOG: ContextVar[Callable[[str], None] | None] = ContextVar("cell_log", default=None)
+"""Where :func:`run_cell` reports its stages (set by the runner while it computes a part)."""
+
+
+def _stage(message: str, started: float) -> None:
+    log = CELL_LOG.get()
+    if log is not None:
+        log(f"{message} ({time.perf_counter() - started:.0f} s)")
 
 
 @dataclass(frozen=True)
@@ -146,15 +158,26 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
 
     params: dict[str, Any] = {**get_method(method).problem_values(noise), **protocol.solver_options(method), **fixed}
     y_tune = measure(physics, truth_tune, noise, seed=1)
-    first = search_extending(physics, y_tune, truth_tune, method, coarse_grid(method, size, protocol.coarse_values),
-                             generator, protocol.edge_extensions, **params)
+    coarse_points = coarse_grid(method, size, protocol.coarse_values)
+    _stage(f"{method}: tuning on {truth_tune.shape[0]} images, coarse grid of "
+           f"{_points(coarse_points)} points", started)
+    first = search_extending(physics, y_tune, truth_tune, method, coarse_points, generator, protocol.edge_extensions,
+                             **params)
     coarse = first["grid"]
     fine = refine(coarse, first["best"], size) if protocol.coarse_values is None else coarse
     second = grid_search(physics, y_tune, truth_tune, method, fine, generator, **params) if fine != coarse else None
+    if second is None:
+        _stage(f"{method}: coarse grid done", started)
+    else:
+        _stage(f"{method}: coarse grid done{_grown(first['extended'])}, then {_points(fine)} points around the best",
+               started)
     chosen = (second or first)["best"]
+    _stage(f"{method}: testing {truth_test.shape[0]} images at {_params_text(chosen)}", started)
     unconverged = first["unconverged_points"] + (second["unconverged_points"] if second else 0)
     record, x = run_reconstruction(physics, truth_test, test_indices, method, generator, {**params, **chosen},
                                    noise=noise, seed=0)
+    _stage(f"{method}: PSNR {record['psnr']['mean']:.2f} dB, {record['converged']}/{record['n_images']} converged",
+           started)
     return {
         "method": method, "chosen": chosen, "edge": on_edge(coarse, first["best"]),
         "tuning": {"coarse": coarse, "extended": first["extended"], "fine": fine,
@@ -163,5 +186,21 @@ def run_cell(physics, truth_tune: Tensor, truth_test: Tensor, test_indices: list
         "n_images": record["n_images"], "iterations": record["iterations"],
         "seconds_per_image": record["seconds_per_image"], "params": record["params"],
         "per_image_psnr": [r["psnr"] for r in record["per_image"]],
+        **{key: record[key] for key in ("ended", "nfe") if key in record},  # how images ended; network evaluations
         "seconds": round(time.perf_counter() - started, 2),
     }, x
+
+
+def _points(grid: dict[str, list[float]]) -> int:
+    count = 1
+    for values in grid.values():
+        count *= len(values)
+    return count
+
+
+def _grown(extended: dict[str, list[float]]) -> str:
+    return "".join(f", grown past an edge of {name} by {len(values)}" for name, values in extended.items())
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value:.3g}" for name, value in params.items()) or "its defaults"

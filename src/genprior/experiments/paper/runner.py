@@ -7,12 +7,24 @@ Layout of the run directory ``DIR``:
   table cell, one model's report), written atomically when it finishes; a rerun after
   a kill loads these and computes only what is missing.  ``parts/SETTINGS`` holds the
   settings key the parts were computed under: parts of other settings (or of unknown
-  ones) are moved aside to ``parts.stale-<key>`` and computed again;
-- ``DIR/<experiment>/result.json``: the finished experiment (its settings key, the
-  parts, the report section, wall time); an experiment whose ``result.json`` has the
-  same settings key (and, for an experiment that reads others' results, the same keys
-  of those) is skipped;
+  ones) are moved aside to ``parts.stale-<key>`` and computed again.  ``parts/CODE``
+  holds the fingerprint of the code that computed them;
+- ``DIR/<experiment>/result.json``: the finished experiment (its settings key, its code
+  fingerprint, the parts, the report section, wall time); an experiment whose
+  ``result.json`` has the same settings key (and, for an experiment that reads others'
+  results, the same keys of those) and the same code fingerprint is skipped;
 - ``DIR/REPORT.md``: every finished experiment's section, in the paper's order.
+
+Never stale.  The settings key (:func:`settings_key`) covers the experiment's setup (the
+constants of its module, :func:`~.provenance.module_setup`), the data sizes, the mode, the
+protocol and its generators' recipes: a change to any of them computes the experiment
+again.  The code fingerprint (:func:`~.provenance.fingerprint`) covers the source of every
+module its computation reaches.  When only the code changed, the run stops before any
+work and names the modules (:class:`CodeChanged`): recompute (delete the experiment's
+directory), or keep the results with ``accept`` (``--accept-code-change REASON``, for a
+change verified to leave every number as it was), which re-stamps the fingerprint,
+records the reason and the modules in ``result.json`` (``code_changes``) and makes the
+experiment's report and figures again from its cached parts.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from genprior.experiments.paper.claims import claims_table
 from genprior.experiments.paper.protocol import Protocol
 
 PARTS_SETTINGS = "SETTINGS"  # the file in parts/ naming the settings key of the parts
+PARTS_CODE = "CODE"  # the file in parts/ holding the fingerprint of the code that computed them
 
 
 def pixels(images) -> list:
@@ -49,6 +62,7 @@ class Context:
     directory: Path
     settings: str = ""
     reads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
 
     def _parts(self) -> Path:
         """``parts/``, emptied of parts computed under other (or unrecorded) settings."""
@@ -68,6 +82,7 @@ class Context:
                     shutil.rmtree(stale)
                 parts.rename(stale)
             parts.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(parts / PARTS_CODE, json.dumps({"code": self.code, "code_changes": []}) + "\n")
             write_text_atomic(stamp, self.settings + "\n")
         return parts
 
@@ -81,12 +96,21 @@ class Context:
         JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
         from genprior.atomic import write_text_atomic
 
+        from genprior.experiments.paper.protocol import CELL_LOG
+
         path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
-        self.assets.log(f"  {self.directory.name}: {key}")
-        value = compute()
+        prefix = f"  {self.directory.name}: {key}"
+        self.assets.log(prefix)
+        started = time.perf_counter()
+        token = CELL_LOG.set(lambda message: self.assets.log(f"{prefix}: {message}"))
+        try:
+            value = compute()
+        finally:
+            CELL_LOG.reset(token)
         write_text_atomic(path, json.dumps(value, separators=(",", ":")) + "\n")
+        self.assets.log(f"{prefix}: done in {time.perf_counter() - started:.0f} s (cached in {path.name})")
         return value
 
 
@@ -117,10 +141,11 @@ class Experiment:
 
 
 def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
-    """A short hash of everything a finished experiment depends on: its name, the mode,
-    the protocol, the package version and the training recipes of its generators (a
-    changed recipe trains new generators, so the experiments using them are redone)."""
-    from genprior import __version__
+    """A short hash of the set-up a finished experiment depends on: its name, its setup (the
+    constants of its module), the data sizes, the mode, the protocol and the training recipes
+    of its generators (a changed recipe trains new generators, so the experiments using them
+    are redone).  The code is not in the key: see :func:`check_code`."""
+    from genprior.experiments.paper.provenance import module_setup
     from genprior.training.recipes import recipe
 
     recipes = {}
@@ -129,7 +154,8 @@ def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> 
         values = recipe(kind, dataset, assets.preset).as_dict()
         recipes[entry] = {k: v for k, v in values.items() if k != "source"}  # the values, not their description
     blob = json.dumps({"name": experiment.name, "quick": assets.quick, "preset": assets.preset,
-                       "protocol": asdict(protocol), "version": __version__, "recipes": recipes}, sort_keys=True)
+                       "protocol": asdict(protocol), "recipes": recipes, "setup": module_setup(experiment.run.__module__),
+                       "data": module_setup(Assets.__module__)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -143,22 +169,75 @@ def finished_result(assets: Assets, protocol: Protocol, experiment: Experiment) 
     return result if result.get("key") == settings_key(assets, protocol, experiment) else None
 
 
-def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
-                    order: Sequence[Experiment] = ()) -> dict[str, dict[str, Any]]:
-    """Run (or skip, when finished with the same settings) each experiment; rewrite ``REPORT.md``.
+class CodeChanged(InputError):
+    """The code that computed finished (or cached) results changed while their setup did not."""
 
-    ``REPORT.md`` gathers every experiment of ``order`` (all of them, in the paper's order) that has
-    finished in this directory with the same settings, not only the ones run now.
+
+def _parts_code(directory: Path, key: str) -> tuple[bool, dict[str, Any]]:
+    """``(whether parts/ holds work computed under key, its CODE record)``."""
+    parts = directory / "parts"
+    stamp = parts / PARTS_SETTINGS
+    if not stamp.exists() or stamp.read_text().strip() != key:
+        return False, {}
+    work = any(p.name not in (PARTS_SETTINGS, PARTS_CODE) for p in parts.iterdir())
+    code = parts / PARTS_CODE
+    return work, json.loads(code.read_text()) if code.exists() else {"code": None, "code_changes": []}
+
+
+def code_changes(assets: Assets, protocol: Protocol, experiments: Sequence[Experiment],
+                 accept: str | None = None) -> dict[str, list[str]]:
+    """The experiments whose finished result or cached parts were computed, under their current
+    settings key, by code that has changed since: ``{name: changed modules}``.
+
+    Raises:
+        CodeChanged: some did and ``accept`` (the reason to keep them) is ``None``.
     """
-    from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.experiments.paper.provenance import changed_modules, fingerprint
 
+    stale = {}
+    for exp in experiments:
+        directory, key = assets.root / exp.name, settings_key(assets, protocol, exp)
+        result = finished_result(assets, protocol, exp)
+        work, parts = _parts_code(directory, key)
+        if result is None and not work:
+            continue  # nothing computed under this setup: it will be computed by the current code
+        changed = changed_modules(result.get("code") if result is not None else parts["code"],
+                                  fingerprint(exp.run.__module__))
+        if changed:
+            stale[exp.name] = changed
+    if stale and accept is None:
+        listed = "; ".join(f"{name}: {', '.join(modules)}" for name, modules in stale.items())
+        dirs = " ".join(str(assets.root / name) for name in stale)
+        raise CodeChanged(f"the code that computed these results changed since, their setup did not ({listed}); "
+                          f"to recompute, delete {dirs} and run again; to keep them (a change verified to leave "
+                          f"every number as it was), run again with --accept-code-change \"REASON\"")
+    return stale
+
+
+def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
+                    order: Sequence[Experiment] = (), accept: str | None = None) -> dict[str, dict[str, Any]]:
+    """Run (or skip, when finished with the same settings and code) each experiment; rewrite ``REPORT.md``.
+
+    Before any work, :func:`code_changes` stops the run if finished or cached work of an
+    experiment was computed by code that has changed, unless ``accept`` gives the reason to
+    keep it: such an experiment's fingerprint is then re-stamped (the reason recorded) and its
+    report made again from its cached parts.  ``REPORT.md`` gathers every experiment of
+    ``order`` (all of them, in the paper's order) that has finished in this directory with
+    the same settings, not only the ones run now.
+    """
+    import datetime
+
+    from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.experiments.paper.provenance import fingerprint
+
+    stale = code_changes(assets, protocol, experiments, accept)
     done: dict[str, dict[str, Any]] = {}
     registry = {exp.name: exp for exp in (*order, *experiments)}
     estimates = [exp.minutes[0 if assets.quick else 1] for exp in experiments]
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
-        key = settings_key(assets, protocol, exp)
+        key, code = settings_key(assets, protocol, exp), fingerprint(exp.run.__module__)
         reads = {name: done.get(name) or finished_result(assets, protocol, registry[name]) for name in exp.reads}
         missing = [name for name, result in reads.items() if result is None]
         if missing:
@@ -167,21 +246,33 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                              f"{' '.join(missing)} --out {assets.root}` first (or `genprior paper all`)")
         read_keys = {name: result["key"] for name, result in reads.items()}
         previous = finished_result(assets, protocol, exp)
-        if previous is not None and previous.get("reads", {}) == read_keys:
+        if previous is not None and previous.get("reads", {}) == read_keys and exp.name not in stale:
             assets.log(f"[{i}/{len(experiments)}] {exp.name}: finished earlier, skipped")
             done[exp.name] = previous
             continue
-        estimate, left = estimates[i - 1], sum(estimates[i - 1:])
-        assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and the "
-                   f"rest not yet finished: at most about {left:g} min, training the models comes on top)")
+        history = _parts_code(directory, key)[1].get("code_changes") or (previous or {}).get("code_changes", [])
+        if exp.name in stale:
+            history = [*history, {"reason": accept, "modules": stale[exp.name],
+                                  "date": datetime.date.today().isoformat()}]
+            write_text_atomic(directory / "parts" / PARTS_CODE,
+                              json.dumps({"code": code, "code_changes": history}) + "\n")
+            assets.log(f"[{i}/{len(experiments)}] {exp.name}: code changed ({', '.join(stale[exp.name])}), kept "
+                       f"as accepted ({accept}); its report is made again from its cached parts")
+        else:
+            estimate, left = estimates[i - 1], sum(estimates[i - 1:])
+            assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and "
+                       f"the rest not yet finished: at most about {left:g} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        result = exp.run(Context(assets, protocol, directory, settings=key, reads=reads))
-        result.update(key=key, name=exp.name, reproduces=exp.reproduces, reads=read_keys,
-                      seconds=round(time.perf_counter() - started, 1))
+        result = exp.run(Context(assets, protocol, directory, settings=key, reads=reads, code=code))
+        seconds = round(time.perf_counter() - started, 1)
+        if exp.name in stale and previous is not None:
+            seconds = previous["seconds"]  # the sitting that computed it; remaking the report is not one
+        result.update(key=key, name=exp.name, reproduces=exp.reproduces, reads=read_keys, code=code,
+                      code_changes=history, seconds=seconds)
         write_json_atomic(result_path, result)
         done[exp.name] = result
-        assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {result['seconds']:.0f} s")
+        assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {time.perf_counter() - started:.0f} s")
     for exp in order:
         previous = None if exp.name in done else finished_result(assets, protocol, exp)
         if previous is not None and all(previous.get("reads", {}).get(name) == (done.get(name) or {}).get("key")
@@ -193,6 +284,22 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     sections = [header] + ([at_a_glance] if at_a_glance else [])
     sections += [f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the generators "
                  f"it was the first to need included (work cached by earlier sittings not included): "
-                 f"{r['seconds']:.0f} s._" for r in ranked]
+                 f"{r['seconds']:.0f} s._" + _code_note(r, registry.get(r["name"])) for r in ranked]
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done
+
+
+def _code_note(result: dict[str, Any], experiment: Experiment | None) -> str:
+    """A line for a section whose code changed since it ran (an experiment not run now), and the
+    accepted code changes of its result."""
+    from genprior.experiments.paper.provenance import changed_modules, fingerprint
+
+    notes = [f"settings key carried over {c['date']} from the old key scheme ({c['from_key']}): {c['reason']}"
+             if "from_key" in c else f"code change accepted {c['date']} ({c['reason']}): {', '.join(c['modules'])}"
+             for c in result.get("code_changes", [])]
+    if experiment is not None:
+        changed = changed_modules(result.get("code"), fingerprint(experiment.run.__module__))
+        if changed:
+            notes.append(f"**the code changed since this ran** ({', '.join(changed)}): run `genprior paper "
+                         f"{experiment.name}` to recompute it or to accept the change")
+    return "".join(f"\n\n_{note}._" for note in notes)

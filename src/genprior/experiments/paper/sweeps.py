@@ -17,6 +17,12 @@ from genprior.experiments.paper.tables import split
 
 MEASUREMENTS = (25, 50, 100, 200, 300, 500, 750)
 NOISES = (0.025, 0.05, 0.1, 0.2, 0.4)
+QUICK_MEASUREMENTS = (25, 100)
+QUICK_NOISES = (0.05, 0.2)
+MEASUREMENT_METHODS = ("hard", "relaxed", "tv", "tikhonov")
+NOISE_METHODS = ("hard", "relaxed", "sparse", "tv", "tikhonov")
+LATENTS = {"mnist": 8, "shapes": 10}  # the VAE of Figures 9 and 10
+SIGMA_CS = 0.05
 
 
 def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, str, dict, float]],
@@ -25,7 +31,6 @@ def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, str,
     from genprior.physics.problems import make_operator
 
     tune, test, indices = split(ctx, dataset)
-    G = ctx.assets.model(dataset, "vae", latent)
     problem = "cs" if dataset == "mnist" else "tomography"
     cells = {}
     for label, _, options, noise in points:
@@ -35,8 +40,8 @@ def _sweep(ctx: Context, dataset: str, latent: int, points: list[tuple[str, str,
 
             def compute(method=method, physics=physics, noise=noise):
                 generative = method not in ("tv", "tikhonov")
-                record, _ = run_cell(physics, tune, test, indices, method, G if generative else None, noise,
-                                     ctx.protocol)
+                G = ctx.assets.model(dataset, "vae", latent) if generative else None
+                record, _ = run_cell(physics, tune, test, indices, method, G, noise, ctx.protocol)
                 return record
 
             cells[key] = ctx.part(key, compute)
@@ -97,11 +102,11 @@ def _crossover(cells: dict, labels: dict[str, str], head: str, generative: tuple
 
 
 def measurements(ctx: Context) -> dict[str, Any]:
-    ms = (25, 100) if ctx.assets.quick else MEASUREMENTS
-    methods = ("hard", "relaxed", "tv", "tikhonov")
-    points = [(f"m{m}", f"{m}", {"measurements": m}, 0.05) for m in ms]
+    ms = QUICK_MEASUREMENTS if ctx.assets.quick else MEASUREMENTS
+    methods = MEASUREMENT_METHODS
+    points = [(f"m{m}", f"{m}", {"measurements": m}, SIGMA_CS) for m in ms]
     labels = {label: shown for label, shown, *_ in points}
-    cells = _sweep(ctx, "mnist", 8, points, methods)
+    cells = _sweep(ctx, "mnist", LATENTS["mnist"], points, methods)
     _plot(ctx, cells, list(ms), list(labels), methods, "measurements m", "psnr_vs_m.png",
           "MNIST compressed sensing, sigma 0.05 (VAE for hard and relaxed)")
     lines = ["## Beyond the paper: PSNR against the number of measurements (MNIST CS, sigma 0.05)", "",
@@ -115,11 +120,11 @@ def measurements(ctx: Context) -> dict[str, Any]:
 
 
 def noise(ctx: Context) -> dict[str, Any]:
-    sigmas = (0.05, 0.2) if ctx.assets.quick else NOISES
-    methods = ("hard", "relaxed", "sparse", "tv", "tikhonov")
+    sigmas = QUICK_NOISES if ctx.assets.quick else NOISES
+    methods = NOISE_METHODS
     points = [(f"s{s:g}", f"{s:g}", {}, s) for s in sigmas]
     labels = {label: shown for label, shown, *_ in points}
-    cells = _sweep(ctx, "shapes", 10, points, methods)
+    cells = _sweep(ctx, "shapes", LATENTS["shapes"], points, methods)
     _plot(ctx, cells, list(sigmas), list(labels), methods, "noise sigma", "psnr_vs_sigma.png",
           "Shapes tomography (VAE for the generative methods)")
     lines = ["## Beyond the paper: PSNR against the noise level (Shapes tomography)", "",
