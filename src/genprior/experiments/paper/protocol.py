@@ -22,7 +22,6 @@ from typing import Any
 
 from torch import Tensor, nn
 
-
 CELL_LOG: ContextVar[Callable[[str], None] | None] = ContextVar("cell_log", default=None)
 """Where :func:`run_cell` reports its stages (set by the runner while it computes a part)."""
 

@@ -95,7 +95,6 @@ class Context:
         """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first (compact
         JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
         from genprior.atomic import write_text_atomic
-
         from genprior.experiments.paper.protocol import CELL_LOG
 
         path = self._parts() / f"{key}.json"
