@@ -89,7 +89,8 @@ NEW_OPTIONS = [  # method, flags, the same as keyword arguments of gp.solve
     ("sparse", ["--lam", "0.1", "--mu", "0.1"], {"lam": 0.1, "mu": 0.1}),
     ("sparse-tv", ["--lam", "0.2"], {"lam": 0.2}),
     ("pgd", ["--latent-prior", "box"], {"latent_prior": "box"}),
-    ("relaxed", ["--coordinates", "u", "--restarts", "3"], {"coordinates": "u", "restarts": 3}),
+    ("relaxed", ["--coordinates", "x", "--restarts", "3"], {"coordinates": "x", "restarts": 3}),
+    ("hard", ["--solver", "gauss-newton"], {"solver": "gauss-newton"}),
     ("relaxed", ["--x-init", "generator"], {"x_init": "generator"}),
     ("hard", ["--latent-prior", "sphere", "--init", "encoder"], {"latent_prior": "sphere", "init": "encoder"}),
 ]

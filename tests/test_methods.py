@@ -98,18 +98,23 @@ def test_tikhonov_matches_closed_form(rng):
 
 
 @pytest.mark.parametrize("method", ["hard", "relaxed"])
-def test_batched_methods_equal_one_by_one(method, problem64, tiny_generator):
-    # float64: in float32 the sparse product's summation order depends on the batch size
+@pytest.mark.parametrize("solver", ["backtracking", "lbfgs"])
+def test_batched_methods_equal_one_by_one(method, solver, problem64, tiny_generator):
+    # float64: in float32 the sparse product's summation order depends on the batch size.  Even in
+    # float64 a batch of 3 and a batch of 1 round the generator's products differently in the last
+    # bit; backtracking's path does not notice, L-BFGS's curvature pairs near the end may (a step
+    # accepted one iteration apart), so for it the same point is asserted, the count within 2.
     physics, x, y = problem64
     g = tiny_generator.double()
     z0 = torch.randn(3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     solve = get_method(method).function
     extra = {"x_init": "generator"} if method == "relaxed" else {}
-    batched = solve(physics, y, g, init=z0, max_iter=25, **extra)
+    batched = solve(physics, y, g, init=z0, max_iter=25, solver=solver, **extra)
     for i in range(3):
-        single = solve(physics, y[i : i + 1], g, init=z0[i : i + 1], max_iter=25, **extra)
+        single = solve(physics, y[i : i + 1], g, init=z0[i : i + 1], max_iter=25, solver=solver, **extra)
         assert torch.allclose(single.x, batched.x[i : i + 1], atol=1e-8)
-        assert int(single.iterations[0]) == int(batched.iterations[i])
+        slack = 0 if solver == "backtracking" else 2
+        assert abs(int(single.iterations[0]) - int(batched.iterations[i])) <= slack
 
 
 def test_per_image_parameters_equal_separate_runs(problem, tiny_generator):

@@ -56,7 +56,7 @@ def test_sparse_with_huge_lambda_equals_hard(problem64):
     physics, g, x, y = problem64
     z0 = torch.randn(3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     alpha, lam = 0.01, 1e8
-    h = hard(physics, y, g, lam=alpha, init=z0, max_iter=60)
+    h = hard(physics, y, g, lam=alpha, init=z0, max_iter=60, solver="backtracking")  # Algorithm 1 = 3 at u = 0
     s = sparse(physics, y, g, lam=lam, mu=alpha / lam, init=z0, max_iter=60)
     assert torch.all(s.u == 0)
     assert torch.allclose(s.x, h.x, atol=1e-10)
@@ -66,9 +66,10 @@ def test_sparse_with_huge_lambda_equals_hard(problem64):
 def test_relaxed_in_u_coordinates_has_the_same_minimiser(problem64):
     physics, g, x, y = problem64
     z0 = torch.zeros(3, 3, dtype=torch.float64)
-    a = relaxed(physics, y, g, lam=2.0, mu=0.01, init=z0, x_init="generator", max_iter=3000, tol=1e-12)
-    b = relaxed(physics, y, g, lam=2.0, mu=0.01, init=z0, x_init="generator", coordinates="u", max_iter=3000,
-                tol=1e-12)
+    a = relaxed(physics, y, g, lam=2.0, mu=0.01, init=z0, x_init="generator", coordinates="x", solver="backtracking",
+                max_iter=3000, tol=1e-12)
+    b = relaxed(physics, y, g, lam=2.0, mu=0.01, init=z0, x_init="generator", coordinates="u", solver="backtracking",
+                max_iter=3000, tol=1e-12)
     assert torch.allclose(a.x, b.x, atol=1e-4)
     assert (b.iterations < a.iterations).all()  # and it gets there sooner at large lam
     c = relaxed(physics, y, g, lam=2.0, mu=0.01, init=z0, x_init="generator", x_steps=3, max_iter=5)
@@ -103,9 +104,9 @@ def test_restart_codes_can_be_given(problem64):
     physics, g, x, y = problem64
     codes = torch.randn(3, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     codes[1] *= 3  # a poor start, so that the starts' final objectives differ clearly
-    r = hard(physics, y, g, lam=0.01, init=codes, restarts=3, max_iter=5)
+    r = hard(physics, y, g, lam=0.01, init=codes, restarts=3, max_iter=5, solver="backtracking")
     assert r.params["restarts"] == 3
-    alone = [hard(physics, y, g, lam=0.01, init=codes[k], max_iter=5) for k in range(3)]
+    alone = [hard(physics, y, g, lam=0.01, init=codes[k], max_iter=5, solver="backtracking") for k in range(3)]
     finals = torch.stack([a.final_objective for a in alone])  # [K, B]
     assert r.params["chosen_start"] == finals.argmin(0).tolist()
     assert len(set(r.params["chosen_start"])) > 1  # the images keep different starts here
@@ -117,7 +118,7 @@ def test_restart_codes_can_be_given(problem64):
         assert torch.allclose(r.x[b], alone[k].x[b], atol=1e-8) and torch.allclose(r.z[b], alone[k].z[b], atol=1e-8)
         assert int(r.iterations[b]) == int(alone[k].iterations[b])
         assert torch.allclose(r.final_objective[b], alone[k].final_objective[b], rtol=1e-10)
-    two = hard(physics, y, g, lam=0.01, init=codes[:2], restarts=2, max_iter=5)
+    two = hard(physics, y, g, lam=0.01, init=codes[:2], restarts=2, max_iter=5, solver="backtracking")
     assert two.params["chosen_start"] == finals[:2].argmin(0).tolist()
     with pytest.raises(ValueError, match="hold 2 starts per image but restarts=3"):
         hard(physics, y, g, init=codes[:2], restarts=3)

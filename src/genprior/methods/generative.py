@@ -1,6 +1,8 @@
 """The generative family ``min_{x, z} ||A x - y||^2 + lam F(x - G(z)) + w R_Z(z)`` (equation (7)).
 
-One objective builder for every member; the loop is :func:`block_backtracking`.
+One objective builder for every member; the loop is :func:`block_backtracking` (the paper's
+Algorithms 1-3), or L-BFGS / Gauss-Newton on the same objective where they apply
+(``solver=``, :mod:`genprior.methods.solver_choice`).
 
 Deviation terms ``F`` (what the reconstruction may add to the generator's output):
 
@@ -43,6 +45,7 @@ from genprior.methods.common import check_generator, check_measurements, frozen
 from genprior.methods.latent_priors import LatentPrior
 from genprior.methods.parameters import GenerativeParams
 from genprior.methods.restarts import initial_codes, keep_best, repeat_batch
+from genprior.methods.solver_choice import check_solver, resolve_solver, solve_smooth
 from genprior.physics.fidelity import DataFidelity, default_fidelity
 from genprior.physics.finite_differences import tv_norm
 from genprior.physics.operator import LinearPhysics
@@ -100,6 +103,7 @@ DEVIATION_TERMS: dict[str, Deviation] = {
     "tv": Deviation("tv", u_block=_tv_block),
 }
 DEVIATIONS = tuple(DEVIATION_TERMS)
+DEVIATION_NAMES = {"exact": "hard", "l2": "relaxed", "l1": "sparse", "tv": "sparse-tv"}  # for messages
 
 
 def solve_generative(
@@ -118,6 +122,7 @@ def solve_generative(
     max_iter: int = 1000,
     tol: float = OBJECTIVE_TOL,
     fidelity: DataFidelity | None = None,
+    solver: str = "backtracking",
     **solver_options: Any,
 ) -> tuple[Tensor, Tensor, Tensor | None, SolveState]:
     """Minimise one member of the family for a batch (the generator must be frozen).
@@ -135,7 +140,9 @@ def solve_generative(
         x_steps: steps of the ``x``/``u`` block per outer iteration.
         tv_prox_iter: inner FGP iterations of the TV prox (``tv`` only).
         fidelity: the data term ``d(A x, y)`` (default :class:`~genprior.physics.fidelity.SquaredL2`).
-        max_iter, tol, **solver_options: passed to :func:`block_backtracking` (``callback`` among them).
+        solver: ``"backtracking"`` (the paper's Algorithms 1-3), ``"lbfgs"``, ``"gauss-newton"`` or
+            ``"auto"`` (:mod:`genprior.methods.solver_choice`: the same objective, another path).
+        max_iter, tol, **solver_options: passed to the solver (``callback`` among them).
 
     Returns:
         ``(x, z, u, state)`` with ``u = x - G(z)`` for ``l1``/``tv`` (else ``None``).
@@ -149,6 +156,15 @@ def solve_generative(
         z0 = prior.project(z0)
     z_prox = prior.prox if prior.project is not None else None
     data = default_fidelity(fidelity)
+    solver = resolve_solver(solver, prior, smooth=term.u_block is None, x_steps=x_steps,
+                            coordinates="u" if term.exact else coordinates)
+    check_solver(solver, DEVIATION_NAMES.get(deviation, deviation), prior, data, smooth=term.u_block is None,
+                 least_squares_in_z=term.exact)
+    if solver != "backtracking":
+        x, z, out = solve_smooth(physics, y, generator, z0, None if term.exact else term.smooth, lam, latent_weight,
+                                 prior, data, solver, dev0=dev0, coordinates=coordinates, max_iter=max_iter, tol=tol,
+                                 **solver_options)
+        return x, z, None, out
 
     def latent(z: Tensor, gz: Tensor, w: Tensor) -> Tensor:
         return w * prior.value(z, gz)

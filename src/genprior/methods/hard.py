@@ -4,7 +4,10 @@
 
 (equation (3) of the paper with ``R_Z = ||z||^2``), solved by gradient descent with
 backtracking on ``z`` (Algorithm 1; projected for the box and sphere priors), batched
-over images with per-image step sizes and stopping.
+over images with per-image step sizes and stopping (``solver="backtracking"``); or, on the
+same objective, by L-BFGS (``solver="lbfgs"``, what the default ``"auto"`` runs unless the
+prior is a set) or Levenberg-Marquardt with the Jacobian ``A dG/dz``
+(``solver="gauss-newton"``; :mod:`genprior.methods.solver_choice`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from genprior.methods.common import per_image
 from genprior.methods.generative import run_generative, solve_generative
 from genprior.methods.latent_priors import make_latent_prior
 from genprior.methods.parameters import LAM_HELP, GenerativeParams, record_of
+from genprior.methods.solver_choice import SOLVER_HELP, SOLVERS, resolve_solver
 from genprior.params import param
 from genprior.physics.fidelity import DataFidelity
 from genprior.physics.operator import LinearPhysics
@@ -31,6 +35,7 @@ class HardParams(GenerativeParams):
     sphere constraints)."""
 
     lam: float | Tensor = param(0.01, LAM_HELP, minimum=0, grid=(1.0, {0.25: 1e-5, 0.5: 1e-4}))
+    solver: str = param("auto", SOLVER_HELP, choices=SOLVERS)
 
 
 def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, *,
@@ -45,14 +50,17 @@ def hard(physics: LinearPhysics, y: Tensor, generator: nn.Module | None = None, 
         callback: called after every iteration (:func:`genprior.solvers.loop.iterate`; its
             indices count the ``restarts x B`` problems solved together).
         **params: the fields of :class:`HardParams` (``lam``, ``latent_prior``, ``init``,
-            ``restarts``, ``seed``, ``max_iter``, ``tol``).
+            ``restarts``, ``seed``, ``max_iter``, ``tol``, ``solver``).
     """
     p = HardParams.create(params, "method 'hard'")
     lam_t = per_image(p.lam, y.shape[0], "lam", y)
 
+    record = record_of(p)
+
     def solve(y_b, z0, lam_b):
         prior = make_latent_prior(p.latent_prior, generator)
+        record["solver"] = resolve_solver(p.solver, prior)  # the solver that ran, not "auto"
         return solve_generative(physics, y_b, generator, z0, "exact", lam_b, lam_b, prior, max_iter=p.max_iter,
-                                tol=p.tol, fidelity=fidelity, callback=callback)
+                                tol=p.tol, fidelity=fidelity, callback=callback, solver=record["solver"])
 
-    return run_generative("hard", physics, y, generator, solve, p, {"lam_b": lam_t}, record_of(p), fidelity)
+    return run_generative("hard", physics, y, generator, solve, p, {"lam_b": lam_t}, record, fidelity)

@@ -1,7 +1,8 @@
 """Projection onto the range of a generator: ``z*(x) = argmin_z ||G(z) - x||^2``.
 
 Equation (9) of the paper, solved by gradient descent with backtracking (Algorithm 1),
-batched.  It is the paper's test-set reconstruction (criterion A1) and the projection
+batched; or, on the same objective with the same stopping rule, by L-BFGS or by
+Gauss-Newton with the Jacobian ``dG/dz`` (``solver=``, :mod:`genprior.methods.solver_choice`).  It is the paper's test-set reconstruction (criterion A1) and the projection
 step of projected gradient descent.  Starting points: the encoder's code (AE/VAE, the
 paper's choice), ``K`` random draws ``z ~ N(0, I)`` solved together with the best final
 objective kept per image (the paper: 4 for the GAN; the generic restart helpers of
@@ -19,7 +20,10 @@ from genprior.batched import sq_norm
 from genprior.errors import InputError
 from genprior.methods.common import frozen, placement
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
+from genprior.methods.solver_choice import check_solver, least_squares
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
+from genprior.solvers.gauss_newton import gauss_newton
+from genprior.solvers.lbfgs import lbfgs
 from genprior.solvers.result import Result
 from genprior.validation import check_batch_shape, check_finite
 
@@ -32,6 +36,7 @@ def project_to_range(
     seed: int = 0,
     max_iter: int = 1000,
     tol: float = OBJECTIVE_TOL,
+    solver: str = "backtracking",
     **solver_options,
 ) -> Result:
     """Find ``z*(x) = argmin_z ||G(z) - x||^2`` for every image of ``x`` ``[B, 1, n, n]``.
@@ -42,7 +47,9 @@ def project_to_range(
         init: ``"encoder"``, ``"random"`` (best of ``restarts`` draws) or codes ``[B, d]``.
         restarts: number of random starts per image for ``init="random"`` (>= 1).
         seed: seed of the random starts.
-        max_iter, tol, **solver_options: passed to :func:`block_backtracking`.
+        solver: ``"backtracking"`` (Algorithm 1, the paper's), ``"lbfgs"`` or ``"gauss-newton"``
+            (:mod:`genprior.methods.solver_choice`; the same objective, the same stopping rule).
+        max_iter, tol, **solver_options: passed to the solver.
 
     Returns:
         A :class:`Result` with ``x = G(z*)``, ``z = z*``; for random starts the record
@@ -50,6 +57,7 @@ def project_to_range(
     """
     check_finite(x, "target images")
     check_restarts(restarts)
+    check_solver(solver, "projection", least_squares_in_z=True)
     start = time.perf_counter()
     B, d = x.shape[0], generator.latent_dim
     with frozen(generator):
@@ -69,17 +77,25 @@ def project_to_range(
         K = z0.shape[0]
         target = repeat_batch(x.to(dtype), K, B)
 
-        def make_partial(block, state, idx):
-            t = target[idx]
-            return lambda z, rows: sq_norm(generator(z) - t[rows])
+        z_start = z0.reshape(K * B, d)
+        if solver == "backtracking":
+            def make_partial(block, state, idx):
+                t = target[idx]
+                return lambda z, rows: sq_norm(generator(z) - t[rows])
 
-        out = block_backtracking(make_partial, [Block("z", z0.reshape(K * B, d))], max_iter=max_iter, tol=tol,
-                                 **solver_options)
+            out = block_backtracking(make_partial, [Block("z", z_start)], max_iter=max_iter, tol=tol, **solver_options)
+        elif solver == "lbfgs":
+            out = lbfgs(lambda v, index: sq_norm(generator(v["z"]) - target[index]), {"z": z_start},
+                        max_iter=max_iter, tol=tol, **solver_options)
+        else:
+            value, model = least_squares(generator, lambda t: t, target, None)
+            out = gauss_newton(value, model, z_start, max_iter=max_iter, tol=tol, **solver_options)
         z = out.variables["z"]
         with torch.no_grad():
             x_all = generator(z)
     result = Result.of(out, x_all, z, params={"init": init if isinstance(init, str) else "tensor", "restarts": K,
-                                              "seed": seed, "max_iter": max_iter})
+                                              "seed": seed, "max_iter": max_iter,
+                                              "solver": solver})
     result = keep_best(result, K, B).require_finite("projection")
     result.seconds = time.perf_counter() - start
     return result

@@ -27,7 +27,8 @@ and its gradient is taken of the sum, so each image gets its own step sizes ``L`
 (tensors of shape ``[B]``), its own line search and its own stopping test.  Images that
 stopped are not evaluated.
 
-Stopping (per image).  An image has **converged** when the objective ``F`` has stopped
+Stopping (per image; :mod:`genprior.solvers.stopping`, shared with the L-BFGS and
+Gauss-Newton solvers).  An image has **converged** when the objective ``F`` has stopped
 decreasing: over the last ``window`` outer iterations it fell by at most
 ``tol * window * |F_k|``, i.e. by less than ``tol`` (relative) per iteration on average,
 
@@ -74,9 +75,7 @@ from genprior.batched import rows_like, sq_norm
 from genprior.errors import InputError
 from genprior.solvers.loop import Callback, History, Report, SolveState, iterate
 from genprior.solvers.precision import ieee_float32
-
-#: Default stopping threshold: relative objective decrease per outer iteration (module docstring).
-OBJECTIVE_TOL = 1e-7
+from genprior.solvers.stopping import OBJECTIVE_TOL, check_stopping, objective_flat
 
 # A partial objective: phi(v, rows) = f(state with block replaced by v) for the images
 # idx[rows] of the active subset idx, returning one value per row, shape [len(rows)].
@@ -149,10 +148,7 @@ def block_backtracking(
         after an image stopped), ``converged`` (False where the cap or a failed line search
         stopped the image) and the final per-image ``L`` of every block.
     """
-    if max_iter < 0 or max_tries < 1 or window < 1:
-        raise InputError(f"max_iter must be >= 0, max_tries and window >= 1, got {max_iter}, {max_tries}, {window}")
-    if not tol >= 0:
-        raise InputError(f"tol must be >= 0, got {tol}")
+    check_stopping(max_iter, tol, window, max_tries)
     if any(b.steps < 1 for b in blocks):
         raise InputError("every block must take at least one step per iteration")
     state = {b.name: b.init.detach().clone() for b in blocks}
@@ -218,12 +214,7 @@ def block_backtracking(
         with torch.no_grad():
             still = sum(sq_norm(sub[k] - previous[k], dtype=None) for k in sub) == 0
             value = full_objective(f_now, sub, idx)
-            past = history.back("objective", window - 1)  # the objective ``window`` iterations ago
-            if past is not None:
-                drop = past[idx] - value  # decrease over the window, NaN for none
-                flat = drop <= tol * window * value.abs()
-            else:
-                flat = torch.zeros_like(still)
+            flat = objective_flat(history, value, idx, tol, window)
         return Report(statistics(value, idx), converged=(flat | still) & moved, stalled=~moved)
 
     record = iterate(step, initial, max_iter, callback)

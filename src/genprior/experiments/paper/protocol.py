@@ -68,7 +68,8 @@ class Protocol:
 
     def solver_options(self, method: str) -> dict[str, Any]:
         """The keyword arguments of ``method`` this protocol fixes: the cap (if any), the
-        start of generative methods and the coordinates of relaxed."""
+        start of generative methods, the coordinates of relaxed and the paper's backtracking
+        solver (its iteration counts are compared with the paper's)."""
         from genprior.methods import get_method
 
         takes = get_method(method).defaults()
@@ -76,6 +77,8 @@ class Protocol:
             else {}
         if get_method(method).needs_generator:
             options["init"] = self.init
+        if "solver" in takes:  # the paper's Algorithms 1-3, whatever the method's default solver
+            options["solver"] = "backtracking"
         if method == "relaxed":
             options["coordinates"] = self.relaxed_coordinates
         return options

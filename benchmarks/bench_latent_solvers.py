@@ -1,0 +1,141 @@
+"""Latent solvers side by side: the paper's backtracking against L-BFGS and Gauss-Newton, same objectives.
+
+Run:  .venv/bin/python benchmarks/bench_latent_solvers.py --model DIR [--n 30] [--record]
+
+Problem: the demo's (Shapes tomography, 56 x 56 images, 125 x 81 sinograms, sigma 0.1,
+the demo's test images and noise) with a Shapes generator (``--model``: a compact VAE,
+e.g. ``genprior train vae --data shapes.npz --steps 1500 --out DIR``).  Every solver of a
+row group minimises the same objective from the same start, one batch of ``--n`` images,
+one process; each solver is warmed up on two images first (so one-off costs such as
+building the forward-mode Jacobian are not timed), then the solvers run in turn
+``--repeats`` times and the fastest run is kept.  The gap of an image is
+``(F - best) / |best|``, ``best`` the lowest objective any solver of the group reached;
+``ratio`` is the solver's seconds over backtracking's.  TV (PDHG, the paper's lam) is
+timed in the same process for the issue's target (hard at most 0.35x TV's seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from benchlib import machine, record
+
+import genprior  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
+
+# (label, method, parameters): the paper's Shapes values (REFERENCE.md, as in bench_methods) and the demo's relaxed
+GROUPS = (
+    ("hard, lam 0.0122 (paper), encoder start", "hard", {"lam": 0.0122, "init": "encoder"}),
+    ("hard, lam 0.0122 (paper), random start", "hard", {"lam": 0.0122, "init": "random"}),
+    ("hard, lam 0.0008, encoder start", "hard", {"lam": 0.0008, "init": "encoder"}),
+    ("relaxed, lam 0.39, mu 0.156 (paper), encoder start", "relaxed",
+     {"lam": 0.39, "mu": 0.156, "init": "encoder", "x_init": "generator"}),
+    ("relaxed, lam 1.6, mu 0.01, encoder start", "relaxed",
+     {"lam": 1.6, "mu": 0.01, "init": "encoder", "x_init": "generator"}),
+)
+SOLVERS = {
+    "hard": (("backtracking (Algorithm 1)", {"solver": "backtracking"}), ("lbfgs", {"solver": "lbfgs"}),
+             ("gauss-newton", {"solver": "gauss-newton"})),
+    "relaxed": (("backtracking, x (Algorithm 2)", {"solver": "backtracking", "coordinates": "x"}),
+                ("backtracking, u", {"solver": "backtracking", "coordinates": "u"}),
+                ("lbfgs, x", {"solver": "lbfgs", "coordinates": "x"}),
+                ("lbfgs, u", {"solver": "lbfgs", "coordinates": "u"})),
+}
+
+
+def problem(args):
+    from genprior.data.shapes import shapes_dataset
+    from genprior.experiments.demo import DemoSettings
+    from genprior.experiments.reconstruction import measure
+    from genprior.models.checkpoint import load_model
+    from genprior.physics.tomography import Tomography
+
+    s = DemoSettings()
+    _, test = shapes_dataset(100, s.n_tune + args.n, seed=s.seed)  # the demo's test images (and more)
+    x = torch.from_numpy(test)[s.n_tune : s.n_tune + args.n]
+    physics = Tomography(56)
+    y = measure(physics, x, s.noise, seed=s.seed + 2)
+    return physics, x, y, load_model(args.model)
+
+
+def timed(fn):
+    """``(fn(), wall seconds, CPU seconds of this process)``."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - start, time.process_time() - cpu
+
+
+def group(label, method, params, physics, x, y, G, repeats: int) -> list[str]:
+    from genprior.methods import get_method
+    from genprior.metrics import psnr
+
+    f = get_method(method).function
+    runs: dict[str, list] = {}
+    for name, extra in SOLVERS[method]:
+        f(physics, y[:2], G, **params, **extra, max_iter=5)  # warm-up
+    for _ in range(repeats):  # interleaved, the fastest of the repeats kept: the machine's load varies
+        for name, extra in SOLVERS[method]:
+            r, wall, cpu = timed(lambda extra=extra: f(physics, y, G, **params, **extra))
+            old = runs.get(name)
+            runs[name] = [r, min(wall, old[1]) if old else wall, min(cpu, old[2]) if old else cpu]
+            print(f"{label} | {name}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    best = torch.stack([r.final_objective for r, _, _ in runs.values()]).min(0).values
+    base = next(iter(runs.values()))
+    n = x.shape[0]
+    lines = [f"### {label}", "",
+             "| solver | objective (mean) | gap to best (mean, max) | PSNR (dB) | iterations mean (max) | converged "
+             "| s/image wall (CPU) | ratio wall (CPU) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, (r, wall, cpu) in runs.items():
+        gap = ((r.final_objective - best) / best.abs()).clamp_min(0)
+        score = psnr(r.x.detach().to(x.dtype), x)
+        lines.append(f"| {name} | {r.final_objective.mean():.5g} | {gap.mean():.1e} ({gap.max():.1e}) | "
+                     f"{score.mean():.2f} | {r.iterations.double().mean():.0f} ({int(r.iterations.max())}) | "
+                     f"{r.n_converged}/{n} | {wall / n:.3f} ({cpu / n:.3f}) | {wall / base[1]:.2f} "
+                     f"({cpu / base[2]:.2f}) |")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a Shapes generator (a compact VAE run directory)")
+    parser.add_argument("--n", type=int, default=30, help="test images")
+    parser.add_argument("--groups", default=",".join(str(i) for i in range(len(GROUPS))),
+                        help="which row groups (indices into GROUPS)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per solver (interleaved; fastest kept)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: CPU seconds then count work, not waiting on a shared machine)")
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    from genprior.methods import tv
+    from genprior.metrics import psnr
+
+    torch.set_num_threads(args.threads)
+    where = machine()
+    physics, x, y, G = problem(args)
+    tv(physics, y[:2], lam=0.049, max_iter=5)
+    r_tv, s_tv, cpu_tv = timed(lambda: tv(physics, y, lam=0.049))
+    n = x.shape[0]
+    lines = ["## Latent solvers: backtracking vs L-BFGS vs Gauss-Newton (bench_latent_solvers)", "",
+             f"Command: `.venv/bin/python benchmarks/bench_latent_solvers.py --model {args.model} --n {args.n}"
+             f"{' --groups ' + args.groups if args.groups != parser.get_default('groups') else ''} "
+             f"--repeats {args.repeats} --threads {args.threads} --record` "
+             f"({time.strftime('%Y-%m-%d')})  ", f"Machine: {where}", "",
+             f"The demo's problem (Shapes tomography, sigma 0.1), {n} test images, one batch, generator `{args.model}`. "
+             "Same objective and start within a group; default stopping rule (tol 1e-7 over 10 iterations) and caps. "
+             f"Gap: (F - best) / |best|, best over the group. TV (PDHG, lam 0.049) in the same process: "
+             f"{s_tv / n:.3f} s/image wall ({cpu_tv / n:.3f} CPU), {psnr(r_tv.x, x).mean():.2f} dB. Seconds: the "
+             f"fastest of {args.repeats} interleaved runs; CPU seconds (this process, all its threads) are less "
+             "sensitive to other jobs on the machine than wall seconds.", ""]
+    for i in (int(k) for k in args.groups.split(",")):
+        rows = group(*GROUPS[i], physics, x, y, G, args.repeats)
+        print("\n".join(rows), flush=True)
+        lines += rows
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        record("bench_latent_solvers", text)
+
+
+if __name__ == "__main__":
+    main()
