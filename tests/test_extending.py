@@ -154,7 +154,9 @@ def test_an_installed_operator_and_method_get_their_cli_options_and_run(package)
     assert helped.returncode == 0, helped.stderr
     text = " ".join(helped.stdout.split())
     assert "<tomography|sparse-view|limited-angle|cs|deconvolution|inpainting|denoising|shift>" in text
-    assert "<hard|relaxed|sparse|sparse-tv|pgd|tikhonov|tv|landweber>" in text
+    from genprior.methods import METHODS
+
+    assert f"<{'|'.join(METHODS.builtins())}|landweber>" in text  # the built-ins, then the installed method
     assert "--shift <int> Pixels the image is shifted by (shift; default 1)." in text
     assert "--step <float> Landweber step size (0 < step < 2 / ||A||^2) (landweber; default 1)." in text
 
