@@ -127,10 +127,11 @@ def denoising_reference(test: Tensor, settings: DenoisingSettings | None = None,
                         log: Callable[[str], None] | None = None) -> dict:
     """What every denoiser is compared with: the noisy inputs and TV at each level.
 
-    Returns:
-        ``{"summary": {"settings", "levels": [{"sigma", "noisy_psnr", "tv": {"lam", "factor",
-        "on_edge", "psnr", "psnr_std", "converged"}}], "seconds"}, "examples": {sigma: {"noisy",
-        "tv"}}}`` (the examples are tensors for the figure).
+    Returns the dict below (the examples are tensors for the figure)::
+
+        {"summary": {"settings", "levels": [{"sigma", "noisy_psnr", "tv": {"lam", "factor",
+         "on_edge", "psnr", "psnr_std", "converged"}}], "seconds"},
+         "examples": {sigma: {"noisy", "tv"}}}
     """
     s = (settings or DenoisingSettings()).resolved(test.shape[0])
     say = log or (lambda _msg: None)
@@ -158,10 +159,11 @@ def evaluate_denoiser(denoiser: nn.Module, test: Tensor, settings: DenoisingSett
                       sampler: Sampler | None = None, classifier: nn.Module | None = None) -> dict:
     """A denoiser's PSNR at each level on the reference's images and noise (and samples, given a ``sampler``).
 
-    Returns:
-        ``{"summary": {"levels": [{"sigma", "psnr", "psnr_std"}], "seconds", "samples"}, "examples":
-        {sigma: D(y)}, "samples": tensor or None}``; ``summary["samples"]`` holds the digit scores
-        of the samples (with a ``classifier``) or says why there are none.
+    Returns the dict below; ``summary["samples"]`` holds the digit scores of the samples (with
+    a ``classifier``) or says why there are none::
+
+        {"summary": {"levels": [{"sigma", "psnr", "psnr_std"}], "seconds", "samples"},
+         "examples": {sigma: D(y)}, "samples": tensor or None}
     """
     s = (settings or DenoisingSettings()).resolved(test.shape[0])
     start = time.perf_counter()

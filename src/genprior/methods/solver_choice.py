@@ -3,17 +3,16 @@
 Every solver minimises the same objective and stops by the same rule
 (:mod:`genprior.solvers.stopping`); they differ in the path:
 
-| ``solver``       | steps                                                      | applies to                          |
-|------------------|------------------------------------------------------------|-------------------------------------|
-| ``auto``         | ``lbfgs`` where it applies (smooth, no set prior; relaxed  | hard, relaxed (the default)         |
-|                  | in ``u`` coordinates), else ``backtracking``               |                                     |
-| ``backtracking`` | block gradient / prox-gradient steps with backtracking     | every method (Algorithms 1-3)       |
-|                  | (the paper's; its iteration counts compare with the paper) |                                     |
-| ``lbfgs``        | L-BFGS on all smooth variables jointly, Armijo backtracking | hard, relaxed (x or u coordinates), |
-|                  | (:func:`genprior.solvers.lbfgs.lbfgs`)                      | the projection; smooth latent priors|
-| ``gauss-newton`` | Levenberg-Marquardt in ``z`` with the Jacobian ``A dG/dz``  | hard and the projection with the    |
-|                  | by forward-mode products                                    | squared-L2 data term and ``l2`` (or |
-|                  | (:func:`genprior.solvers.gauss_newton.gauss_newton`)        | no) latent prior; ``d`` small       |
+- ``auto`` (the default of hard and relaxed): ``lbfgs`` where it applies (smooth, no set
+  prior; relaxed in ``u`` coordinates), else ``backtracking``.
+- ``backtracking``: block gradient / prox-gradient steps with backtracking, the paper's
+  Algorithms 1-3 (its iteration counts compare with the paper); every method.
+- ``lbfgs``: L-BFGS on all smooth variables jointly with Armijo backtracking
+  (:func:`genprior.solvers.lbfgs.lbfgs`); hard, relaxed (x or u coordinates) and the
+  projection, with smooth latent priors.
+- ``gauss-newton``: Levenberg-Marquardt in ``z`` with the Jacobian ``A dG/dz`` by
+  forward-mode products (:func:`genprior.solvers.gauss_newton.gauss_newton`); hard and the
+  projection with the squared-L2 data term and the ``l2`` (or no) latent prior, ``d`` small.
 
 Where a solver does not apply, :func:`check_solver` says why in one line: the set
 priors (box, sphere) need a projection step, which only backtracking takes; the

@@ -1,12 +1,11 @@
 """The denoiser's training recipe: compact only (the paper trains no denoiser).
 
-Per data set (``None``: an unknown one, Shapes' settings with the default ``sigma_data``):
+Per data set (``None``: an unknown one, Shapes' settings with the default ``sigma_data``)::
 
-| data set | image | UNet channels (levels) | batch | steps | sigma_data |
-|---|---|---|---:|---:|---:|
-| MNIST  | 28  | 16, 32, 64 (3)     | 32 | 6,000 | 0.336 |
-| Shapes | 56  | 16, 32, 64 (3)     | 16 | 3,000 | 0.176 |
-| knee   | 128 | 16, 32, 64, 64 (4) | 16 | 3,000 | 0.25  |
+    | data set | image | UNet channels (levels) | batch | steps | sigma_data |
+    | MNIST    | 28    | 16, 32, 64 (3)         | 32    | 6,000 | 0.336      |
+    | Shapes   | 56    | 16, 32, 64 (3)         | 16    | 3,000 | 0.176      |
+    | knee     | 128   | 16, 32, 64, 64 (4)     | 16    | 3,000 | 0.25       |
 
 One residual block per level; Adam 1e-3 with cosine decay; noise levels ``[0.005, 2.5]``
 (the report card's 0.025-0.4 and a plug-and-play schedule from 49/255 lie inside; a

@@ -1,7 +1,7 @@
 """The per-image stopping rule every smooth-objective solver shares: the objective has stopped falling.
 
 An image has converged when, over the last ``window`` iterations, its objective ``F``
-fell by at most ``tol * window * |F_k|``,
+fell by at most ``tol * window * |F_k|``::
 
     F_{k - window} - F_k <= tol * window * |F_k|,
 
