@@ -41,7 +41,7 @@ class Page:
 PAGES = (
     Page("index.html", formulas=2, texts=("generative regularisers", "Concepts")),
     Page("concepts.html", formulas=20, texts=("A1", "B2", "discrepancy")),
-    Page("_autosummary/genprior.api.html", selectors={"dl.py.function": 2}, texts=("genprior.api", "solve", "InputError")),
+    Page("_autosummary/genprior.methods.html", selectors={"dl.py.function": 2}, texts=("genprior.methods", "solve", "InputError")),
     Page("auto_examples/plot_reconstruct_vae.html", formulas=1, images=1, figure="img.sphx-glr-single-img",
          texts=("Reconstruct with a trained VAE", "PSNR")),
     Page("cli.html", selectors={"section": 10}, texts=("genprior reconstruct", "--problem", "genprior train vae")),
