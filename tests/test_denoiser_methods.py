@@ -108,3 +108,10 @@ def test_a_per_image_step_acts_on_its_own_image_only(gaussian, method, name):
     assert torch.allclose(both.x[0], run(0.01).x[0], atol=1e-12)
     assert torch.allclose(both.x[1], run(0.2).x[1], atol=1e-12)
     assert not torch.allclose(run(0.01).x[1], run(0.2).x[1], atol=1e-3)
+
+
+def test_pnp_refuses_a_rising_noise_schedule_as_a_user_error(gaussian):
+    from genprior.errors import InputError
+
+    with pytest.raises(InputError, match=r"sigma_min \(0.3\) must not exceed sigma_max \(0.2\)"):
+        gp.solve("pnp", gaussian["A"], gaussian["y"], denoiser=gaussian["D"], sigma_min=0.3, sigma_max=0.2)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.errors import InputError
 from genprior.methods.common import check_measurements, per_image
 from genprior.methods.denoiser_prior import (
     CountedDenoiser,
@@ -71,7 +72,7 @@ def pnp(physics, y: Tensor, generator=None, *, denoiser: Denoiser | None = None,
     check_measurements(physics, y, data)
     check_denoiser(denoiser, physics, y, "pnp")
     if not p.sigma_min <= p.sigma_max:
-        raise ValueError(f"sigma_min ({p.sigma_min:g}) must not exceed sigma_max ({p.sigma_max:g})")
+        raise InputError(f"sigma_min ({p.sigma_min:g}) must not exceed sigma_max ({p.sigma_max:g})")
     sigmas = geometric_sigmas(p.sigma_max, p.sigma_min, p.steps)
     check_sigmas(denoiser, sigmas, "pnp")
     start = time.perf_counter()
