@@ -30,12 +30,24 @@ def paper_command(
     from genprior.experiments.paper import EXPERIMENTS, run_paper
 
     if list_only:
+        from genprior.experiments.paper.estimates import estimate, training_minutes
+
+        estimates = {e.name: estimate(e) for e in EXPERIMENTS.values()}
         for e in EXPERIMENTS.values():
-            typer.echo(f"{e.name:10s} {e.reproduces} (estimated: about {e.minutes[1]:g} min on 2 CPU cores, "
-                       f"quick {e.minutes[0]:g} min; training the models comes on top)")
-        full, quick_total = (sum(e.minutes[i] for e in EXPERIMENTS.values()) for i in (1, 0))
-        typer.echo(f"{'all':10s} every experiment (estimated: about {full:g} min = {full / 60:.1f} h on 2 CPU cores, "
-                   f"quick {quick_total:g} min; training the models comes on top)")
+            guess = estimates[e.name]
+            how = "measured on a quiet 2-core machine" if guess.measured else "from the published run"
+            typer.echo(f"{e.name:10s} {e.reproduces} (about {guess.minutes:,.0f} min, {how}; quick "
+                       f"{e.minutes[0]:g} min; training the models comes on top)")
+        full = sum(g.minutes for g in estimates.values())
+        quick_total = sum(e.minutes[0] for e in EXPERIMENTS.values())
+        measured = sum(g.measured for g in estimates.values())
+        typer.echo(f"{'all':10s} every experiment: about {full:,.0f} min = {full / 60:.1f} h on 2 CPU cores "
+                   f"({measured} of {len(estimates)} measured by benchmarks/bench_paper_profile.py, the others from "
+                   f"the published run), quick {quick_total:g} min")
+        minutes, count = training_minutes(out / "models")
+        if count:
+            typer.echo(f"{'training':10s} the {count} finished models in {out / 'models'} took {minutes:,.0f} min "
+                       "to train (their own records); `paper all` from an empty folder trains its models first")
         return
     from genprior.devices import resolve_device
     from genprior.outputs import RunLock, check_output_directory
