@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -187,11 +186,6 @@ def shares(delta: dict[str, float], seconds: float) -> dict[str, float]:
             "other": max(0.0, 1 - (gen + delta["op"]) / seconds)}
 
 
-def published_cell_seconds(directory: Path, key: str) -> float | None:
-    value = json.loads((directory / f"{key}.json").read_text()).get("seconds")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def profile_experiment(name: str, published: Path, work: Path, meter: Meter) -> dict:
     """Compute the sampled cells of ``name`` again on a copy of the published run."""
     from genprior.experiments.paper import EXPERIMENTS, run_paper
@@ -207,7 +201,7 @@ def profile_experiment(name: str, published: Path, work: Path, meter: Meter) -> 
     (out / name / "result.json").unlink()
     parts = out / name / "parts"
     keys = sorted(p.stem for p in parts.glob("*.json")) if SAMPLE[name] == "*" else list(SAMPLE[name])
-    published_seconds = {k: published_cell_seconds(parts, k) if (parts / f"{k}.json").exists() else None for k in keys}
+    published_seconds = published_cells(out / name)
     for k in keys:
         (parts / f"{k}.json").unlink()
     cells = {}
@@ -231,15 +225,7 @@ def profile_experiment(name: str, published: Path, work: Path, meter: Meter) -> 
         Context.part = original_part
     total = time.perf_counter() - start
     result = json.loads((published / name / "result.json").read_text())
-    return {"cells": cells, "run_seconds": total, "published_result_seconds": result.get("seconds"),
-            "published_cells": _published_total(published / name)}
-
-
-def _published_total(directory: Path) -> float | None:
-    """The sum of every cell's own published seconds (``None`` where cells carry none)."""
-    values = [json.loads(p.read_text()).get("seconds") for p in (directory / "parts").glob("*.json")]
-    values = [v for v in values if isinstance(v, (int, float))]
-    return float(sum(values)) if values else None
+    return {"cells": cells, "run_seconds": total, "published_result_seconds": result.get("seconds")}
 
 
 def profile_a1(published: Path, meter: Meter) -> dict:
@@ -267,16 +253,29 @@ def profile_a1(published: Path, meter: Meter) -> dict:
     return out
 
 
-def estimate_minutes(name: str, report: dict, fallback_ratio: float) -> tuple[float, str]:
-    """The quiet estimate of the whole experiment (minutes) and how it was made."""
-    cells = [c for c in report["cells"].values() if c["published"]]
+def published_cells(directory: Path) -> dict[str, float | None]:
+    """Each published cell's own seconds (``None`` where it carries none)."""
+    out = {}
+    for path in sorted((directory / "parts").glob("*.json")):
+        value = json.loads(path.read_text()).get("seconds")
+        out[path.stem] = float(value) if isinstance(value, (int, float)) else None
+    return out
+
+
+def estimate_cells(name: str, report: dict, published: Path, fallback_ratio: float) -> tuple[dict[str, float], str]:
+    """The quiet estimate of every cell of the experiment (seconds) and how it was made."""
+    cells = {k: c for k, c in report["cells"].items() if c["published"]}
+    all_cells = published_cells(published / name)
     if name in ("fig7", "fig8"):
-        return report["run_seconds"] / 60, "the whole experiment, run now"
-    if not cells or report["published_cells"] is None:
+        return {k: c["seconds"] for k, c in report["cells"].items()}, "the whole experiment, run now"
+    if not cells or any(v is None for v in all_cells.values()):
         base = report["published_result_seconds"]
-        return base * fallback_ratio / 60, f"published {base:,.0f} s x the median ratio {fallback_ratio:.2f}"
-    ratio = sum(c["seconds"] for c in cells) / sum(c["published"] for c in cells)
-    return report["published_cells"] * ratio / 60, f"published cells {report['published_cells']:,.0f} s x {ratio:.2f}"
+        share = base * fallback_ratio / len(all_cells)
+        return dict.fromkeys(all_cells, share), (f"published {base:,.0f} s x the median ratio {fallback_ratio:.2f} "
+                                                 "(its cells carry no times)")
+    ratio = sum(c["seconds"] for c in cells.values()) / sum(c["published"] for c in cells.values())
+    total = sum(all_cells.values())
+    return {k: v * ratio for k, v in all_cells.items()}, f"published cells {total:,.0f} s x {ratio:.2f}"
 
 
 def main() -> None:
@@ -289,7 +288,7 @@ def main() -> None:
     header = machine()
     print(header, flush=True)
     meter = Meter()
-    reports, rows = {}, []
+    reports = {}
     with instrumented(meter), tempfile.TemporaryDirectory(prefix="paper-profile-") as tmp:
         for name in names:
             print(f"{name}: {SAMPLE[name]}", flush=True)
@@ -309,16 +308,14 @@ def main() -> None:
             table.append(f"| {name}: {key} | {c['seconds']:,.1f} | {pub} | {ratio} | {c['solves']} | {c['images']} | "
                          f"{c['iterations']:,} | {c['gen_fwd']:.0%} | {c['gen_bwd']:.0%} | {c['op']:.0%} | "
                          f"{c['other']:.0%} |")
-    estimates = {}
-    for name, r in reports.items():
-        estimates[name] = estimate_minutes(name, r, median_ratio)
+    estimates = {name: estimate_cells(name, r, args.published, median_ratio) for name, r in reports.items()}
     if a1:
-        gen = json.loads((args.published / "generators" / "result.json").read_text())
         ratio = statistics.median(a1_ratios)
-        estimates["generators"] = (gen["seconds"] * ratio / 60 if gen.get("seconds") else 0.0,
-                                   f"published {gen['seconds']:,.0f} s x the A1 sample's ratio {ratio:.2f}")
+        parts = published_cells(args.published / "generators")
+        estimates["generators"] = ({k: v * ratio for k, v in parts.items()},
+                                   f"published cells {sum(parts.values()):,.0f} s x the A1 sample's ratio {ratio:.2f}")
     lines = ["| experiment | estimate on a quiet machine (min) | how |", "|---|---:|---|"]
-    lines += [f"| {n} | {m:,.1f} | {how} |" for n, (m, how) in estimates.items()]
+    lines += [f"| {n} | {sum(c.values()) / 60:,.1f} | {how} |" for n, (c, how) in estimates.items()]
     print("\n".join(table + [""] + lines))
     if args.record:
         section = "\n".join([
@@ -336,12 +333,14 @@ def main() -> None:
         from genprior.atomic import write_text_atomic
 
         payload = {"measured": f"benchmarks/bench_paper_profile.py, {date.today()}; {header}",
-                   "minutes": {n: round(m, 1) for n, (m, _) in estimates.items()},
-                   "how": {n: how for n, (_, how) in estimates.items()}}
+                   "minutes": {n: round(sum(c.values()) / 60, 1) for n, (c, _) in estimates.items()},
+                   "how": {n: how for n, (_, how) in estimates.items()},
+                   "cell_seconds": {n: {k: round(v, 1) for k, v in c.items()} for n, (c, _) in estimates.items()}}
         if MINUTES_FILE.exists():  # a run of some experiments (--only) keeps the others' estimates
             kept = json.loads(MINUTES_FILE.read_text())
             payload["minutes"] = {**kept["minutes"], **payload["minutes"]}
             payload["how"] = {**kept["how"], **payload["how"]}
+            payload["cell_seconds"] = {**kept.get("cell_seconds", {}), **payload["cell_seconds"]}
         write_text_atomic(MINUTES_FILE, json.dumps(payload, indent=1) + "\n")
         print(f"recorded in benchmarks/RESULTS.md and {MINUTES_FILE.relative_to(ROOT)}")
 
