@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -282,8 +283,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--published", type=Path, default=ROOT / "docs" / "paper")
     parser.add_argument("--only", default="", help="Comma-separated experiments (default: every sampled one + A1).")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own, 2 here).")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     names = [n for n in SAMPLE if not args.only or n in args.only.split(",")]
     header = machine()
     print(header, flush=True)
@@ -316,12 +322,14 @@ def main() -> None:
                                    f"published cells {sum(parts.values()):,.0f} s x the A1 sample's ratio {ratio:.2f}")
     lines = ["| experiment | estimate on a quiet machine (min) | how |", "|---|---:|---|"]
     lines += [f"| {n} | {sum(c.values()) / 60:,.1f} | {how} |" for n, (c, how) in estimates.items()]
+    load_end = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print("\n".join(table + [""] + lines))
     if args.record:
         section = "\n".join([
             "## `genprior paper`: a measured profile (bench_paper_profile)", "",
-            f"Command: `.venv/bin/python benchmarks/bench_paper_profile.py --record` ({date.today()}), one process, "
-            "nothing else running (both CPU slots held)  ", f"Machine: {header}", "",
+            f"Command: `.venv/bin/python benchmarks/bench_paper_profile.py{' --threads ' + str(args.threads) if args.threads else ''} --record` "
+            f"({date.today()}), one process holding both CPU slots of this sitting's heavy jobs (other light "
+            f"processes were not stopped; load average at the end {load_end})  ", f"Machine: {header}", "",
             "Each row is one sampled cell computed again on a copy of the published run (docs/paper), with its "
             "published models, data and settings; `s published` is the same cell's own time in the sitting that "
             "published it (whatever its load), `ratio` now/published. Shares are of the cell's wall time: the "
