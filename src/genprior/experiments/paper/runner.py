@@ -95,13 +95,16 @@ class Context:
         """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first (compact
         JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
         from genprior.atomic import write_text_atomic
+        from genprior.experiments.paper.estimates import time_left
         from genprior.experiments.paper.protocol import CELL_LOG
 
         path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
         prefix = f"  {self.directory.name}: {key}"
-        self.assets.log(prefix)
+        done = {p.stem for p in path.parent.glob("*.json")}
+        where = "" if self.assets.quick else time_left(self.directory.name, done)
+        self.assets.log(prefix + (f" ({where})" if where else ""))
         started = time.perf_counter()
         token = CELL_LOG.set(lambda message: self.assets.log(f"{prefix}: {message}"))
         try:
@@ -213,6 +216,10 @@ def code_changes(assets: Assets, protocol: Protocol, experiments: Sequence[Exper
     return stale
 
 
+def _minutes(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
                     order: Sequence[Experiment] = (), accept: str | None = None) -> dict[str, dict[str, Any]]:
     """Run (or skip, when finished with the same settings and code) each experiment; rewrite ``REPORT.md``.
@@ -227,12 +234,13 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     import datetime
 
     from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.experiments.paper.estimates import estimate as measured_estimate
     from genprior.experiments.paper.provenance import fingerprint
 
     stale = code_changes(assets, protocol, experiments, accept)
     done: dict[str, dict[str, Any]] = {}
     registry = {exp.name: exp for exp in (*order, *experiments)}
-    estimates = [exp.minutes[0 if assets.quick else 1] for exp in experiments]
+    estimates = [exp.minutes[0] if assets.quick else measured_estimate(exp).minutes for exp in experiments]
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
@@ -259,8 +267,8 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                        f"as accepted ({accept}); its report is made again from its cached parts")
         else:
             estimate, left = estimates[i - 1], sum(estimates[i - 1:])
-            assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and "
-                       f"the rest not yet finished: at most about {left:g} min, training the models comes on top)")
+            assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {_minutes(estimate)} min; this "
+                       f"and the rest not yet finished: at most about {_minutes(left)} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         result = exp.run(Context(assets, protocol, directory, settings=key, reads=reads, code=code))
