@@ -28,11 +28,15 @@ def test_list_names_every_experiment(capsys):
     for name in ("generators", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "measurements", "noise",
                  "discrepancy", "encoder"):
         assert name in out
-    assert "estimated" in out
     from genprior.experiments.paper import EXPERIMENTS
+    from genprior.experiments.paper.estimates import estimate
 
-    total = sum(e.minutes[1] for e in EXPERIMENTS.values())
-    assert f"all        every experiment (estimated: about {total:g} min" in out
+    total = sum(estimate(e).minutes for e in EXPERIMENTS.values())
+    assert f"all        every experiment: about {total:,.0f} min" in out
+    measured = [e.name for e in EXPERIMENTS.values() if estimate(e).measured]
+    assert f"({len(measured)} of {len(EXPERIMENTS)} measured by benchmarks/bench_paper_profile.py" in out
+    for name in measured:  # the profile's experiments say so
+        assert any(line.startswith(name) and "measured on a quiet 2-core machine" in line for line in out.splitlines())
 
 
 def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake_mnist, capsys):

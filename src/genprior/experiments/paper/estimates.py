@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from genprior.experiments.paper.runner import Experiment
+if TYPE_CHECKING:  # the runner imports this module for its progress lines
+    from genprior.experiments.paper.runner import Experiment
 
 MEASURED = Path(__file__).with_name("measured_minutes.json")
 
@@ -36,7 +38,7 @@ def _measured() -> dict:
         return {}
 
 
-def estimate(experiment: Experiment) -> Estimate:
+def estimate(experiment: "Experiment") -> Estimate:
     """The full-run minutes of ``experiment``: the profile's measurement, else its own estimate."""
     profile = _measured()
     minutes = profile.get("minutes", {}).get(experiment.name)
@@ -44,6 +46,23 @@ def estimate(experiment: Experiment) -> Estimate:
         return Estimate(float(experiment.minutes[1]), False, "the published run's time, on a shared machine")
     return Estimate(float(minutes), True, f"{profile.get('how', {}).get(experiment.name, '')}; "
                                           f"{profile.get('measured', '').split(';')[0]}")
+
+
+def cell_seconds(experiment: str) -> dict[str, float]:
+    """The profile's estimate of each cell of ``experiment`` on a quiet machine, seconds by part key
+    (empty where the profile has none)."""
+    return dict(_measured().get("cell_seconds", {}).get(experiment, {}))
+
+
+def time_left(experiment: str, done: set[str]) -> str:
+    """``"cell k of N, about M min left by the profile's estimate"`` for a full run whose finished
+    parts are ``done``; empty where the profile has no estimate of the experiment's cells."""
+    cells = cell_seconds(experiment)
+    if not cells:
+        return ""
+    finished = done & cells.keys()
+    left = sum(v for k, v in cells.items() if k not in finished) / 60
+    return f"cell {len(finished) + 1} of {len(cells)}, about {left:,.0f} min left by the profile's estimate"
 
 
 def training_minutes(models: Path) -> tuple[float, int]:
@@ -60,4 +79,4 @@ def training_minutes(models: Path) -> tuple[float, int]:
     return seconds / 60, count
 
 
-__all__ = ["MEASURED", "Estimate", "estimate", "training_minutes"]
+__all__ = ["MEASURED", "Estimate", "cell_seconds", "estimate", "time_left", "training_minutes"]

@@ -95,13 +95,16 @@ class Context:
         """The cached part ``key``, or ``compute()`` written to ``parts/<key>.json`` first (compact
         JSON: parts hold long pixel lists, and ``result.json`` is the readable record)."""
         from genprior.atomic import write_text_atomic
+        from genprior.experiments.paper.estimates import time_left
         from genprior.experiments.paper.protocol import CELL_LOG
 
         path = self._parts() / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())
         prefix = f"  {self.directory.name}: {key}"
-        self.assets.log(prefix)
+        done = {p.stem for p in path.parent.glob("*.json")}
+        where = "" if self.assets.quick else time_left(self.directory.name, done)
+        self.assets.log(prefix + (f" ({where})" if where else ""))
         started = time.perf_counter()
         token = CELL_LOG.set(lambda message: self.assets.log(f"{prefix}: {message}"))
         try:
@@ -139,11 +142,11 @@ class Experiment:
     reads: tuple[str, ...] = ()
 
 
-def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
-    """A short hash of the set-up a finished experiment depends on: its name, its setup (the
-    constants of its module), the data sizes, the mode, the protocol and the training recipes
-    of its generators (a changed recipe trains new generators, so the experiments using them
-    are redone).  The code is not in the key: see :func:`check_code`."""
+def settings_record(assets: Assets, protocol: Protocol, experiment: Experiment) -> dict[str, Any]:
+    """The set-up a finished experiment depends on: its name, its setup (the constants of its
+    module), the data sizes, the mode, the protocol and the training recipes of its generators
+    (a changed recipe trains new generators, so the experiments using them are redone).  The
+    code is not in it: see :func:`code_changes`."""
     from genprior.experiments.paper.provenance import module_setup
     from genprior.training.recipes import recipe
 
@@ -152,9 +155,15 @@ def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> 
         kind, dataset = entry.split("-", 1)
         values = recipe(kind, dataset, assets.preset).as_dict()
         recipes[entry] = {k: v for k, v in values.items() if k != "source"}  # the values, not their description
-    blob = json.dumps({"name": experiment.name, "quick": assets.quick, "preset": assets.preset,
-                       "protocol": asdict(protocol), "recipes": recipes, "setup": module_setup(experiment.run.__module__),
-                       "data": module_setup(Assets.__module__)}, sort_keys=True)
+    return json.loads(json.dumps({"name": experiment.name, "quick": assets.quick, "preset": assets.preset,
+                                  "protocol": asdict(protocol), "recipes": recipes,
+                                  "setup": module_setup(experiment.run.__module__),
+                                  "data": module_setup(Assets.__module__)}))
+
+
+def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
+    """A short hash of :func:`settings_record`."""
+    blob = json.dumps(settings_record(assets, protocol, experiment), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -213,6 +222,10 @@ def code_changes(assets: Assets, protocol: Protocol, experiments: Sequence[Exper
     return stale
 
 
+def _minutes(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol: Protocol, header: str,
                     order: Sequence[Experiment] = (), accept: str | None = None) -> dict[str, dict[str, Any]]:
     """Run (or skip, when finished with the same settings and code) each experiment; rewrite ``REPORT.md``.
@@ -227,12 +240,14 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     import datetime
 
     from genprior.atomic import write_json_atomic, write_text_atomic
+    from genprior.experiments.paper.estimates import estimate as measured_estimate
     from genprior.experiments.paper.provenance import fingerprint
+    from genprior.experiments.paper.republish import republication, republication_note
 
     stale = code_changes(assets, protocol, experiments, accept)
     done: dict[str, dict[str, Any]] = {}
     registry = {exp.name: exp for exp in (*order, *experiments)}
-    estimates = [exp.minutes[0 if assets.quick else 1] for exp in experiments]
+    estimates = [exp.minutes[0] if assets.quick else measured_estimate(exp).minutes for exp in experiments]
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
@@ -259,16 +274,18 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                        f"as accepted ({accept}); its report is made again from its cached parts")
         else:
             estimate, left = estimates[i - 1], sum(estimates[i - 1:])
-            assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {estimate:g} min; this and "
-                       f"the rest not yet finished: at most about {left:g} min, training the models comes on top)")
+            assets.log(f"[{i}/{len(experiments)}] {exp.name}: {exp.reproduces} (about {_minutes(estimate)} min; this "
+                       f"and the rest not yet finished: at most about {_minutes(left)} min, training the models comes on top)")
         directory.mkdir(parents=True, exist_ok=True)
+        earlier = _earlier_result(result_path)  # whatever was published here, under any settings
         started = time.perf_counter()
         result = exp.run(Context(assets, protocol, directory, settings=key, reads=reads, code=code))
         seconds = round(time.perf_counter() - started, 1)
         if exp.name in stale and previous is not None:
             seconds = previous["seconds"]  # the sitting that computed it; remaking the report is not one
         result.update(key=key, name=exp.name, reproduces=exp.reproduces, reads=read_keys, code=code,
-                      code_changes=history, seconds=seconds)
+                      code_changes=history, seconds=seconds, settings=settings_record(assets, protocol, exp))
+        result["republished"] = republication(earlier, result)
         write_json_atomic(result_path, result)
         done[exp.name] = result
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {time.perf_counter() - started:.0f} s")
@@ -283,9 +300,19 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     sections = [header] + ([at_a_glance] if at_a_glance else [])
     sections += [f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the generators "
                  f"it was the first to need included (work cached by earlier sittings not included): "
-                 f"{r['seconds']:.0f} s._" + _code_note(r, registry.get(r["name"])) for r in ranked]
+                 f"{r['seconds']:.0f} s._" + _code_note(r, registry.get(r["name"])) + republication_note(r)
+                 for r in ranked]
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done
+
+
+def _earlier_result(path: Path) -> dict[str, Any] | None:
+    """The result published at ``path`` before this run (``None``: none, or unreadable)."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return earlier if isinstance(earlier, dict) else None
 
 
 def _code_note(result: dict[str, Any], experiment: Experiment | None) -> str:
