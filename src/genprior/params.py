@@ -60,6 +60,11 @@ def param(default: Any, help: str, *, minimum: float | None = None, above: float
 
 
 @functools.cache
+def flag_of(field: dataclasses.Field) -> str:
+    """The command-line flag of ``field``: its ``flag``, else ``--name-with-dashes``."""
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
 def nullable_fields(cls: type) -> frozenset[str]:
     """The fields of ``cls`` whose annotation admits ``None``."""
     hints = typing.get_type_hints(cls)

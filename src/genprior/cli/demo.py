@@ -11,7 +11,7 @@ from genprior.cli.app import app
 
 @app.command("demo")
 def demo_command(
-    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output directory: model/, report.md, results.json, figure.png."),
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output directory: model/, data.npz, report.md (with the command repeating each row), results.json, figure.png."),
     quick: bool = typer.Option(False, "--quick", help="A one-minute smoke version: tiny training, few iterations."),
 ) -> None:
     """Train a VAE on Shapes and compare hard/relaxed with TV and Tikhonov on tomography."""

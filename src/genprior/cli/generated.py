@@ -24,12 +24,7 @@ from typing import Any, Literal
 import typer
 
 from genprior.errors import InputError
-from genprior.params import check_value, field_types
-
-
-def flag_of(field: dataclasses.Field) -> str:
-    """The command-line flag of ``field``."""
-    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+from genprior.params import check_value, field_types, flag_of
 
 
 def _python_name(flag: str) -> str:

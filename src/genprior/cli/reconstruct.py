@@ -44,7 +44,9 @@ def reconstruct_command(
     lam_grid: str = typer.Option(None, "--lam-grid", help="Grid for --lam auto: start:factor:floor or v1,v2,... "
                                  "(default: the method's tuning grid)."),
     max_batch: int = typer.Option(4096, "--max-batch", help="Problems (images x restarts, x grid values with --lam auto) solved together at most; larger runs are solved in chunks."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the noise and of random initialisations."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random initialisations (and of the noise, unless --noise-seed)."),
+    noise_seed: int = typer.Option(None, "--noise-seed", help="Seed of the noise alone (default: --seed); the "
+                                   "demo's report uses it to repeat its rows."),
     force: bool = typer.Option(False, "--force", help="Replace --out (and --figure) if they exist."),
     figure: Path = typer.Option(None, "--figure", help="Also write a PNG grid: truth and reconstruction."),
     device: str = opts.DEVICE,
@@ -62,11 +64,12 @@ def reconstruct_command(
     from genprior.experiments.reconstruction import run_reconstruction
     from genprior.methods import check_param_values
     from genprior.models.checkpoint import load_model
-    from genprior.validation import check_nonnegative
+    from genprior.validation import check_nonnegative, check_seed
 
     check_outputs(out, figure, force, data, model)  # before any work
     resolve_device(device)
     check_nonnegative(noise, "--noise")
+    noise_seed = seed if noise_seed is None else check_seed(noise_seed, "noise_seed")
     lam_value = parse_lam(lam)
     if lam_grid is not None and lam_value != "auto":
         raise InputError("--lam-grid is for --lam auto")
@@ -88,7 +91,7 @@ def reconstruct_command(
         physics, truth = physics.to(where), truth.to(where)
         generator = generator.to(where) if generator is not None else None
         summary, x = run_reconstruction(
-            physics, truth, picked, method, generator, params, noise=noise, seed=seed, rank=rank, lam_grid=grid,
+            physics, truth, picked, method, generator, params, noise=noise, seed=noise_seed, rank=rank, lam_grid=grid,
             max_batch=max_batch, problem=problem, operator=physics.extra_repr(),
             data=str(data), split=split, model=str(model) if model is not None else None, device=str(where),
             versions={"genprior": __version__, "torch": torch.__version__},

@@ -5,6 +5,11 @@ same settings in the output directory); pose parallel-beam tomography (ODL's def
 geometry, operator norm 1) with noise ``sigma = 0.1``; choose each method's parameters
 by a grid search on 5 tuning images; reconstruct 20 separate test images with TV,
 Tikhonov, hard and relaxed; write ``report.md``, ``results.json`` and ``figure.png``.
+
+The test rows are solved by :func:`~genprior.experiments.reconstruction.run_reconstruction`,
+the code of ``genprior reconstruct``, on the images saved in ``data.npz`` and the model
+loaded from ``model/``; the report prints for each row the ``genprior reconstruct``
+command (:mod:`genprior.experiments.repeat`) that computes the same numbers.
 """
 
 from __future__ import annotations
@@ -94,32 +99,41 @@ def _model(out: Path, train_images: torch.Tensor, s: DemoSettings, verbose: bool
                          log_every=100, schedule=s.schedule)
     train(model, train_images, model_dir, config, data_info={"dataset": "shapes", "demo": s.model_key()},
           progress=verbose, force=True)  # replaces a stale or foreign checkpoint (checked above)
-    return model, read_config(model_dir)["training"]
+    # the saved model, as a rerun and `genprior reconstruct --model` load it
+    return load_model(model_dir), read_config(model_dir)["training"]
 
 
-def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: bool = True) -> dict[str, Any]:
-    """Run the demo and write its report; returns the results dictionary."""
+def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: bool = True,
+             settings: DemoSettings | None = None) -> dict[str, Any]:
+    """Run the demo and write its report; returns the results dictionary.
+
+    ``settings`` replaces the default (or ``quick``) sizes and budgets, e.g. a tiny run in tests.
+    """
     from genprior import __version__
     from genprior.atomic import write_json_atomic, write_text_atomic
     from genprior.choice.tuning import grid_search
+    from genprior.data.io import load_images, save_dataset
     from genprior.data.shapes import shapes_dataset
-    from genprior.experiments.reconstruction import measure, record
+    from genprior.experiments.reconstruction import measure, run_reconstruction
+    from genprior.experiments.repeat import command_line, reconstruct_argv
     from genprior.figures import reconstruction_grid
-    from genprior.methods import solve
     from genprior.metrics import psnr
-    from genprior.physics.tomography import Tomography
+    from genprior.physics.problems import make_operator
 
-    s = DemoSettings.quick() if quick else DemoSettings()
+    s = settings or (DemoSettings.quick() if quick else DemoSettings())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     train_np, test_np = shapes_dataset(s.n_train, s.n_tune + s.n_test, seed=s.seed)
     model, training = _model(out, torch.from_numpy(train_np), s, verbose)
-    test = torch.from_numpy(test_np)
+    # the tuning and test images, saved for the commands that repeat the rows, and read back as they will read them
+    data = save_dataset(out / "data.npz", test=test_np, meta={
+        "dataset": "shapes", "seed": s.seed, "demo": f"test images 0:{s.n_tune} tune, {s.n_tune}: test"})
+    test = load_images(data, "test")
     tune_x, eval_x = test[: s.n_tune], test[s.n_tune :]
-    physics = Tomography(56)
+    eval_indices = list(range(s.n_tune, s.n_tune + s.n_test))
+    physics = make_operator("tomography", 56)
     y_tune = measure(physics, tune_x, s.noise, seed=s.seed + 1)
-    y_eval = measure(physics, eval_x, s.noise, seed=s.seed + 2)
     _log(f"tomography {physics.sinogram_shape}, sigma {s.noise}: tuning on {s.n_tune} images, "
          f"testing on {s.n_test}", verbose)
 
@@ -133,10 +147,15 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
         if method == "relaxed":
             options.update(x_init="generator", coordinates=s.relaxed_coordinates)
         tuned = grid_search(physics, y_tune, tune_x, method, s.grids[method], generator=generator, **options)
-        result = solve(method, physics, y_eval, generator, **tuned["best"], **options)
-        rec = record(result, eval_x, list(range(s.n_tune, s.n_tune + s.n_test)), method=method,
-                     params=result.params, tuning=tuned)
-        records[method], recons[method] = rec, result.x.detach()
+        # the test images' noise comes from seed + 2 (the tuning images' from seed + 1)
+        summary, x = run_reconstruction(physics, eval_x, eval_indices, method, generator,
+                                        {**tuned["best"], **options}, noise=s.noise, seed=s.seed + 2)
+        argv = reconstruct_argv(method, summary["params"], problem="tomography", data=data, indices=eval_indices,
+                                noise=s.noise, noise_seed=s.seed + 2, out=out / f"repeat-{method}.json",
+                                model=out / "model" if generator is not None else None)
+        records[method] = {**summary, "tuning": tuned, "command": command_line(argv)}
+        recons[method] = x
+        rec = records[method]
         _log(f"  {method:9s} {json.dumps(tuned['best'])}: PSNR {rec['psnr']['mean']:.2f} +- "
              f"{rec['psnr']['std']:.2f} dB, {rec['seconds_per_image']:.3f} s/image", verbose)
 
@@ -144,8 +163,10 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
     results = {
         "problem": "tomography", "geometry": list(physics.sinogram_shape), "noise": s.noise,
         "quick": quick, "psnr_data_range": 1.0, "n_tune": s.n_tune, "n_test": s.n_test, "init": s.init,
-        "relaxed_coordinates": s.relaxed_coordinates,
-        "model": {"kind": "vae", "preset": "compact", "latent_dim": s.latent_dim, "training": training},
+        "relaxed_coordinates": s.relaxed_coordinates, "data": str(data),
+        "noise_seeds": {"tuning": s.seed + 1, "test": s.seed + 2},
+        "model": {"kind": "vae", "preset": "compact", "latent_dim": s.latent_dim, "training": training,
+                  "path": str(out / "model")},
         "methods": records,
         "gain_over_tv_db": best_generative - records["tv"]["psnr"]["mean"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -158,6 +179,8 @@ def run_demo(out_dir: str | Path = "demo-output", quick: bool = False, verbose: 
     table = psnr_table(results)
     write_text_atomic(out / "report.md", _report(results, table))
     _log("\n" + table, verbose)
+    _log("\nto repeat a row (parameters in full in report.md):\n" +
+         "\n".join(rec["command"] for rec in records.values()), verbose)
     _log(f"\nbest generative method vs TV: {results['gain_over_tv_db']:+.2f} dB; total {results['seconds']:.0f} s; "
          f"wrote {out / 'report.md'}, {out / 'results.json'}, {out / 'figure.png'}", verbose)
     return results
@@ -202,4 +225,23 @@ Best generative method minus TV: **{results['gain_over_tv_db']:+.2f} dB** mean P
 Total time {results['seconds']:.0f} s{' (quick mode: small model, few iterations)' if results['quick'] else ''}.
 
 ![truth, TV, hard, relaxed](figure.png)
-"""
+
+{_repeat_section(results)}"""
+
+
+def _repeat_section(results: dict[str, Any]) -> str:
+    """Every parameter of each row, and the ``genprior reconstruct`` command that repeats it."""
+    seeds = results["noise_seeds"]
+    lines = ["## Repeating a row", "",
+             f"The test images are images {results['n_tune']}:{results['n_tune'] + results['n_test']} of the test split "
+             f"of `{results['data']}` (images 0:{results['n_tune']} tuned the parameters), the generator is "
+             f"`{results['model']['path']}`, and the noise (sigma {results['noise']}) of the test images is drawn "
+             f"from seed {seeds['test']} (of the tuning images from seed {seeds['tuning']}). Run from the directory "
+             "the demo ran in, each command below solves its row again with every parameter spelled out and "
+             "prints the same mean PSNR (to float rounding: the same numbers on the same machine and number of "
+             "threads).", ""]
+    for method, rec in results["methods"].items():
+        params = ", ".join(f"{k}={v if isinstance(v, (str, int, float)) else json.dumps(v)}"
+                           for k, v in rec["params"].items())
+        lines += [f"**{method}** (PSNR {rec['psnr']['mean']:.2f} dB): {params}", "", "```sh", rec["command"], "```", ""]
+    return "\n".join(lines)

@@ -145,14 +145,15 @@ def run_reconstruction(
         method: registered method name; ``generator`` for generative methods.
         params: method parameters; ``lam="auto"`` chooses ``lam`` per image by the
             discrepancy principle over ``lam_grid`` (default: the method's default grid).
-        noise, seed: noise level and seed (noise and random starts are drawn for all N images).
+        noise, seed: the noise level and the noise's seed (drawn for all N images; the random starts
+            come from ``params``' ``seed``, also drawn for all N images).
         rank: this process's :class:`~genprior.distributed.Rank` (default: a single process).
         max_batch: problems per solve at most (images x restarts; with ``lam="auto"`` the
             grid of a chunk's images is solved in parts of at most that many).
         chunk: images solved together: the images are cut into chunks of
             ``min(chunk, max_batch // restarts)``, the same chunks whatever the number of
             processes, and each rank solves whole chunks.
-        **info: fields put first in the summary (then ``method``, ``params``, ``noise``, ``seed``).
+        **info: fields put first in the summary (then ``method``, ``params``, ``noise``, ``seed``: the noise's).
 
     Returns:
         ``(summary, x)``: the merged record (same on every rank) and all reconstructions ``[N, ...]``.
