@@ -35,7 +35,7 @@ def paper_command(
         estimates = {e.name: estimate(e) for e in EXPERIMENTS.values()}
         for e in EXPERIMENTS.values():
             guess = estimates[e.name]
-            how = "measured on a quiet 2-core machine" if guess.measured else "from the published run"
+            how = "measured by benchmarks/bench_paper_profile.py" if guess.measured else "from the published run"
             typer.echo(f"{e.name:10s} {e.reproduces} (about {guess.minutes:,.0f} min, {how}; quick "
                        f"{e.minutes[0]:g} min; training the models comes on top)")
         full = sum(g.minutes for g in estimates.values())

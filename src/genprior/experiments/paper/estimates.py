@@ -2,7 +2,7 @@
 
 ``measured_minutes.json`` (beside this module) is written by
 ``benchmarks/bench_paper_profile.py --record``: a stated sample of each experiment's cells
-computed again on a quiet 2-core machine, scaled to the whole experiment (see that
+computed again in one process on the 2-core machine, scaled to the whole experiment (see that
 script).  An experiment it does not cover (an added one, or one it could not sample)
 keeps the estimate its :class:`~.runner.Experiment` carries, from the published run.
 Training the models is not in these minutes; :func:`training_minutes` sums the training
@@ -49,7 +49,7 @@ def estimate(experiment: "Experiment") -> Estimate:
 
 
 def cell_seconds(experiment: str) -> dict[str, float]:
-    """The profile's estimate of each cell of ``experiment`` on a quiet machine, seconds by part key
+    """The profile's estimate of each cell of ``experiment``, seconds by part key
     (empty where the profile has none)."""
     return dict(_measured().get("cell_seconds", {}).get(experiment, {}))
 
