@@ -140,9 +140,8 @@ def report() -> str:
         "",
         "Target: A at or below 0.2 ms per image at 56x56 "
         f"(default policy: {verdict(per(small['a_ms']))}; PASSIVE: "
-        f"{verdict(per(passive['a_ms']))}). Peers measured on this "
-        "machine (REFERENCE.md): ODL + ASTRA CPU 4.5 ms/image for A and A^T; deepinv 0.5 "
-        "Tomography 5.08 ms/image for A, 13.19 ms/image for A^T.",
+        f"{verdict(per(passive['a_ms']))}). ODL + ASTRA CPU, measured side by side: bench_peers; "
+        "deepinv 0.5 Tomography on this machine (REFERENCE.md): 5.08 ms/image for A, 13.19 ms/image for A^T.",
     ]
     return "\n".join(lines)
 
