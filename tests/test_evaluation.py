@@ -129,6 +129,13 @@ def test_range_coverage_passes_the_solver_to_the_projection(world, monkeypatch):
     assert out["A1"]["summary"]["solver"] == "lbfgs" and set(seen) == {"lbfgs"} and len(seen) == 4
 
 
+def test_the_paper_experiments_fit_a1_by_algorithm_1_whatever_the_library_default():
+    from genprior.experiments.paper.generators import EVALUATION, QUICK_EVALUATION
+
+    assert EvaluationSettings(**EVALUATION).solver == "backtracking"
+    assert EvaluationSettings.quick(**QUICK_EVALUATION).solver == "backtracking"
+
+
 @pytest.mark.parametrize("call", [
     lambda g, x: C.range_coverage(g, x, solver="newton"),
     lambda g, x: EvaluationSettings(solver="newton").resolved(x.shape[0]),

@@ -47,7 +47,7 @@ def evaluate_command(
     max_iter: int = typer.Option(None, "--max-iter", help="Iteration cap of the fits z* (default 1000; they stop earlier at convergence)."),
     solver: str = typer.Option(None, "--solver", help="Solver of the fits z* (A1, A2): backtracking (the paper's "
                                "Algorithm 1), lbfgs (the same objective and stopping rule, fewer generator passes), "
-                               "gauss-newton or auto (lbfgs). Default: the library's (A1_SOLVER)."),
+                               "gauss-newton or auto (lbfgs). Default lbfgs."),
     train_data: Path = typer.Option(None, "--train-data", help="Training images for the memorisation check "
                                     "(default: the train split of --data, if it has one)."),
     off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),
