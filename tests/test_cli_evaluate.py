@@ -59,8 +59,10 @@ def test_evaluate_writes_every_promised_file(workspace, capsys):
 def test_evaluate_without_training_images_skips_memorisation(workspace):
     out = workspace / "report-testonly"
     assert run_cli(["evaluate", str(workspace / "vae-3"), "--data", str(workspace / "testonly.npz"), "--out", str(out),
-                    "--quick", "--sliced-only", *SMALL]) == 0
+                    "--quick", "--sliced-only", *SMALL, "--solver", "backtracking"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["solver"] == "backtracking"
+    assert metrics["models"]["vae-3"]["A1"]["solver"] == "backtracking" and "Algorithm 1" in (out / "report.md").read_text()
     assert "memorisation" not in metrics["models"]["vae-3"] and not (out / "memorisation.png").exists()
     assert metrics["models"]["vae-3"]["A3"]["emd"] is None and metrics["settings"]["exact_emd"] is False
 
@@ -72,6 +74,7 @@ def test_evaluate_without_training_images_skips_memorisation(workspace):
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--n", "41"], "--n 41 is larger than the 40 test images"),
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--emd-n", "1000"], "--emd-n 1000 is larger than the 40 test"),
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--restarts", "0"], "restarts must be >= 1"),
+    (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--solver", "newton"], "unknown solver 'newton'; choose one of"),
 ])
 def test_evaluate_errors_are_clear(workspace, capsys, args, message):
     args = [a.format(ws=workspace) for a in args]

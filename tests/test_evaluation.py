@@ -95,6 +95,63 @@ def test_range_coverage_uses_the_encoder_when_there_is_one(world):
     assert res["summary"]["init"] == "encoder" and res["nrmse"].max() < 1e-3
 
 
+def test_range_coverage_by_lbfgs_reaches_the_objective_of_algorithm_1():
+    # images off the range (noise added), so the fits stop at a positive objective, from the same random starts
+    g = TinyGenerator(latent_dim=4, n=8, seed=3)
+    gen = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        x = (g(torch.randn(12, 4, generator=gen)) + 0.05 * torch.randn(12, 1, 8, 8, generator=gen)).clamp(0, 1)
+    old = C.range_coverage(g, x, init="random", restarts=4, solver="backtracking", batch_size=5)
+    new = C.range_coverage(g, x, init="random", restarts=4, solver="lbfgs", batch_size=5)
+    assert old["summary"]["solver"] == "backtracking" and new["summary"]["solver"] == "lbfgs"
+    assert (old["objective"] > 0).all() and old["objective"].shape == (12,)
+    assert (new["objective"] <= old["objective"] * (1 + 1e-4)).all()
+    assert new["iterations"].double().mean() < old["iterations"].double().mean()
+    # the objective returned is the fit's ||G(z*) - x||^2
+    assert torch.allclose(new["objective"], ((new["reconstructions"] - x) ** 2).sum((1, 2, 3)).double(), rtol=1e-4)
+
+
+def test_range_coverage_passes_the_solver_to_the_projection(world, monkeypatch):
+    import genprior.methods.projection as P
+
+    seen = []
+    real = P.project_to_range
+    monkeypatch.setattr(P, "project_to_range", lambda *a, **k: seen.append(k["solver"]) or real(*a, **k))
+    g, _, test = world
+    assert C.range_coverage(g, test[:4], max_iter=2, solver="gauss-newton")["summary"]["solver"] == "gauss-newton"
+    assert C.range_coverage(g, test[:4], max_iter=2, solver="auto")["summary"]["solver"] == "lbfgs"
+    assert C.range_coverage(g, test[:4], max_iter=2)["summary"]["solver"] == C.A1_SOLVER
+    assert seen == ["gauss-newton", "auto", C.A1_SOLVER]
+    # the report card passes its setting to A1 and A2
+    seen.clear()
+    out = evaluate_generator(g, test[:6], settings=EvaluationSettings.quick(n=4, emd_n=6, mem_n=6, off_n=2, max_iter=2,
+                                                                            solver="lbfgs"))
+    assert out["A1"]["summary"]["solver"] == "lbfgs" and set(seen) == {"lbfgs"} and len(seen) == 4
+
+
+def test_the_paper_experiments_fit_a1_by_algorithm_1_whatever_the_library_default():
+    from genprior.experiments.paper.generators import EVALUATION, evaluation_settings
+
+    assert EvaluationSettings().solver != "backtracking"  # the library's default is the faster fit
+    full, quick = evaluation_settings(False, 10_000), evaluation_settings(True, 10)
+    assert full.solver == quick.solver == "backtracking"
+    assert full.n == EVALUATION["n"] and quick.n == 10
+
+
+@pytest.mark.parametrize("call", [
+    lambda g, x: C.range_coverage(g, x, solver="newton"),
+    lambda g, x: EvaluationSettings(solver="newton").resolved(x.shape[0]),
+])
+def test_an_unknown_a1_solver_is_a_one_line_input_error(world, call):
+    from genprior.errors import InputError
+
+    g, _, test = world
+    with pytest.raises(InputError) as err:
+        call(g, test[:3])
+    message = str(err.value)
+    assert "\n" not in message and "'newton'" in message and "lbfgs" in message and "backtracking" in message
+
+
 def test_off_distribution_images_are_fitted_worse(world):
     g, _, test = world
     sets = C.off_distribution_images(test, n=12, seed=0, other=torch.rand(5, 1, 16, 16), other_name="big")

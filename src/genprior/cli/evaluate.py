@@ -44,7 +44,10 @@ def evaluate_command(
     mem_n: int = typer.Option(None, "--mem-n", help="Samples for the memorisation check (default 2000)."),
     off_n: int = typer.Option(None, "--off-n", help="Images per off-distribution set, A2 (default 100)."),
     restarts: int = typer.Option(None, "--restarts", help="Random starts of z* for models without encoder (default 4)."),
-    max_iter: int = typer.Option(None, "--max-iter", help="Iteration cap of Algorithm 1 for z* (default 1000; it stops earlier at convergence)."),
+    max_iter: int = typer.Option(None, "--max-iter", help="Iteration cap of the fits z* (default 1000; they stop earlier at convergence)."),
+    solver: str = typer.Option(None, "--solver", help="Solver of the fits z* (A1, A2): backtracking (the paper's "
+                               "Algorithm 1), lbfgs (the same objective and stopping rule, fewer generator passes), "
+                               "gauss-newton or auto (lbfgs). Default lbfgs."),
     train_data: Path = typer.Option(None, "--train-data", help="Training images for the memorisation check "
                                     "(default: the train split of --data, if it has one)."),
     off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),
@@ -87,7 +90,8 @@ def evaluate_command(
         other = _optional_split(off_data, "test")
         if other is None:
             other = load_images(off_data, "train")
-    overrides = dict(n=n, emd_n=emd_n, mem_n=mem_n, off_n=off_n, restarts=restarts, max_iter=max_iter, seed=seed)
+    overrides = dict(n=n, emd_n=emd_n, mem_n=mem_n, off_n=off_n, restarts=restarts, max_iter=max_iter, seed=seed,
+                     solver=solver)
     settings = EvaluationSettings.quick(**overrides) if quick else EvaluationSettings(
         **{k: v for k, v in overrides.items() if v is not None})
     if sliced_only:

@@ -23,6 +23,7 @@ them all and writes the report card.
 from __future__ import annotations
 
 from genprior.evaluation.coverage import (
+    A1_SOLVER,
     THRESHOLDS,
     auroc,
     default_init,
@@ -49,7 +50,7 @@ from genprior.evaluation.latent import (
 )
 
 __all__ = [
-    "THRESHOLDS", "auroc", "default_init", "distribution_distance", "exact_emd", "far_from_prior_samples",
+    "A1_SOLVER", "THRESHOLDS", "auroc", "default_init", "distribution_distance", "exact_emd", "far_from_prior_samples",
     "generate", "interpolation_grid", "latent_statistics", "local_lipschitz", "memorisation",
     "nearest_neighbours", "off_distribution_fit", "off_distribution_images", "prior_samples",
     "random_projections", "range_coverage", "resize_images", "sliced_wasserstein",

@@ -55,7 +55,9 @@ class EvaluationSettings:
         mem_n: prior samples (and test images) for the memorisation check (default 2000).
         off_n: images per off-distribution set (A2).
         restarts: random starts per image for models without an encoder (the paper: 4).
-        max_iter, tol: Algorithm 1's iteration limit and tolerance for ``z*(x)``.
+        max_iter, tol: the iteration limit and stopping tolerance of the fits ``z*(x)``.
+        solver: the solver of those fits (:func:`genprior.evaluation.coverage.range_coverage`):
+            ``"backtracking"`` (Algorithm 1, the paper's), ``"lbfgs"``, ``"gauss-newton"`` or ``"auto"``.
         thresholds: NRMSE thresholds reported by A1.
         exact_emd: compute the exact EMD (else only the sliced estimate).
         n_projections: directions of the sliced-Wasserstein estimate.
@@ -73,6 +75,7 @@ class EvaluationSettings:
     restarts: int = 4
     max_iter: int = 1000
     tol: float = OBJECTIVE_TOL
+    solver: str = C.A1_SOLVER
     thresholds: tuple[float, ...] = C.THRESHOLDS
     exact_emd: bool = True
     n_projections: int = 1000
@@ -110,6 +113,9 @@ class EvaluationSettings:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_iter < 0:
             raise InputError(f"max_iter must be >= 0, got {self.max_iter}")
+        from genprior.methods.solver_choice import check_solver
+
+        check_solver(self.solver, "range coverage (A1)", least_squares_in_z=True)
         return replace(self, **out)
 
 
@@ -199,7 +205,8 @@ def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None 
         reference = data_reference(test, train, s, classifier)
     if off_sets is None:
         off_sets = C.off_distribution_images(test, s.off_n, s.seed)
-    proj = dict(restarts=s.restarts, seed=s.seed, max_iter=s.max_iter, tol=s.tol, batch_size=s.batch_size)
+    proj = dict(restarts=s.restarts, seed=s.seed, max_iter=s.max_iter, tol=s.tol, batch_size=s.batch_size,
+                solver=s.solver)
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
 

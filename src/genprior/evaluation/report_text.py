@@ -32,6 +32,14 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 
 
+def _a1_solver(s: dict) -> str:
+    """How the A1 fits were solved, in words (reports written before the solver was a setting: Algorithm 1)."""
+    cap = f"at most {s['max_iter']} iterations"
+    return {"lbfgs": f"L-BFGS with an Armijo line search (the objective and stopping rule of Algorithm 1, {cap})",
+            "gauss-newton": f"Gauss-Newton (Levenberg-Marquardt; the stopping rule of Algorithm 1, {cap})",
+            }.get(s.get("solver", "backtracking"), f"gradient descent with backtracking (Algorithm 1, {cap})")
+
+
 def _get(d: dict, *keys, default=None):
     for k in keys:
         if not isinstance(d, dict) or k not in d or d[k] is None:
@@ -214,9 +222,9 @@ def generator_lines(metrics: dict) -> list[str]:
     lines += [
         "## How to read it",
         "",
-        f"- **A1** (paper Figures 1, 2): z*(x) = argmin ||G(z) - x||^2 by gradient descent with backtracking "
-        f"(Algorithm 1, at most {s['max_iter']} iterations) for the first {s['n']:,} test images, started from "
-        f"the encoder's code (AE, VAE) or the best of {s['restarts']} draws z ~ N(0, I) (models without encoder). "
+        f"- **A1** (paper Figures 1, 2): z*(x) = argmin ||G(z) - x||^2 by {_a1_solver(s)} for the first "
+        f"{s['n']:,} test images, started from the encoder's code (AE, VAE) or the best of {s['restarts']} draws "
+        "z ~ N(0, I) (models without encoder). "
         f"NRMSE = ||G(z*) - x|| / ||x||. ![A1 NRMSE]({figs['a1_nrmse']}) ![A1 examples]({figs['a1_examples']})",
         f"- **A2**: the same fit for {s['off_n']} images of each kind that are not from the data set "
         "(uniform noise; inverted 1 - x; test images rolled by half their size; another data set if given). "

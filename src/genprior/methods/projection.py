@@ -48,7 +48,8 @@ def project_to_range(
         restarts: number of random starts per image for ``init="random"`` (>= 1).
         seed: seed of the random starts.
         solver: ``"backtracking"`` (Algorithm 1, the paper's), ``"lbfgs"`` or ``"gauss-newton"``
-            (:mod:`genprior.methods.solver_choice`; the same objective, the same stopping rule).
+            (:mod:`genprior.methods.solver_choice`; the same objective, the same stopping rule);
+            ``"auto"`` is ``"lbfgs"`` (the objective is smooth and ``z`` unconstrained).
         max_iter, tol, **solver_options: passed to the solver.
 
     Returns:
@@ -58,6 +59,7 @@ def project_to_range(
     check_finite(x, "target images")
     check_restarts(restarts)
     check_solver(solver, "projection", least_squares_in_z=True)
+    solver = "lbfgs" if solver == "auto" else solver
     start = time.perf_counter()
     B, d = x.shape[0], generator.latent_dim
     with frozen(generator):
