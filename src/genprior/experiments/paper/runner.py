@@ -282,7 +282,9 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                                         for name in exp.reads):
             done[exp.name] = previous
         elif exp.name not in done and (assets.root / exp.name / "result.json").exists():
-            outdated[exp.name] = json.loads((assets.root / exp.name / "result.json").read_text())
+            old = json.loads((assets.root / exp.name / "result.json").read_text())
+            if old.get("key") != settings_key(assets, protocol, exp):  # a setup since changed: kept, marked stale
+                outdated[exp.name] = old
     names = [exp.name for exp in order]
     position = lambda r: names.index(r["name"]) if r["name"] in names else len(names)  # noqa: E731
     ranked = sorted(done.values(), key=position)
