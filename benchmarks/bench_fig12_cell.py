@@ -119,6 +119,7 @@ def main() -> None:
         print(f"{column}: {seconds:.1f} s for {ran} iterations on {args.n} images "
               f"({per_iteration[column]:.3f} s per iteration and image)", flush=True)
     hours = extrapolate(per_iteration, CAP, N_IMAGES, len(NOISES))
+    batch = (decoder[50] / 50) / (decoder[args.n] / args.n)  # a decoder pass's cost per code at batch 50 vs --n
     rows = "\n".join(f"| {c} | {s:.3f} | {ran_for[c][1]} | {ran_for[c][0]:.1f} |" for c, s in per_iteration.items())
     text = "\n".join([
         "## Figure 12 on the paper-architecture knee VAE: one small cell, the full run extrapolated (bench_fig12_cell)",
@@ -135,6 +136,8 @@ def main() -> None:
         "whereas the run solves 50 to 150 problems per batch): "
         f"**{hours['typical']:,.0f} hours** with the published run's mean iterations per solve "
         f"{PUBLISHED_MEAN_ITERATIONS}, **{hours['at_cap']:,.0f} hours** if every solve ran to the cap of {CAP:,}. "
+        f"Scaled by the decoder's cost per code at batch 50 against batch {args.n} ({batch:.3f}): "
+        f"**{hours['typical'] * batch:,.0f} hours** typical, **{hours['at_cap'] * batch:,.0f} hours** at the cap. "
         "Not included: training the prior (KNEE_STEPS at about 7.3 s per step) and its report card.",
     ])
     print(text)

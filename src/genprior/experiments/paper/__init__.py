@@ -33,9 +33,11 @@ from genprior.registry import Registry
 # training; fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past their
 # edges, discrepancy with its lam grids grown); noise's is the sum of its cells' times over two sittings (8,822 s),
 # fig12's is extrapolated (FIG12_FULL_MINUTES).  Each entry names the recipes its generators are trained with.
-# Figure 12 on the paper-architecture knee VAE, 2-core CPU: extrapolated from one measured small cell
-# (benchmarks/RESULTS.md, "bench_fig12_cell"); training the prior not included.
-FIG12_FULL_MINUTES = 564
+# Figure 12 on the paper-architecture knee VAE, 2-core CPU: about 170 hours, extrapolated from one measured small
+# cell at batch-50 decoder cost with the published run's mean iterations (benchmarks/RESULTS.md, "bench_fig12_cell";
+# up to 3,400 hours if every solve ran to the cap); the prior's training and report card not included.  Meant for a
+# GPU (`genprior paper fig12 --device cuda`).
+FIG12_FULL_MINUTES = 10_200
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments", lambda e: isinstance(e, Experiment),
                                              "a genprior.experiments.paper.runner.Experiment", {e.name: e for e in (
