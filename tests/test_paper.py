@@ -48,7 +48,8 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     report = (out / "REPORT.md").read_text()
     figures_of = {"generators": ["mnist/a1_nrmse.png", "shapes/b1_interpolation.png"],
                   "fig7": ["discrepancy.png"], "fig8": ["starts.png"], "fig9": ["examples.png"],
-                  "fig10": ["examples.png"], "fig11": ["overlay.png"], "fig12": ["noise_levels.png"],
+                  "fig10": ["examples.png"], "fig11": ["overlay.png"],
+                  "fig12": ["noise_levels.png", "psnr_vs_sigma.png", "prior_samples.png", "prior/a1_examples.png"],
                   "measurements": ["psnr_vs_m.png"], "noise": ["psnr_vs_sigma.png"], "discrepancy": [],
                   "encoder": [], "priors": ["examples-mnist.png", "examples-shapes.png"]}
     for name, figures in figures_of.items():
@@ -87,6 +88,15 @@ def test_quick_run_of_every_experiment_then_everything_is_skipped(tmp_path, fake
     assert pnp["ended"] == {"finished": 3} and pnp["nfe"]["mean"] == pnp["params"]["steps"]
     assert priors["cells"]["mnist"]["diffpir"]["nfe"]["mean"] > priors["cells"]["mnist"]["diffpir"]["params"]["steps"]
     assert "| denoiser | pnp |" in report and "**Verdict (mnist).**" in report
+    fig12 = json.loads((out / "fig12" / "result.json").read_text())
+    assert fig12["noises"] == [0.2, 0.1, 0.05, 0.025, 0.0125] and len(fig12["cells"]) == 5 * 6
+    for key, cell in fig12["cells"].items():  # lam per image for every column, mu too for relaxed and sparse
+        assert len(cell["lam"]) == len(cell["psnr"]) == 3 and cell["cap"] == 20
+        assert ("mu" in cell) == key.startswith(("relaxed", "sparse")) and 0 <= cell["converged"] <= 3
+        assert cell["solves"] >= 3 * (9 if "mu" in cell else 3)  # the whole starting grid, on every image
+    assert {"hard-encoder-sigma0.0125", "relaxed-encoder-sigma0.2"} <= set(fig12["cells"])
+    assert fig12["prior"]["preset"] == "compact" and fig12["prior"]["a1"]["n"] == 3  # quick: the compact preset
+    assert "**The prior.**" in report and "**Stopping.**" in report and "relaxed (encoder)" in report
     shapes = json.loads((out / "discrepancy" / "result.json").read_text())["cells"]["shapes"]
     assert {"discrepancy", "psnr"} <= set(shapes["vae-hard"])
     fig10 = json.loads((out / "fig10" / "result.json").read_text())["cells"]
@@ -214,6 +224,44 @@ def test_an_experiment_is_redone_only_when_its_own_generators_recipe_changes(mon
     after = {name: settings_key(assets, protocol, exp) for name, exp in EXPERIMENTS.items()}
     changed = {name for name in EXPERIMENTS if before[name] != after[name]}
     assert changed == {"generators", "fig7", "fig8", "fig9", "discrepancy"}
+
+
+def test_figure_12_follows_the_paper_knee_recipe_whatever_the_runs_preset(monkeypatch):
+    import dataclasses
+
+    import genprior.models.vae as vae
+    from genprior.experiments.paper import EXPERIMENTS
+    from genprior.experiments.paper.assets import Assets
+    from genprior.experiments.paper.protocol import Protocol
+    from genprior.experiments.paper.runner import settings_key
+
+    protocol = Protocol()
+    keys = lambda assets: {name: settings_key(assets, protocol, exp) for name, exp in EXPERIMENTS.items()  # noqa: E731
+                           if assets.preset == "compact" or name != "priors"}  # the denoisers have no paper preset
+    runs = [Assets(".", preset=preset, log=lambda _: None) for preset in ("compact", "paper")]
+    before = [keys(assets) for assets in runs]
+    original = vae.autoencoder_recipe
+    for changed_preset, expected in (("compact", set()), ("paper", {"fig12"})):
+        def changed(dataset, preset, kl_weight=None, changed_preset=changed_preset):
+            r = original(dataset, preset, kl_weight)
+            return dataclasses.replace(r, lr=r.lr * 2) if (dataset, preset) == ("knee", changed_preset) else r
+
+        monkeypatch.setattr(vae, "autoencoder_recipe", changed)
+        for assets, old in zip(runs, before):
+            new = keys(assets)
+            assert {name for name in new if new[name] != old[name]} == expected, (changed_preset, assets.preset)
+
+
+def test_figure_12s_starting_grids_follow_the_previous_noise_levels_choices():
+    from genprior.experiments.paper.noise_sweep import MU_START, NOISES, START, cell_key, centre
+
+    assert NOISES == (0.2, 0.1, 0.05, 0.025, 0.0125)  # the authors' 0.2 * 2^-k
+    assert centre("relaxed", 0, {}) == {"lam": START["relaxed"], "mu": MU_START["relaxed"]}
+    assert centre("hard-encoder", 0, {}) == {"lam": START["hard"]}  # no mu for hard
+    cells = {cell_key("relaxed", 0.2): {"lam": [1.0, 2.0, 4.0], "mu": [0.1, 0.001, 0.01]},
+             cell_key("tikhonov", 0.2): {"lam": [0.5, 0.25, 1.0]}}
+    assert centre("relaxed", 1, cells) == {"lam": 0.5, "mu": 0.01}  # lam times (0.1 / 0.2)^2, mu as it was
+    assert centre("tikhonov", 1, cells) == {"lam": 0.125}
 
 
 def test_search_extending_walks_past_a_grid_edge_to_the_best_value(rng):

@@ -153,3 +153,33 @@ def test_a_carried_over_key_is_stated_in_the_report_and_kept_through_an_accepted
     report = (tmp_path / "run" / "REPORT.md").read_text()
     assert "settings key carried over 2026-12-07 from the old key scheme (0123456789abcdef)" in report
     assert "code change accepted" in report
+
+
+def test_a_section_of_changed_settings_stays_in_the_report_marked_stale_until_recomputed(tmp_path, fake, monkeypatch):
+    from genprior.experiments.paper.assets import Assets
+    from genprior.experiments.paper.claims import claim
+    from genprior.experiments.paper.protocol import Protocol
+    from genprior.experiments.paper.runner import Experiment, run_experiments
+
+    module, _, experiment = fake
+    def run(ctx):
+        return {"markdown": "## fake\n\nvalue 42", "claims": [claim("Figure 12", "a claim", "42", False,
+                                                                     cause="the set-up")]}
+
+    run.__module__ = module.__name__  # its setup: the fake module's constants
+    experiment = Experiment("fake", "a fake experiment", (1, 1), (), run)
+    other = Experiment("other", "another", (1, 1), (), lambda ctx: {"markdown": "## other", "claims": [
+        claim("Figure 9", "another claim", "1", True)]})
+    assets = Assets(tmp_path / "run", quick=True, log=lambda _: None)
+    run_experiments([experiment, other], assets, Protocol.quick(), "# header", order=[experiment, other])
+    monkeypatch.setattr(module, "SCALE", 3)  # fake's setup changed: its result is no longer finished
+    run_experiments([other], assets, Protocol.quick(), "# header", order=[experiment, other])
+    report = (tmp_path / "run" / "REPORT.md").read_text()
+    assert report.index("## fake") < report.index("**Stale: computed under other settings**") \
+        < report.index("value 42") < report.index("## other")  # kept, in its place, marked below its heading
+    assert "`genprior paper fake` recomputes it" in report
+    assert "| a claim |" not in report and "1 claims so far" in report  # its claims are not counted
+    assert "(fake (its section below is stale) still to run)" in report
+    run_experiments([experiment], assets, Protocol.quick(), "# header", order=[experiment, other])
+    report = (tmp_path / "run" / "REPORT.md").read_text()
+    assert "Stale" not in report and "| a claim | 42 | **differs** | the set-up |" in report

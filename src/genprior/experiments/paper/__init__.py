@@ -32,9 +32,12 @@ from genprior.registry import Registry
 # busy 2-core machine; generators: the evaluation time over all sittings, 1,516 s MNIST + 15,543 s Shapes, without
 # training; fig7 without its GAN's training, fig8 with its AE/VAE trainings; fig9-11 with the grids grown past their
 # edges, discrepancy with its lam grids grown); noise's is the sum of its cells' times over two sittings (8,822 s),
-# fig12's the sum of its 20 cells' times over three sittings (33,818 s; three to five processes shared the two cores
-# most of that time, so an unshared run should take less).  Each entry names the recipes its generators are trained
-# with.
+# fig12's is extrapolated (FIG12_FULL_MINUTES).  Each entry names the recipes its generators are trained with.
+# Figure 12 on the paper-architecture knee VAE, 2-core CPU: about 170 hours, extrapolated from one measured small
+# cell at batch-50 decoder cost with the published run's mean iterations (benchmarks/RESULTS.md, "bench_fig12_cell";
+# up to 3,400 hours if every solve ran to the cap); the prior's training and report card not included.  Meant for a
+# GPU (`genprior paper fig12 --device cuda`).
+FIG12_FULL_MINUTES = 10_200
 MNIST, SHAPES = ("ae-mnist", "vae-mnist", "gan-mnist"), ("ae-shapes", "vae-shapes", "gan-shapes")
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments", lambda e: isinstance(e, Experiment),
                                              "a genprior.experiments.paper.runner.Experiment", {e.name: e for e in (
@@ -50,8 +53,8 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment", "genprior.experiments
                (1, 72), SHAPES, fig10),
     Experiment("fig11", "Figure 11: Shapes+ tomography, sparse-TV vs TV, range and sparse parts", (1, 23),
                ("vae-shapes",), fig11),
-    Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam (ellipses)",
-               (2, 564), ("vae-knee",), fig12),
+    Experiment("fig12", "Figure 12: 128x128 tomography over five noise levels, per-image best lam and mu "
+               "(ellipses, the paper-architecture knee VAE)", (2, FIG12_FULL_MINUTES), ("vae-knee:paper",), fig12),
     Experiment("measurements", "Beyond the paper: PSNR against m on MNIST CS (VAE hard/relaxed, TV, Tikhonov)",
                (1, 13), ("vae-mnist",), measurements),
     Experiment("noise", "Beyond the paper: PSNR against sigma on Shapes tomography, every method", (1, 147),
@@ -83,11 +86,10 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | tuning | two-stage grid over the authors' ranges (every other value, grown past an edge the best point sits on up to {extensions} steps, then the best point's neighbours) |
 | A1, B2 (Figures 1, 2, 4) | the first {a1_n:,} test images, each fit capped at 1,000 iterations (the paper: every test image, 10,000); the EMD (Figure 3) on 10,000 test images and samples, as the paper |
 | latent sizes (Figures 1-6) | {latents}; the main sizes train with the full recipe, the others with {fraction:g} of its steps (the paper does not say which other sizes it tried) |
-| Figure 12's prior | a VAE of latent {fig12_latent} trained with the `{preset}` knee recipe: {knee_steps:,} steps ({knee_source}); the authors trained about 250k iterations (12 hours of a GPU). It is not evaluated in this report (no samples, A1, EMD or B2) |
-| Figure 12's noise levels | sigma = {fig12_noises} (0.4 * 2^-k); the authors' script used 0.2 * 2^-k, k = 0..4 |
-| Figure 12's lam | per image, the best PSNR (the paper's oracle) over three values around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} steps) |
-| Figure 12's mu | held at {fig12_mu} for relaxed and sparse (the paper says only that "a range of regularisation parameters" was tested per image) |
-| Figure 12's figure | the example reconstructions only; the paper's left panel (mean PSNR against sigma with error bars) is the table |
+| Figure 12's prior | the paper's knee VAE architecture (Figure B4, latent {fig12_latent}) and optimiser (`paper` knee recipe: Adam {knee_lr}, batch {knee_batch}, KL weight 0.001), trained on the ellipses for {knee_steps:,} steps, what one ~3-hour sitting of 2 CPU cores affords (the authors: about 250k iterations, 12 hours of a GPU); evaluated in the Figure 12 section (A1 and B2 on its {fig12_a1_n} images, EMD on {fig12_emd_n} test images and samples); quick mode: the compact preset at 32x32 |
+| Figure 12's noise levels | sigma = {fig12_noises} (0.2 * 2^-k, k = 0..4, the authors' script) |
+| Figure 12's lam and mu | per image, the best PSNR (the paper's oracle): lam for every method, lam and mu together (the product of their values) for relaxed and sparse, from three values of each around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} values per end) |
+| Figure 12's starts and stopping | random codes z ~ N(0, I), the paper's start; hard and relaxed also from the encoder's codes (extra columns); every solve stops by the rule above or at a cap of {fig12_cap:,} iterations, and the section counts the solves that reached it |
 """
 
 
@@ -124,13 +126,15 @@ def run_paper(names: Sequence[str], out: str | Path, quick: bool = False, preset
     from genprior.solvers.backtracking import OBJECTIVE_TOL
     from genprior.training.recipes import recipe
 
-    knee = recipe("vae", "knee", preset)
+    knee = recipe("vae", "knee", "paper")
     header = HEADER.format(
         preset=preset, quick="quick mode: a few hundred steps" if quick else "full recipes", recipes=_recipes(preset),
-        extensions=protocol.edge_extensions, fig12_extensions=grid_extensions(quick), fig12_mu=noise_sweep.MU,
+        extensions=protocol.edge_extensions, fig12_extensions=grid_extensions(quick),
+        fig12_cap=protocol.max_iter or noise_sweep.CAP, fig12_a1_n=noise_sweep.N_IMAGES,
+        fig12_emd_n=noise_sweep.PRIOR_EVALUATION["emd_n"], knee_lr=f"{knee.lr:.0e}".replace("e-0", "e-"), knee_batch=knee.batch_size,
         tol=OBJECTIVE_TOL, a1_n=EVALUATION["n"], fraction=SWEEP_STEP_FRACTION,
         latents="; ".join(f"{ds} {', '.join(map(str, sizes))}" for ds, sizes in LATENTS.items()),
-        fig12_latent=noise_sweep.LATENT, knee_steps=knee.steps, knee_source=knee.source.split("; ")[-1],
+        fig12_latent=noise_sweep.PRIOR["latent"], knee_steps=noise_sweep.KNEE_STEPS,
         fig12_noises=", ".join(f"{v:g}" for v in noise_sweep.NOISES))
     ordered = [EXPERIMENTS[n] for n in EXPERIMENTS if n in chosen]
     if accept_code_change is not None and not accept_code_change.strip():

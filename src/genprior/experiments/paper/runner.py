@@ -125,8 +125,9 @@ class Experiment:
         reproduces: what of the paper it reproduces.
         minutes: estimated 2-core CPU minutes (quick, full), models excluded.
         generators: the training recipes the experiment's generators come from, as
-            ``"<kind>-<recipe data set>"`` (``"gan-mnist"``, ``"vae-knee"``): a change to
-            one of these (and to no other recipe) redoes the experiment.
+            ``"<kind>-<recipe data set>"`` (``"gan-mnist"``) in the run's preset, or
+            ``"<kind>-<recipe data set>:<preset>"`` (``"vae-knee:paper"``) in a preset of
+            their own: a change to one of these (and to no other recipe) redoes the experiment.
         run: ``run(context) -> {"markdown": section, ...}``; it writes its PNGs into
             ``context.directory`` and caches its pieces with ``context.part``.
         reads: the experiments whose finished results this one's report uses
@@ -152,8 +153,9 @@ def settings_record(assets: Assets, protocol: Protocol, experiment: Experiment) 
 
     recipes = {}
     for entry in experiment.generators:
-        kind, dataset = entry.split("-", 1)
-        values = recipe(kind, dataset, assets.preset).as_dict()
+        name, _, preset = entry.partition(":")
+        kind, dataset = name.split("-", 1)
+        values = recipe(kind, dataset, preset or assets.preset).as_dict()
         recipes[entry] = {k: v for k, v in values.items() if k != "source"}  # the values, not their description
     return json.loads(json.dumps({"name": experiment.name, "quick": assets.quick, "preset": assets.preset,
                                   "protocol": asdict(protocol), "recipes": recipes,
@@ -242,6 +244,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     from genprior.atomic import write_json_atomic, write_text_atomic
     from genprior.experiments.paper.estimates import estimate as measured_estimate
     from genprior.experiments.paper.provenance import fingerprint
+    from genprior.experiments.paper.report_notes import code_note, stale_section
     from genprior.experiments.paper.republish import republication, republication_note
 
     stale = code_changes(assets, protocol, experiments, accept)
@@ -289,19 +292,31 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         write_json_atomic(result_path, result)
         done[exp.name] = result
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {time.perf_counter() - started:.0f} s")
+    outdated: dict[str, dict[str, Any]] = {}
     for exp in order:
         previous = None if exp.name in done else finished_result(assets, protocol, exp)
         if previous is not None and all(previous.get("reads", {}).get(name) == (done.get(name) or {}).get("key")
                                         for name in exp.reads):
             done[exp.name] = previous
+        elif exp.name not in done and (assets.root / exp.name / "result.json").exists():
+            old = json.loads((assets.root / exp.name / "result.json").read_text())
+            if old.get("key") != settings_key(assets, protocol, exp):  # a setup since changed: kept, marked stale
+                outdated[exp.name] = old
     names = [exp.name for exp in order]
-    ranked = sorted(done.values(), key=lambda r: names.index(r["name"]) if r["name"] in names else len(names))
-    at_a_glance = claims_table(ranked, [name for name in names if name not in done])
+    position = lambda r: names.index(r["name"]) if r["name"] in names else len(names)  # noqa: E731
+    ranked = sorted(done.values(), key=position)
+    unfinished = [f"{name} (its section below is stale)" if name in outdated else name for name in names
+                  if name not in done]
+    at_a_glance = claims_table(ranked, unfinished)
     sections = [header] + ([at_a_glance] if at_a_glance else [])
-    sections += [f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the generators "
-                 f"it was the first to need included (work cached by earlier sittings not included): "
-                 f"{r['seconds']:.0f} s._" + _code_note(r, registry.get(r["name"])) + republication_note(r)
-                 for r in ranked]
+    for r in sorted([*ranked, *outdated.values()], key=position):
+        if r["name"] in outdated:
+            sections.append(stale_section(r, settings_key(assets, protocol, registry[r["name"]])))
+            continue
+        sections.append(f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the "
+                        f"generators it was the first to need included (work cached by earlier sittings not "
+                        f"included): {r['seconds']:.0f} s._" + code_note(r, registry.get(r["name"]))
+                        + republication_note(r))
     write_text_atomic(assets.root / "REPORT.md", "\n\n".join(sections) + "\n")
     return done
 
@@ -313,19 +328,3 @@ def _earlier_result(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return earlier if isinstance(earlier, dict) else None
-
-
-def _code_note(result: dict[str, Any], experiment: Experiment | None) -> str:
-    """A line for a section whose code changed since it ran (an experiment not run now), and the
-    accepted code changes of its result."""
-    from genprior.experiments.paper.provenance import changed_modules, fingerprint
-
-    notes = [f"settings key carried over {c['date']} from the old key scheme ({c['from_key']}): {c['reason']}"
-             if "from_key" in c else f"code change accepted {c['date']} ({c['reason']}): {', '.join(c['modules'])}"
-             for c in result.get("code_changes", [])]
-    if experiment is not None:
-        changed = changed_modules(result.get("code"), fingerprint(experiment.run.__module__))
-        if changed:
-            notes.append(f"**the code changed since this ran** ({', '.join(changed)}): run `genprior paper "
-                         f"{experiment.name}` to recompute it or to accept the change")
-    return "".join(f"\n\n_{note}._" for note in notes)
