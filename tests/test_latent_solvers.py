@@ -15,10 +15,11 @@ from tests.conftest import TinyAutoencoder, tomography64
 
 from genprior.errors import InputError
 from genprior.methods import get_method, hard, relaxed
+from genprior.methods.latent_priors import make_latent_prior
 from genprior.methods.projection import project_to_range
-from genprior.methods.solver_choice import check_solver
+from genprior.methods.solver_choice import check_solver, solve_smooth
 from genprior.methods.sparse import sparse
-from genprior.physics.fidelity import PoissonLikelihood
+from genprior.physics.fidelity import PoissonLikelihood, SquaredL2
 from genprior.solvers.gauss_newton import forward_jacobian, gauss_newton
 from genprior.solvers.lbfgs import lbfgs
 
@@ -103,6 +104,59 @@ def test_lbfgs_rejects_an_overflowing_float32_candidate():
     h = out.objective[: int(out.iterations.max()) + 1]
     assert torch.isfinite(h[~torch.isnan(h)]).all()
     assert out.converged.all()
+
+
+def _rosenbrock_counting(calls: list[int]):
+    """Rosenbrock's function per row (nonconvex: L-BFGS backtracks often), counting the rows of each call."""
+    def f(v, idx):
+        calls.append(v["v"].shape[0])
+        x = v["v"]
+        return (1 - x[:, 0]) ** 2 + 100 * (x[:, 1] - x[:, 0] ** 2) ** 2 + (x[:, 2:] - idx[:, None]).pow(2).sum(1)
+    return f
+
+
+def test_lbfgs_lookahead_takes_the_steps_one_try_at_a_time_takes_in_fewer_calls():
+    # Trying the next steps of the line search in one call must accept the step one try at a
+    # time accepts: same iterations, same path (to rounding of t shrink^j), per image; and the
+    # images still stop one by one.
+    start = torch.tensor([[-1.2, 1.0, 0.0], [2.0, -1.0, 3.0], [0.5, 0.5, -2.0], [-2.0, 4.0, 1.0]], dtype=torch.float64)
+    runs = {}
+    for lookahead in (1, 2, 4):
+        calls: list[int] = []
+        out = lbfgs(_rosenbrock_counting(calls), {"v": start}, max_iter=500, tol=1e-12, lookahead=lookahead)
+        runs[lookahead] = (out, calls)
+    one, calls_one = runs[1]
+    assert one.converged.all() and len(set(one.iterations.tolist())) > 1  # images stop at their own iterations
+    assert torch.allclose(one.variables["v"][:, :2], torch.ones(4, 2, dtype=torch.float64), atol=1e-5)
+    assert sum(calls_one) - len(calls_one) > 0  # some steps took more than one try
+    for lookahead in (2, 4):
+        out, calls = runs[lookahead]
+        assert torch.equal(out.iterations, one.iterations)
+        n = int(one.iterations.max()) + 1
+        torch.testing.assert_close(out.objective[:n], one.objective[:n], rtol=1e-9, atol=1e-12, equal_nan=True)
+        torch.testing.assert_close(out.record.history["step"][:n], one.record.history["step"][:n], rtol=1e-9,
+                                   atol=0.0, equal_nan=True)
+        assert len(calls) < len(calls_one)
+    with pytest.raises(InputError, match="lookahead >= 1"):
+        lbfgs(_rosenbrock_counting([]), {"v": start}, lookahead=0)
+
+
+def test_lbfgs_lookahead_reaches_the_same_hard_objective(problem64):
+    # On a generator problem (float32, rounding depends on the batch): the same minimum within 1e-6.
+    physics, g, x, y = problem64
+    physics, g, y = physics.float(), g.float(), y.float()
+
+    z0 = torch.randn(y.shape[0], g.latent_dim, generator=torch.Generator().manual_seed(3))
+    lam = torch.full((y.shape[0],), 0.01)
+    prior = make_latent_prior("l2", g)
+    finals = []
+    for lookahead in (1, 3):
+        _, _, state = solve_smooth(physics, y, g, z0, None, lam, lam, prior, SquaredL2(), "lbfgs", max_iter=300,
+                                   lookahead=lookahead)
+        assert state.converged.all()
+        h = state.objective
+        finals.append(torch.stack([h[int(k), i] for i, k in enumerate(state.iterations)]))
+    assert (_rel_gap(finals[1], finals[0]) < 1e-6).all()
 
 
 def test_gauss_newton_rejects_non_finite_candidates_and_stalls_when_it_must():
