@@ -8,7 +8,12 @@ into one vector per image.  Iteration ``k`` of image ``b``:
   pairs ``s_i = v_{i+1} - v_i``, ``y_i = g_{i+1} - g_i`` with ``H_0 = gamma I``,
   ``gamma = s^T y / y^T y`` of the newest pair (Nocedal and Wright, Algorithm 7.4);
 - line search: the step ``t = 1`` is tried, then ``t *= shrink`` until the
-  sufficient-decrease (Armijo) test ``f(v + t p) <= f(v) + c1 t <g, p>`` holds;
+  sufficient-decrease (Armijo) test ``f(v + t p) <= f(v) + c1 t <g, p>`` holds; the
+  second try is the minimiser of the quadratic that matches ``f(v)``, ``<g, p>`` and
+  ``f(v + t p)``, kept within ``[0.1 t, shrink t]`` (``interpolate``; Nocedal and Wright,
+  section 3.5): on Shapes tomography a fifth of the quasi-Newton steps fail their first
+  try, and the fitted step passes where halving needed two to four more tries (each a
+  pass of the generator and the operator);
 - a pair is kept only if ``s^T y > curvature ||s|| ||y||`` (the Armijo test alone does
   not ensure ``s^T y > 0``), so ``H_k`` stays positive definite and ``p`` a descent
   direction.
@@ -21,15 +26,6 @@ step is exactly Algorithm 1's.  A quasi-Newton step whose ``max_tries`` tries al
 (or a direction that is not a descent direction, which rounding can produce) clears the
 image's pairs, and the next iteration is a gradient step; an image whose gradient
 step fails ``max_tries`` times stalls.
-
-The tries of one iteration are batched: the first try of every image is one call of
-``objective``; the images that fail it then evaluate their next ``lookahead`` steps
-(``t shrink, t shrink^2, ...``) in one call and take the first that passes, which is the
-step one try at a time would accept (``lookahead = 1`` is that, call for call).  On
-Shapes tomography about a fifth of the quasi-Newton steps need a second try, so trying
-them one at a time cost as many calls again as the iterations themselves, each a pass of
-the generator and the operator on a handful of images (benchmarks/RESULTS.md,
-bench_latent_solvers).
 
 Stopping is the rule of every solver here (:mod:`genprior.solvers.stopping`): the
 objective fell by less than ``tol`` (relative) per iteration over ``window`` iterations,
@@ -93,7 +89,7 @@ def lbfgs(
     curvature: float = 1e-8,
     max_tries: int = 60,
     window: int = 10,
-    lookahead: int = 3,
+    interpolate: bool = True,
     callback: Callback | None = None,
 ) -> SolveState:
     """Minimise ``objective`` from ``init`` by batched L-BFGS (module docstring).
@@ -109,17 +105,17 @@ def lbfgs(
         c1: the Armijo constant of the quasi-Newton steps.
         curvature: pairs with ``s^T y <= curvature ||s|| ||y||`` are skipped.
         max_tries: line-search tries per iteration.
-        lookahead: after a failed first try, the next ``lookahead`` steps of the line search are
-            evaluated in one batched call (the same accepted step as one try at a time; fewer calls).
+        interpolate: after a quasi-Newton step's first failed try, try the minimiser of the quadratic
+            model of ``f`` along ``p`` (in ``[0.1 t, shrink t]``) instead of ``shrink t``.
         callback: called after every iteration (:func:`genprior.solvers.loop.iterate`).
 
     Returns:
         The final variables and the loop's record (history of ``objective``, ``step``, ``pairs``).
     """
     check_stopping(max_iter, tol, window, max_tries)
-    if memory < 1 or not 0 < shrink < 1 or not 0 < c1 < 1 or L0 <= 0 or lookahead < 1:
-        raise InputError(f"lbfgs needs memory >= 1, 0 < shrink < 1, 0 < c1 < 1, L0 > 0 and lookahead >= 1, got "
-                         f"{memory}, {shrink}, {c1}, {L0}, {lookahead}")
+    if memory < 1 or not 0 < shrink < 1 or not 0 < c1 < 1 or L0 <= 0:
+        raise InputError(f"lbfgs needs memory >= 1, 0 < shrink < 1, 0 < c1 < 1 and L0 > 0, got {memory}, {shrink}, "
+                         f"{c1}, {L0}")
     names = list(init)
     first = init[names[0]]
     B, device, dtype = first.shape[0], first.device, first.dtype
@@ -177,44 +173,36 @@ def lbfgs(
         still = torch.zeros_like(accepted)
         v_new, f_new, g_new = v0.clone(), f0.clone(), g0.clone()
         todo = torch.arange(b, device=device)
-        tries, k = 0, 1  # the first round tries one step per image, later rounds ``lookahead`` steps
-        while tries < max_tries and todo.numel() > 0:
-            k = min(k, max_tries - tries)
-            n = todo.numel()
-            with torch.no_grad():  # candidate j of image i: t_i factor_i^j, rows ordered [j, i]
-                powers = torch.arange(k, dtype=torch.float64, device=device).unsqueeze(1)
-                t_try = t[todo].unsqueeze(0) * factor[todo].unsqueeze(0) ** powers  # [k, n]
-                cand = (v0[todo].unsqueeze(0) + (t_try.unsqueeze(2) * p[todo].to(torch.float64).unsqueeze(0))
-                        .to(dtype)).reshape(k * n, -1)
-            f_graph, cand = evaluate(cand, idx[todo].repeat(k))
+        first_try = True
+        for _ in range(max_tries):
+            cand = v0[todo] + (t[todo].unsqueeze(1) * p[todo].to(torch.float64)).to(dtype)
+            f_graph, cand = evaluate(cand, idx[todo])
             f_c = f_graph.detach().to(torch.float64)
             with torch.no_grad():
                 # A gradient step too short to change v: stationary to working precision (accepted, it
                 # converges); a quasi-Newton step that short: the direction failed (memory cleared below).
-                rep = todo.repeat(k)
-                same = (cand.detach() == v0[rep]).all(1)
-                ok = (torch.isfinite(f_c) & (f_c <= f0[rep] + c[rep] * t_try.reshape(-1) * slope[rep])) \
-                    | (same & ~quasi[rep])
-                # each image takes its first passing candidate (the largest passing step, as one try at
-                # a time would); a failing candidate that leaves v unchanged ends its search
-                order = torch.arange(k, device=device).unsqueeze(1).expand(k, n)
-                first_ok = torch.where(ok.view(k, n), order, k).amin(0)
-                first_same = torch.where((same & ~ok).view(k, n), order, k).amin(0)
-                took = first_ok < first_same
-                pick = (first_ok.clamp(max=k - 1) * n + torch.arange(n, device=device))[took]
-                good = todo[took]
-            if pick.numel() > 0:
-                g_new[good] = gradient(f_graph, cand, pick)
+                same = (cand == v0[todo]).all(1)
+                ok = (torch.isfinite(f_c) & (f_c <= f0[todo] + c[todo] * t[todo] * slope[todo])) | (same & ~quasi[todo])
+                good = todo[ok]
+            if bool(ok.any()):
+                g_new[good] = gradient(f_graph, cand, ok.nonzero().squeeze(1))
             del f_graph
             with torch.no_grad():
-                v_new[good], f_new[good] = cand.detach()[pick], f_c[pick]
-                accepted[good], still[good] = True, same[pick]
-                t[good] = t_try[first_ok[took], took.nonzero().squeeze(1)]
-                fail = ~took
-                t[todo[fail]] = t_try[-1, fail] * factor[todo[fail]]
-                todo = todo[fail & (first_same == k)]
-            tries += k
-            k = lookahead
+                v_new[good], f_new[good] = cand.detach()[ok], f_c[ok]
+                accepted[good], still[good] = True, same[ok]
+                t_failed = t[todo[~ok]] * factor[todo[~ok]]
+                if interpolate and first_try:
+                    # the quasi-Newton step's first failed try: the minimiser of the quadratic through
+                    # f(0), f'(0) = <g, p> and f(t), kept in [0.1 t, shrink t] (Nocedal and Wright, section 3.5)
+                    bad, t0 = todo[~ok], t[todo[~ok]]
+                    curv = f_c[~ok] - f0[bad] - slope[bad] * t0  # > 0: the Armijo test failed
+                    fit = torch.minimum(torch.maximum(-slope[bad] * t0**2 / (2.0 * curv), 0.1 * t0), shrink * t0)
+                    t_failed = torch.where(quasi[bad] & torch.isfinite(curv), fit, t_failed)
+                t[todo[~ok]] = t_failed
+                first_try = False
+                todo = todo[~ok & ~same]
+            if todo.numel() == 0:
+                break
         with torch.no_grad():
             gradient_step = ~quasi
             lip_old = lip[idx]
