@@ -12,8 +12,9 @@ into one vector per image.  Iteration ``k`` of image ``b``:
   second try is the minimiser of the quadratic that matches ``f(v)``, ``<g, p>`` and
   ``f(v + t p)``, kept within ``[0.1 t, shrink t]`` (``interpolate``; Nocedal and Wright,
   section 3.5): on Shapes tomography a fifth of the quasi-Newton steps fail their first
-  try, and the fitted step passes where halving needed two to four more tries (each a
-  pass of the generator and the operator);
+  try, and the fitted second try cut the calls of a 30-image hard solve from 275 to 204
+  and its seconds by 15-20% (each try is a pass of the generator and the operator;
+  benchmarks/RESULTS.md, bench_latent_solvers);
 - a pair is kept only if ``s^T y > curvature ||s|| ||y||`` (the Armijo test alone does
   not ensure ``s^T y > 0``), so ``H_k`` stays positive definite and ``p`` a descent
   direction.
