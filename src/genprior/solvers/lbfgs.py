@@ -14,7 +14,8 @@ into one vector per image.  Iteration ``k`` of image ``b``:
   section 3.5): on Shapes tomography a fifth of the quasi-Newton steps fail their first
   try, and the fitted second try cut the calls of a 30-image hard solve from 275 to 204
   and its seconds by 15-20% (each try is a pass of the generator and the operator;
-  benchmarks/RESULTS.md, bench_latent_solvers);
+  benchmarks/RESULTS.md, bench_latent_solvers); off by default: near the minimum the fit
+  follows last-bit differences, and a batch and single solves then stopped 6 iterations apart;
 - a pair is kept only if ``s^T y > curvature ||s|| ||y||`` (the Armijo test alone does
   not ensure ``s^T y > 0``), so ``H_k`` stays positive definite and ``p`` a descent
   direction.
@@ -90,7 +91,7 @@ def lbfgs(
     curvature: float = 1e-8,
     max_tries: int = 60,
     window: int = 10,
-    interpolate: bool = True,
+    interpolate: bool = False,
     callback: Callback | None = None,
 ) -> SolveState:
     """Minimise ``objective`` from ``init`` by batched L-BFGS (module docstring).
