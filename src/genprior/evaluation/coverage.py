@@ -85,7 +85,7 @@ def range_coverage(
     """
     from genprior.methods.common import placement
     from genprior.methods.projection import project_to_range
-    from genprior.methods.solver_choice import check_solver
+    from genprior.methods.solver_choice import check_solver, resolve_solver
 
     check_solver(solver, "range coverage (A1)", least_squares_in_z=True)
     if init == "auto":
@@ -109,7 +109,7 @@ def range_coverage(
     err, quality = nrmse(x_hat, images.cpu()), psnr(x_hat, images.cpu())
     stats = {
         "n": int(images.shape[0]), "init": init, "restarts": restarts if init == "random" else 1,
-        "max_iter": max_iter, "tol": tol, "solver": "lbfgs" if solver == "auto" else solver,
+        "max_iter": max_iter, "tol": tol, "solver": resolve_solver(solver),
         "nrmse": {**summary(err), **quantiles(err)},
         "psnr": summary(quality),
         "below": {f"{t:g}": float((err < t).to(torch.float64).mean()) for t in thresholds},

@@ -20,7 +20,7 @@ from genprior.batched import sq_norm
 from genprior.errors import InputError
 from genprior.methods.common import frozen, placement
 from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
-from genprior.methods.solver_choice import check_solver, least_squares
+from genprior.methods.solver_choice import check_solver, least_squares, resolve_solver
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
 from genprior.solvers.gauss_newton import gauss_newton
 from genprior.solvers.lbfgs import lbfgs
@@ -59,7 +59,7 @@ def project_to_range(
     check_finite(x, "target images")
     check_restarts(restarts)
     check_solver(solver, "projection", least_squares_in_z=True)
-    solver = "lbfgs" if solver == "auto" else solver
+    solver = resolve_solver(solver)  # no latent prior: auto is lbfgs
     start = time.perf_counter()
     B, d = x.shape[0], generator.latent_dim
     with frozen(generator):

@@ -43,19 +43,20 @@ SOLVER_HELP = ("auto (lbfgs where it applies, else backtracking), backtracking (
                "(quasi-Newton on the same objective) or gauss-newton (Levenberg-Marquardt in z; hard only)")
 
 
-def resolve_solver(solver: str, prior: LatentPrior, smooth: bool = True, x_steps: int = 1,
+def resolve_solver(solver: str, prior: LatentPrior | None = None, smooth: bool = True, x_steps: int = 1,
                    coordinates: str = "u") -> str:
     """The solver ``"auto"`` stands for: ``"lbfgs"`` where it applies and was measured faster to the
     same or a lower objective (benchmarks/RESULTS.md, bench_latent_solvers), else ``"backtracking"``.
 
     L-BFGS applies to a smooth objective with no set constraint on ``z`` (box, sphere) and
     one step per block; for the relaxed objective in ``x`` coordinates it stopped early, at a
-    higher objective than Algorithm 2, so ``auto`` keeps backtracking there.  Other names are
+    higher objective than Algorithm 2, so ``auto`` keeps backtracking there.  No ``prior``: an
+    objective without a latent prior (the projection onto the range).  Other names are
     returned unchanged.
     """
     if solver != "auto":
         return solver
-    fits = prior.project is None and smooth and x_steps == 1 and coordinates == "u"
+    fits = (prior is None or prior.project is None) and smooth and x_steps == 1 and coordinates == "u"
     return "lbfgs" if fits else "backtracking"
 
 
