@@ -165,8 +165,12 @@ def settings_record(assets: Assets, protocol: Protocol, experiment: Experiment) 
 
 def settings_key(assets: Assets, protocol: Protocol, experiment: Experiment) -> str:
     """A short hash of :func:`settings_record`."""
-    blob = json.dumps(settings_record(assets, protocol, experiment), sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return key_of(settings_record(assets, protocol, experiment))
+
+
+def key_of(record: dict[str, Any]) -> str:
+    """The settings key of a settings record."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def finished_result(assets: Assets, protocol: Protocol, experiment: Experiment) -> dict[str, Any] | None:
@@ -254,7 +258,8 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
     for i, exp in enumerate(experiments, 1):
         directory = assets.root / exp.name
         result_path = directory / "result.json"
-        key, code = settings_key(assets, protocol, exp), fingerprint(exp.run.__module__)
+        settings = settings_record(assets, protocol, exp)
+        key, code = key_of(settings), fingerprint(exp.run.__module__)
         reads = {name: done.get(name) or finished_result(assets, protocol, registry[name]) for name in exp.reads}
         missing = [name for name, result in reads.items() if result is None]
         if missing:
@@ -287,7 +292,7 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         if exp.name in stale and previous is not None:
             seconds = previous["seconds"]  # the sitting that computed it; remaking the report is not one
         result.update(key=key, name=exp.name, reproduces=exp.reproduces, reads=read_keys, code=code,
-                      code_changes=history, seconds=seconds, settings=settings_record(assets, protocol, exp))
+                      code_changes=history, seconds=seconds, settings=settings)
         result["republished"] = republication(earlier, result)
         write_json_atomic(result_path, result)
         done[exp.name] = result
@@ -298,9 +303,9 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         if previous is not None and all(previous.get("reads", {}).get(name) == (done.get(name) or {}).get("key")
                                         for name in exp.reads):
             done[exp.name] = previous
-        elif exp.name not in done and (assets.root / exp.name / "result.json").exists():
-            old = json.loads((assets.root / exp.name / "result.json").read_text())
-            if old.get("key") != settings_key(assets, protocol, exp):  # a setup since changed: kept, marked stale
+        elif exp.name not in done:
+            old = _earlier_result(assets.root / exp.name / "result.json")
+            if old is not None and old.get("key") != settings_key(assets, protocol, exp):  # kept, marked stale
                 outdated[exp.name] = old
     names = [exp.name for exp in order]
     position = lambda r: names.index(r["name"]) if r["name"] in names else len(names)  # noqa: E731
