@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from genprior.experiments.paper.runner import Context
@@ -66,6 +67,7 @@ def _card(ctx: Context, n_images: int) -> dict[str, Any]:
 
     from genprior.evaluation.latent import prior_samples
     from genprior.evaluation.report import EvaluationSettings, write_report
+    from genprior.figures import image_grid
     from genprior.models.architectures import count_parameters
 
     data = ctx.assets.data("ellipses")
@@ -73,14 +75,17 @@ def _card(ctx: Context, n_images: int) -> dict[str, Any]:
     quick = ctx.assets.quick
     sizes = {**(QUICK_PRIOR["evaluation"] if quick else PRIOR_EVALUATION), "n": n_images}
     sizes = {k: min(v, data["test"].shape[0]) if k in ("n", "emd_n", "mem_n") else v for k, v in sizes.items()}
-    settings = EvaluationSettings.quick(**sizes) if quick else EvaluationSettings(**sizes)
+    # A1 and A2 by the paper's Algorithm 1, as in the generators experiment (its evaluation_settings)
+    settings = (EvaluationSettings.quick if quick else EvaluationSettings)(**sizes, solver="backtracking")
     out = ctx.directory / "prior"
     write_report({"vae": G}, data["test"], out, train=data["train"], settings=settings,
                  data_info={"dataset": "ellipses"}, log=ctx.assets.log, cache_dir=ctx.part_directory("prior-model"))
     metrics = json.loads((out / "metrics.json").read_text())
     m, ref = metrics["models"]["vae"], metrics["reference"]
     _, samples = prior_samples(G, SAMPLES, seed=0)
-    _samples_figure(data["test"][:SAMPLES], samples, ctx.directory / "prior_samples.png")
+    test = data["test"][:SAMPLES]
+    image_grid(torch.cat([test, samples[: test.shape[0]].to(test.dtype)]), ctx.directory / "prior_samples.png",
+               ncol=test.shape[0], title="top: test images; bottom: samples G(z), z ~ N(0, I)")
     s = prior_settings(quick)
     return {"preset": s["preset"], "latent": s["latent"], "training_steps": m["model"]["training_steps"],
             "parameters": {"encoder": count_parameters(G.encoder), "decoder": count_parameters(G.decoder)},
@@ -96,23 +101,6 @@ def _card(ctx: Context, n_images: int) -> dict[str, Any]:
 
 def _outside(samples: Tensor) -> float:
     return float(((samples < 0) | (samples > 1)).float().mean())
-
-
-def _samples_figure(test: Tensor, samples: Tensor, path) -> None:
-    from genprior.figures import pyplot, save_figure
-
-    plt = pyplot()
-    k = min(test.shape[0], samples.shape[0])
-    fig, axes = plt.subplots(2, k, figsize=(1.2 * k, 2.6), squeeze=False)
-    for j in range(k):
-        axes[0, j].imshow(test[j, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[1, j].imshow(samples[j, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-    axes[0, 0].set_title("test images", fontsize=7, loc="left")
-    axes[1, 0].set_title("samples G(z), z ~ N(0, I)", fontsize=7, loc="left")
-    for a in axes.flat:
-        a.axis("off")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
 
 
 def prior_card(ctx: Context, n_images: int) -> dict[str, Any]:
