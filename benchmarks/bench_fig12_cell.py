@@ -1,7 +1,7 @@
 """The CPU cost of Figure 12 on the paper-architecture knee VAE: one small cell measured, the full run extrapolated.
 
 Run:  .venv/bin/python benchmarks/bench_fig12_cell.py [--model DIR | --train-steps 20] [--n 2] [--iterations 30]
-      [--record]
+      [--preset paper|compact] [--images 50] [--record]
 
 One noise level (sigma 0.05), one point of the parameters (lam at the start grid's centre
 of ``genprior paper fig12``, mu 0.01) and ``--n`` 128x128 ellipse images: each column of
@@ -14,8 +14,10 @@ a checkpoint: an untrained decoder's ReLU output is about 0 and its solves stall
 of a network evaluation does not depend on the weights, the backtracking tries per
 iteration do).
 The seconds per iteration and image, times the solves and iterations a full run needs,
-give the extrapolation (see ``extrapolate``).  Also the decoder alone: one forward and
-backward pass on ``--n`` codes and on 50.
+give the extrapolation (see ``extrapolate``) to ``--images`` images per cell (the experiment's 50 by
+default).  Also the decoder alone: one forward and backward pass on ``--n`` codes and on 50.
+``--preset compact`` measures the same with the compact preset's 128x128 VAE (latent 800):
+what a CPU variant of the figure on a smaller prior would cost (recorded in its own section).
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--n", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--preset", choices=("paper", "compact"), default="paper",
+                        help="the VAE's architecture: Figure B4 (paper) or the compact preset")
+    parser.add_argument("--images", type=int, default=None, help="images per cell in the extrapolation "
+                        "(default: the experiment's N_IMAGES)")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     from genprior.data.ellipses import ellipses_dataset
@@ -100,7 +106,7 @@ def main() -> None:
 
         from genprior.training.loop import train
 
-        G, config = recipe_configs("vae", "knee", "paper", 128, 800, steps=args.train_steps)
+        G, config = recipe_configs("vae", "knee", args.preset, 128, 800, steps=args.train_steps)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
             train(G, torch.from_numpy(train_images), out, config, progress=False)
@@ -118,31 +124,37 @@ def main() -> None:
         ran_for[column] = (seconds, ran)
         print(f"{column}: {seconds:.1f} s for {ran} iterations on {args.n} images "
               f"({per_iteration[column]:.3f} s per iteration and image)", flush=True)
-    hours = extrapolate(per_iteration, CAP, N_IMAGES, len(NOISES))
+    n_images = args.images or N_IMAGES
+    hours = extrapolate(per_iteration, CAP, n_images, len(NOISES))
     batch = (decoder[50] / 50) / (decoder[args.n] / args.n)  # a decoder pass's cost per code at batch 50 vs --n
     rows = "\n".join(f"| {c} | {s:.3f} | {ran_for[c][1]} | {ran_for[c][0]:.1f} |" for c, s in per_iteration.items())
+    name = "bench_fig12_cell" + ("" if args.preset == "paper" else f"_{args.preset}")
+    prior = "the paper-architecture knee VAE" if args.preset == "paper" else f"a {args.preset}-preset 128x128 VAE"
+    architecture = "Figure B4's VAE" if args.preset == "paper" else f"The {args.preset} preset's VAE"
+    options = "" if args.preset == "paper" else f" --preset {args.preset}"
+    options += f" --images {args.images}" if args.images else ""
     text = "\n".join([
-        "## Figure 12 on the paper-architecture knee VAE: one small cell, the full run extrapolated (bench_fig12_cell)",
+        f"## Figure 12 on {prior}: one small cell, the full run extrapolated ({name})",
         "", f"Command: `/work/notes/heavy .venv/bin/python benchmarks/bench_fig12_cell.py --n {args.n} --iterations "
-            f"{args.iterations} --train-steps {args.train_steps} --record` ({started})  ", f"Machine: {where}", "",
-        f"Figure B4's VAE (latent 800; encoder {count_parameters(G.encoder):,}, decoder {count_parameters(G.decoder):,} "
+            f"{args.iterations} --train-steps {args.train_steps}{options} --record` ({started})  ", f"Machine: {where}", "",
+        f"{architecture} (latent 800; encoder {count_parameters(G.encoder):,}, decoder {count_parameters(G.decoder):,} "
         f"parameters; {trained}), 128x128 tomography, sigma "
         f"0.05, {args.n} ellipse images, one parameter point per column, up to {args.iterations} iterations (the "
         "experiment's solvers: backtracking, relaxed in u). Decoder alone, one forward and backward pass: "
         f"{decoder[args.n]:.2f} s on {args.n} codes, {decoder[50]:.2f} s on 50.", "",
         "| column | s per iteration and image | iterations | s for the solve |", "|---|---:|---:|---:|", rows, "",
-        f"Extrapolation to the full run ({len(NOISES)} noise levels x {N_IMAGES} images x {len(per_iteration)} columns; "
+        f"Extrapolation to the full run ({len(NOISES)} noise levels x {n_images} images x {len(per_iteration)} columns; "
         f"solves per image {SOLVES_PER_IMAGE}; seconds per iteration and image as measured at batch {args.n}, "
         "whereas the run solves 50 to 150 problems per batch): "
         f"**{hours['typical']:,.0f} hours** with the published run's mean iterations per solve "
         f"{PUBLISHED_MEAN_ITERATIONS}, **{hours['at_cap']:,.0f} hours** if every solve ran to the cap of {CAP:,}. "
         f"Scaled by the decoder's cost per code at batch 50 against batch {args.n} ({batch:.3f}): "
         f"**{hours['typical'] * batch:,.0f} hours** typical, **{hours['at_cap'] * batch:,.0f} hours** at the cap. "
-        "Not included: training the prior (KNEE_STEPS at about 7.3 s per step) and its report card.",
+        "Not included: training the prior and its report card.",
     ])
     print(text)
     if args.record:
-        record("bench_fig12_cell", text)
+        record(name, text)
 
 
 if __name__ == "__main__":

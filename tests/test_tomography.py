@@ -233,3 +233,17 @@ def test_system_matrix_is_exact_for_an_axis_aligned_ray():
     inside = np.abs(s) < 8
     np.testing.assert_allclose(a[inside].sum(axis=1), 16.0, rtol=1e-6)
     np.testing.assert_allclose(a[~inside].sum(axis=1), 0.0)
+
+
+def test_matrices_hold_int32_indices_and_multiply_as_int64_ones():
+    """MKL's sparse product takes 32-bit indices: int64 ones would be converted on every call."""
+    A, At = system_matrices(ParallelBeamGeometry.default(16))
+    x = torch.rand(16 * 16, 3, generator=torch.Generator().manual_seed(0))
+    y = torch.rand(A.shape[0], 3, generator=torch.Generator().manual_seed(1))
+    for matrix, v in ((A, x), (At, y)):
+        assert matrix.crow_indices().dtype == matrix.col_indices().dtype == torch.int32
+        wide = torch.sparse_csr_tensor(matrix.crow_indices().long(), matrix.col_indices().long(),
+                                       matrix.values(), size=matrix.shape, check_invariants=True)
+        assert torch.equal(matrix @ v, wide @ v)
+    op = Tomography(16).double()  # float64 values keep their int32 indices and still multiply
+    assert op.matrix.col_indices().dtype == torch.int32 and op(torch.rand(2, 1, 16, 16).double()).dtype == torch.float64
