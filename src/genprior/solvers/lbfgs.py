@@ -24,8 +24,8 @@ A trust radius keeps the first quasi-Newton steps near the path of the gradient 
 first try of a quasi-Newton step is ``t = min(1, r / ||p||)``, so the step moves ``v`` at
 most ``r``.  ``r`` starts at ``trust`` times the length of the image's first accepted step
 (Algorithm 1's, below), is doubled after a step cut to it that was accepted at its first
-try and decreased ``f`` by at least 3/4 of the quadratic model's prediction
-``m(t p) = -(t - t^2 / 2) <g, p>`` (exact for the L-BFGS matrix, ``p^T H^{-1} p = -<g, p>``),
+try and decreased ``f`` by at least 3/4 of the quadratic model's predicted decrease
+``m(0) - m(t p) = -(t - t^2 / 2) <g, p>`` (exact for the L-BFGS matrix: ``p^T H^{-1} p = -<g, p>``),
 and is cut to half the step taken after a step that decreased ``f`` by less than 1/4 of it
 (the constants of Nocedal and Wright's Algorithm 4.1); the radius grows by doubling, so
 after a few good steps it no longer binds.  Why: on the demo's problem (Shapes tomography,
