@@ -20,6 +20,7 @@ from genprior.methods.projection import project_to_range
 from genprior.methods.solver_choice import check_solver, solve_smooth
 from genprior.methods.sparse import sparse
 from genprior.physics.fidelity import PoissonLikelihood, SquaredL2
+from genprior.solvers.backtracking import Block, block_backtracking
 from genprior.solvers.gauss_newton import forward_jacobian, gauss_newton
 from genprior.solvers.lbfgs import lbfgs
 
@@ -118,12 +119,14 @@ def _rosenbrock_counting(calls: list[int]):
 def test_lbfgs_interpolated_second_try_needs_fewer_evaluations_to_the_same_minimum():
     # Rosenbrock rows (nonconvex: the quasi-Newton steps often fail their first try): the
     # quadratic fit for the second try reaches the same minima with fewer evaluations, and the
-    # images still stop one by one; interpolate=False keeps plain halving.
+    # images still stop one by one; interpolate=False keeps plain halving.  Full first tries
+    # (trust=0): the trust radius also cuts them, and here the second try is under test.
     start = torch.tensor([[-1.2, 1.0, 0.0], [2.0, -1.0, 3.0], [0.5, 0.5, -2.0], [-2.0, 4.0, 1.0]], dtype=torch.float64)
     runs = {}
     for interpolate in (False, True):
         calls: list[int] = []
-        out = lbfgs(_rosenbrock_counting(calls), {"v": start}, max_iter=500, tol=1e-12, interpolate=interpolate)
+        out = lbfgs(_rosenbrock_counting(calls), {"v": start}, max_iter=500, tol=1e-12, interpolate=interpolate,
+                    trust=0.0)
         assert out.converged.all() and len(set(out.iterations.tolist())) > 1
         assert torch.allclose(out.variables["v"][:, :2], torch.ones(4, 2, dtype=torch.float64), atol=1e-5)
         h = out.objective
@@ -191,6 +194,32 @@ def test_lbfgs_solves_a_quadratic_in_few_iterations():
     assert (out.iterations < 80).all()
     with pytest.raises(InputError, match="memory >= 1"):
         lbfgs(f, {"v": torch.zeros(2, d, dtype=torch.float64)}, memory=0)
+    with pytest.raises(InputError, match="trust >= 0"):
+        lbfgs(f, {"v": torch.zeros(2, d, dtype=torch.float64)}, trust=-1.0)
+
+
+def test_lbfgs_trust_radius_keeps_the_first_quasi_newton_step_in_the_starts_basin():
+    # The demo's failure in miniature: two wells, a deep narrow one at the origin (whose basin
+    # holds the start: gradient flow and Algorithm 1 end there) and a shallow wide one at
+    # (2.5, 0).  Without the radius the second iteration, a full quasi-Newton step from one
+    # pair, lowers f and lands in the shallow basin (a worse minimum); the radius cuts that
+    # step and the solve ends in the start's basin, the paper's Algorithm 1's minimum.
+    deep, wide = torch.tensor([0.0, 0.0], dtype=torch.float64), torch.tensor([2.5, 0.0], dtype=torch.float64)
+
+    def f(v):
+        return (-2.0 * torch.exp(-(v - deep).pow(2).sum(1) / 0.5) - torch.exp(-(v - wide).pow(2).sum(1) / 2.0)
+                + 0.01 * v.pow(2).sum(1))
+
+    start = torch.tensor([[-2.2, 0.4]], dtype=torch.float64)
+    jump = lbfgs(lambda v, idx: f(v["v"]), {"v": start}, trust=0.0)
+    safe = lbfgs(lambda v, idx: f(v["v"]), {"v": start})
+    paper = block_backtracking(lambda block, state, idx: lambda z, rows: f(z), [Block("v", start.clone())])
+    for out, well in ((jump, wide), (safe, deep), (paper, deep)):
+        assert out.converged.all() and (out.variables["v"][0] - well).norm() < 0.1
+    h = jump.record.history
+    assert h["pairs"][1, 0] == 1 and h["step"][2, 0] == 1.0 and h["objective"][2, 0] < h["objective"][1, 0]
+    assert safe.record.history["step"][2, 0] < 1.0  # the same step, cut to the radius
+    assert f(safe.variables["v"]) < f(jump.variables["v"]) - 1.0
 
 
 def test_forward_jacobian_matches_autograd(rng):

@@ -7,7 +7,8 @@ Every solver minimises the same objective and stops by the same rule
   prior; relaxed in ``u`` coordinates), else ``backtracking``.
 - ``backtracking``: block gradient / prox-gradient steps with backtracking, the paper's
   Algorithms 1-3 (its iteration counts compare with the paper); every method.
-- ``lbfgs``: L-BFGS on all smooth variables jointly with Armijo backtracking
+- ``lbfgs``: L-BFGS on all smooth variables jointly with Armijo backtracking and a trust
+  radius on its first quasi-Newton steps, which keeps them near the start's basin
   (:func:`genprior.solvers.lbfgs.lbfgs`); hard, relaxed (x or u coordinates) and the
   projection, with smooth latent priors.
 - ``gauss-newton``: Levenberg-Marquardt in ``z`` with the Jacobian ``A dG/dz`` by
