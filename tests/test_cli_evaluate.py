@@ -75,6 +75,8 @@ def test_evaluate_without_training_images_skips_memorisation(workspace):
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--emd-n", "1000"], "--emd-n 1000 is larger than the 40 test"),
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--restarts", "0"], "restarts must be >= 1"),
     (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--solver", "newton"], "unknown solver 'newton'; choose one of"),
+    (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--prune-after", "0"], "prune_after must be an integer >= 1"),
+    (["{ws}/vae-3", "--data", "{ws}/blobs.npz", "--prune-keep", "2"], "--prune-keep needs --prune-after"),
 ])
 def test_evaluate_errors_are_clear(workspace, capsys, args, message):
     args = [a.format(ws=workspace) for a in args]

@@ -48,6 +48,10 @@ def evaluate_command(
     solver: str = typer.Option(None, "--solver", help="Solver of the fits z* (A1, A2): backtracking (the paper's "
                                "Algorithm 1), lbfgs (the same objective and stopping rule, fewer generator passes), "
                                "gauss-newton or auto (lbfgs). Default lbfgs."),
+    prune_after: int = typer.Option(None, "--prune-after", help="Random starts (GAN): after this many iterations "
+                                    "only each image's --prune-keep starts of lowest objective go on (fewer solves; "
+                                    "a dropped start might have ended lower). Default: no pruning."),
+    prune_keep: int = typer.Option(None, "--prune-keep", help="Starts per image kept by --prune-after (default 1)."),
     train_data: Path = typer.Option(None, "--train-data", help="Training images for the memorisation check "
                                     "(default: the train split of --data, if it has one)."),
     off_data: Path = typer.Option(None, "--off-data", help="Another data set (.npz) for A2; resized to fit."),
@@ -67,6 +71,7 @@ def evaluate_command(
     from genprior.atomic import new_outputs
     from genprior.data.io import load_dataset_meta, load_images
     from genprior.devices import resolve_device
+    from genprior.errors import InputError
     from genprior.evaluation.denoising import DenoisingSettings, is_denoiser, parse_sigmas
     from genprior.evaluation.denoising_report import FIGURES as DENOISING_FIGURES
     from genprior.evaluation.report import DIGITS_FIGURE, FIGURES, METRICS, REPORT, EvaluationSettings, write_report
@@ -75,6 +80,8 @@ def evaluate_command(
     from genprior.validation import check_seed
 
     check_seed(seed, "seed")
+    if prune_keep is not None and prune_after is None:
+        raise InputError("--prune-keep needs --prune-after (the iteration at which the starts are pruned)")
     where = resolve_device(device)
     check_output_directory(out, force=force, inputs=(data, train_data, off_data, *models),
                            owned=(REPORT, METRICS, DIGITS_FIGURE, *FIGURES.values(), *DENOISING_FIGURES.values()),
@@ -91,7 +98,7 @@ def evaluate_command(
         if other is None:
             other = load_images(off_data, "train")
     overrides = dict(n=n, emd_n=emd_n, mem_n=mem_n, off_n=off_n, restarts=restarts, max_iter=max_iter, seed=seed,
-                     solver=solver)
+                     solver=solver, prune_after=prune_after, prune_keep=prune_keep)
     settings = EvaluationSettings.quick(**overrides) if quick else EvaluationSettings(
         **{k: v for k, v in overrides.items() if v is not None})
     if sliced_only:

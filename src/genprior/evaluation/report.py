@@ -58,6 +58,9 @@ class EvaluationSettings:
         max_iter, tol: the iteration limit and stopping tolerance of the fits ``z*(x)``.
         solver: the solver of those fits (:func:`genprior.evaluation.coverage.range_coverage`):
             ``"backtracking"`` (Algorithm 1, the paper's), ``"lbfgs"``, ``"gauss-newton"`` or ``"auto"``.
+        prune_after, prune_keep: random starts: after ``prune_after`` iterations only each image's
+            ``prune_keep`` starts of lowest objective go on (``None``: all run to their stop; the
+            trade: a pruned start might have ended lower; benchmarks/RESULTS.md, bench_a1).
         thresholds: NRMSE thresholds reported by A1.
         exact_emd: compute the exact EMD (else only the sliced estimate).
         n_projections: directions of the sliced-Wasserstein estimate.
@@ -76,6 +79,8 @@ class EvaluationSettings:
     max_iter: int = 1000
     tol: float = OBJECTIVE_TOL
     solver: str = C.A1_SOLVER
+    prune_after: int | None = None
+    prune_keep: int = 1
     thresholds: tuple[float, ...] = C.THRESHOLDS
     exact_emd: bool = True
     n_projections: int = 1000
@@ -113,9 +118,11 @@ class EvaluationSettings:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_iter < 0:
             raise InputError(f"max_iter must be >= 0, got {self.max_iter}")
+        from genprior.methods.restarts import check_pruning
         from genprior.methods.solver_choice import check_solver
 
         check_solver(self.solver, "range coverage (A1)", least_squares_in_z=True)
+        check_pruning(self.prune_after, self.prune_keep)
         return replace(self, **out)
 
 
@@ -206,7 +213,7 @@ def evaluate_generator(generator: nn.Module, test: Tensor, train: Tensor | None 
     if off_sets is None:
         off_sets = C.off_distribution_images(test, s.off_n, s.seed)
     proj = dict(restarts=s.restarts, seed=s.seed, max_iter=s.max_iter, tol=s.tol, batch_size=s.batch_size,
-                solver=s.solver)
+                solver=s.solver, prune_after=s.prune_after, prune_keep=s.prune_keep)
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
 

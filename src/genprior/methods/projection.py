@@ -19,7 +19,14 @@ from torch import Tensor, nn
 from genprior.batched import sq_norm
 from genprior.errors import InputError
 from genprior.methods.common import frozen, placement
-from genprior.methods.restarts import check_restarts, keep_best, repeat_batch, restart_codes
+from genprior.methods.restarts import (
+    check_pruning,
+    check_restarts,
+    keep_best,
+    pruning_callback,
+    repeat_batch,
+    restart_codes,
+)
 from genprior.methods.solver_choice import check_solver, least_squares, resolve_solver
 from genprior.solvers.backtracking import OBJECTIVE_TOL, Block, block_backtracking
 from genprior.solvers.gauss_newton import gauss_newton
@@ -37,6 +44,8 @@ def project_to_range(
     max_iter: int = 1000,
     tol: float = OBJECTIVE_TOL,
     solver: str = "backtracking",
+    prune_after: int | None = None,
+    prune_keep: int = 1,
     **solver_options,
 ) -> Result:
     """Find ``z*(x) = argmin_z ||G(z) - x||^2`` for every image of ``x`` ``[B, 1, n, n]``.
@@ -50,6 +59,10 @@ def project_to_range(
         solver: ``"backtracking"`` (Algorithm 1, the paper's), ``"lbfgs"`` or ``"gauss-newton"``
             (:mod:`genprior.methods.solver_choice`; the same objective, the same stopping rule);
             ``"auto"`` is ``"lbfgs"`` (the objective is smooth and ``z`` unconstrained).
+        prune_after, prune_keep: with several starts, after ``prune_after`` iterations only each
+            image's ``prune_keep`` starts of lowest objective go on (:func:`genprior.methods.restarts.
+            pruning_callback`: fewer solves, at the risk of dropping a start that would have ended
+            lower); ``None``: every start runs to its own stop.
         max_iter, tol, **solver_options: passed to the solver.
 
     Returns:
@@ -58,6 +71,7 @@ def project_to_range(
     """
     check_finite(x, "target images")
     check_restarts(restarts)
+    check_pruning(prune_after, prune_keep)
     check_solver(solver, "projection", least_squares_in_z=True)
     solver = resolve_solver(solver)  # no latent prior: auto is lbfgs
     start = time.perf_counter()
@@ -80,6 +94,8 @@ def project_to_range(
         target = repeat_batch(x.to(dtype), K, B)
 
         z_start = z0.reshape(K * B, d)
+        if prune_after is not None and K > 1:
+            solver_options["callback"] = pruning_callback(K, B, prune_after, prune_keep, solver_options.get("callback"))
         if solver == "backtracking":
             def make_partial(block, state, idx):
                 t = target[idx]
@@ -97,7 +113,9 @@ def project_to_range(
             x_all = generator(z)
     result = Result.of(out, x_all, z, params={"init": init if isinstance(init, str) else "tensor", "restarts": K,
                                               "seed": seed, "max_iter": max_iter,
-                                              "solver": solver})
+                                              "solver": solver,
+                                              **({"prune_after": prune_after, "prune_keep": prune_keep}
+                                                 if prune_after is not None else {})})
     result = keep_best(result, K, B).require_finite("projection")
     result.seconds = time.perf_counter() - start
     return result

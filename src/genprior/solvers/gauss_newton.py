@@ -45,12 +45,19 @@ Value = Callable[[Tensor, Tensor], Tensor]
 Model = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
+#: Rows times tangents per forward-mode pass of :func:`forward_jacobian`: the rows go in chunks of
+#: ``max(1, JACOBIAN_BATCH // d)``.  One pass over all rows is slower per row: on the Shapes GAN (d = 10,
+#: 56x56, one CPU thread) the Jacobian of 400 codes took 7.5 s in one pass and 3.0 s in chunks of 5 rows
+#: (the tangents of a large batch no longer fit the caches; benchmarks/RESULTS.md, bench_a1).
+JACOBIAN_BATCH = 64
+
+
 def forward_jacobian(fn: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor, Tensor]:
     """``(fn(z), J)`` with ``J[b, k] = d fn(z)_b / d z_{b, k}``, shaped ``[b, d, *out]``, by forward mode.
 
     ``fn`` maps ``[b, d]`` to ``[b, *out]`` row by row (a generator); the ``d`` directional
     derivatives of every row are computed by ``torch.func.jacfwd`` under ``vmap`` (one
-    primal pass, ``d`` batched tangent passes).
+    primal pass, ``d`` batched tangent passes), :data:`JACOBIAN_BATCH` row-tangents at a time.
 
     Raises:
         InputError: ``fn`` cannot be differentiated in forward mode (a module with an
@@ -62,8 +69,10 @@ def forward_jacobian(fn: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor,
         out = fn(zi.unsqueeze(0)).squeeze(0)
         return out, out
 
+    chunk = max(1, JACOBIAN_BATCH // max(1, z.shape[1]))
     try:
-        jac, value = vmap(jacfwd(single, has_aux=True))(z.detach())  # [b, *out, d], [b, *out]
+        parts = [vmap(jacfwd(single, has_aux=True))(rows) for rows in z.detach().split(chunk)]
+        jac, value = torch.cat([j for j, _ in parts]), torch.cat([v for _, v in parts])  # [b, *out, d], [b, *out]
     except (RuntimeError, NotImplementedError) as exc:
         raise InputError(f"the Gauss-Newton solver differentiates the generator in forward mode (torch.func.jacfwd) "
                          f"and this model does not allow it ({str(exc).splitlines()[0]}); choose solver='lbfgs'") \
