@@ -37,7 +37,8 @@ def _a1_solver(s: dict) -> str:
     cap = f"at most {s['max_iter']} iterations"
     if s.get("prune_after") is not None:
         cap += f"; after {s['prune_after']} iterations only each image's best {s['prune_keep']} start(s) went on"
-    return {"lbfgs": f"L-BFGS with an Armijo line search (the objective and stopping rule of Algorithm 1, {cap})",
+    return {"lbfgs": f"L-BFGS with an Armijo line search and a trust radius on its first steps (the objective and "
+                     f"stopping rule of Algorithm 1, {cap})",
             "gauss-newton": f"Gauss-Newton (Levenberg-Marquardt; the stopping rule of Algorithm 1, {cap})",
             }.get(s.get("solver", "backtracking"), f"gradient descent with backtracking (Algorithm 1, {cap})")
 
