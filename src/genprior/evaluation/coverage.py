@@ -12,8 +12,8 @@ Algorithm 1 (``solver="backtracking"``, what the paper experiments run); the def
 ``solver="lbfgs"``, minimises the same objective from the same starts with the same
 stopping rule in fewer generator passes (benchmarks/RESULTS.md, bench_a1).  ``prune_after``
 (off by default) lets only each image's best starts go on after that many iterations: on
-the Shapes GAN 5.6-6.5x backtracking's speed instead of 3.3-3.9x, but on about 40% of
-images a dropped start would have ended lower (bench_a1_gan).
+the Shapes GAN 6.5-6.9x backtracking's speed instead of 3.9x, but on 32-42% of images a
+dropped start would have ended lower than the unpruned fit (bench_a1_gan).
 
 A2: the same fit for images that are *not* from the data set (uniform noise, inverted
 and shifted test images, another data set).  Here a *low* error is bad: a regulariser

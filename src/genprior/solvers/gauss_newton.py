@@ -48,7 +48,7 @@ Model = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 #: Rows times tangents per forward-mode pass of :func:`forward_jacobian`: the rows go in chunks of
 #: ``max(1, JACOBIAN_BATCH // d)``.  One pass over all rows is slower per row: on the Shapes GAN (d = 10,
 #: 56x56, one CPU thread) the Jacobian of 400 codes took 7.5 s in one pass and 3.0 s in chunks of 5 rows
-#: (the tangents of a large batch no longer fit the caches; benchmarks/RESULTS.md, bench_a1).
+#: (the tangents of a large batch no longer fit the caches; benchmarks/RESULTS.md, bench_a1_gan).
 JACOBIAN_BATCH = 64
 
 
