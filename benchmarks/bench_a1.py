@@ -29,7 +29,7 @@ import argparse
 import time
 
 import torch
-from benchlib import machine, record
+from benchlib import machine, record, timed
 
 import genprior  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 
@@ -43,13 +43,6 @@ def test_images(n: int) -> torch.Tensor:
 
     _, test = shapes_dataset(0, PAPER_TEST_SIZE, seed=0)  # the test stream does not depend on the train size
     return torch.from_numpy(test[:n])
-
-
-def timed(fn):
-    """``(fn(), wall seconds, CPU seconds of this process)``."""
-    start, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - start, time.process_time() - cpu
 
 
 def parse_solver(entry: str) -> tuple[str, dict]:

@@ -30,7 +30,7 @@ import functools
 import time
 
 import torch
-from benchlib import machine, record
+from benchlib import machine, record, timed
 
 import genprior  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 
@@ -92,13 +92,6 @@ def problem(args):
     return physics, x, y, load_model(args.model)
 
 
-def timed(fn):
-    """``(fn(), wall seconds, CPU seconds of this process)``."""
-    start, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - start, time.process_time() - cpu
-
-
 def pass_seconds(physics, y, G, repeats: int = 5) -> tuple[float, float]:
     """Wall and CPU seconds of one forward and backward pass of ``||A G(z) - y||^2`` on the whole batch (fastest)."""
     z = torch.randn(y.shape[0], G.latent_dim, generator=torch.Generator().manual_seed(0))
@@ -142,7 +135,7 @@ def group(label, method, params, physics, x, y, G, repeats: int, tv_time: tuple[
         below = int((r.final_objective <= base[0].final_objective).sum())
         worse = int((r.final_objective > base[0].final_objective * (1 + 1e-3)).sum())
         lines.append(f"| {name} | {r.final_objective.mean():.5g} | {gap.mean():.1e} ({gap.max():.1e}) | "
-                     f"{below}/{n} ({worse}) | {score.mean():.2f} | {r.iterations.double().mean():.0f} ({int(r.iterations.max())}) | "
+                     f"{below}/{n} ({worse}) | {score.mean():.2f} | {its:.0f} ({int(r.iterations.max())}) | "
                      f"{r.n_converged}/{n} | {wall / n:.3f} ({cpu / n:.3f}) | {wall / base[1]:.2f} "
                      f"({cpu / base[2]:.2f}) | {wall / tv_time[0]:.2f} ({cpu / tv_time[1]:.2f}) | "
                      f"{its * pass_time[0] / tv_time[0]:.2f} ({its * pass_time[1] / tv_time[1]:.2f}) |")
