@@ -297,16 +297,16 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
         write_json_atomic(result_path, result)
         done[exp.name] = result
         assets.log(f"[{i}/{len(experiments)}] {exp.name}: done in {time.perf_counter() - started:.0f} s")
-    outdated: dict[str, dict[str, Any]] = {}
+    outdated: dict[str, tuple[dict[str, Any], str]] = {}  # name -> (earlier result, current settings key)
     for exp in order:
         previous = None if exp.name in done else finished_result(assets, protocol, exp)
         if previous is not None and all(previous.get("reads", {}).get(name) == (done.get(name) or {}).get("key")
                                         for name in exp.reads):
             done[exp.name] = previous
         elif exp.name not in done:
-            old = _earlier_result(assets.root / exp.name / "result.json")
-            if old is not None and old.get("key") != settings_key(assets, protocol, exp):  # kept, marked stale
-                outdated[exp.name] = old
+            old, current = _earlier_result(assets.root / exp.name / "result.json"), settings_key(assets, protocol, exp)
+            if old is not None and old.get("key") != current:  # kept, marked stale
+                outdated[exp.name] = (old, current)
     names = [exp.name for exp in order]
     position = lambda r: names.index(r["name"]) if r["name"] in names else len(names)  # noqa: E731
     ranked = sorted(done.values(), key=position)
@@ -314,9 +314,9 @@ def run_experiments(experiments: Sequence[Experiment], assets: Assets, protocol:
                   if name not in done]
     at_a_glance = claims_table(ranked, unfinished)
     sections = [header] + ([at_a_glance] if at_a_glance else [])
-    for r in sorted([*ranked, *outdated.values()], key=position):
+    for r in sorted([*ranked, *(old for old, _ in outdated.values())], key=position):
         if r["name"] in outdated:
-            sections.append(stale_section(r, settings_key(assets, protocol, registry[r["name"]])))
+            sections.append(stale_section(r, outdated[r["name"]][1]))
             continue
         sections.append(f"{r['markdown']}\n\n_Wall time of the sitting that finished this experiment, training the "
                         f"generators it was the first to need included (work cached by earlier sittings not "
