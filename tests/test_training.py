@@ -279,3 +279,34 @@ def test_cli_errors(mnist_like, tmp_path, capsys):
     if not torch.cuda.is_available():
         assert "CUDA is not available" in err
     assert "Invalid value for '--preset'" in err and "'huge' is not one of 'compact', 'paper'" in err
+
+
+@pytest.mark.parametrize("kind, layout", [("vae", True), ("ae", True), ("gan", False), ("denoiser", False)])
+def test_training_stores_conv_weights_channels_last_where_faster_and_restores_them(kind, layout, images,
+                                                                                 tmp_path, monkeypatch):
+    """On the CPU the 4-D weights are channels-last during training for the kinds measured faster so
+    (bench_training_layout), and back in the default layout afterwards; the loss and weights are the
+    default layout's up to the kernels' summation order."""
+    import genprior.training.loop as loop
+
+    seen = []
+    original = loop._train
+
+    def spy(model, *args, **kwargs):
+        four = [p for p in model.parameters() if p.dim() == 4]  # (a weight with one channel is in both layouts)
+        seen.append((all(p.is_contiguous(memory_format=torch.channels_last) for p in four),
+                     sum(not p.is_contiguous() for p in four)))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train", spy)
+    model = tiny(kind) if kind != "denoiser" else create_model("denoiser", image_size=16, width=4, levels=2)
+    train(model, images, tmp_path / "a", config(steps=4), progress=False)
+    assert seen[-1][0] == layout and (seen[-1][1] > 0) == layout
+    assert all(p.is_contiguous() for p in model.parameters())  # restored
+    if layout:
+        plain = tiny(kind)
+        train(plain, images, tmp_path / "b", config(steps=4), progress=False, channels_last=False)
+        assert seen[-1][1] == 0
+        a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+        assert not same_weights(a, b)  # another summation order ...
+        assert all(torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-4) for k in a)  # ... the same maths

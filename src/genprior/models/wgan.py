@@ -77,6 +77,9 @@ class WGAN(GenerativeModel):
     Settings = GANSettings
 
     default_betas = (0.0, 0.9)
+    #: Training keeps the default layout: with channels-last weights the compact GAN's step (critic updates
+    #: with the gradient penalty's double backward) was no faster here (benchmarks/RESULTS.md, bench_training_layout).
+    train_channels_last = False
     find_unused_parameters = True  # critic updates leave the generator without gradients
 
     @classmethod
