@@ -27,4 +27,12 @@ def rows_like(values: Tensor, like: Tensor) -> Tensor:
     return values.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
-__all__ = ["rows_like", "sq_norm"]
+def active_rows(t: Tensor, idx: Tensor) -> Tensor:
+    """``t[idx]`` for the solver loop's active images ``idx`` (distinct, increasing): ``t`` itself,
+    not a copy, when they are all of its rows, as they are until the first image stops.  Read the
+    result only (it may be ``t``).  The copy matters where an iteration is cheap: PDHG's TV
+    iteration spent 6% of its time copying the measurements and weights of every image."""
+    return t if idx.numel() == t.shape[0] else t[idx]
+
+
+__all__ = ["active_rows", "rows_like", "sq_norm"]

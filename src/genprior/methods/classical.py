@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from genprior.batched import sq_norm
+from genprior.batched import active_rows, sq_norm
 from genprior.methods.common import check_measurements, image_shape, initial_image, per_image
 from genprior.methods.parameters import LAM_HELP, IterativeParams, record_of
 from genprior.params import param
@@ -90,13 +90,13 @@ def tv_problem(physics: LinearPhysics, y: Tensor, lam: Tensor, fidelity: DataFid
 
     def prox_dual(p, s, idx):
         p_data, p_grad = p
-        return data.prox_conjugate(p_data, y[idx], s), project_l2_ball(p_grad, radius[idx])
+        return data.prox_conjugate(p_data, active_rows(y, idx), s), project_l2_ball(p_grad, active_rows(radius, idx))
 
     return PDHGProblem(
         K=Stack(physics, FiniteDifferences(image_shape(physics, y))),
         prox_dual=prox_dual,
         prox_primal=None,
-        objective=lambda x, idx: data(physics, x, y[idx]) + lam[idx] * tv_norm(x),
+        objective=lambda x, idx: data(physics, x, active_rows(y, idx)) + active_rows(lam, idx) * tv_norm(x),
     )
 
 

@@ -21,11 +21,10 @@ GRAD_NORM_SQ_BOUND = 8.0
 
 def grad(x: Tensor) -> Tensor:
     """``D x``: ``[..., H, W] -> [..., 2, H, W]`` (vertical, horizontal differences)."""
-    dv = torch.zeros_like(x)
-    dh = torch.zeros_like(x)
-    dv[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    dh[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    return torch.stack((dv, dh), dim=-3)
+    out = x.new_zeros((*x.shape[:-2], 2, *x.shape[-2:]))  # filled in place: no stacked copy
+    out[..., 0, :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    out[..., 1, :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    return out
 
 
 def grad_adjoint(p: Tensor) -> Tensor:
