@@ -48,9 +48,12 @@ def test_hard_solvers_reach_backtrackings_objective_in_fewer_iterations(problem6
     assert (out.iterations < ref.iterations).all()
     assert out.params["solver"] == solver and ref.params["solver"] == "backtracking"
     h = out.objective[: int(out.iterations.max()) + 1]
-    for i in range(3):  # monotone: every accepted step passed a sufficient-decrease test
+    for i in range(3):  # monotone: every accepted step passed a sufficient-decrease test ...
         col = h[:, i][~torch.isnan(h[:, i])]
-        assert torch.all(col[1:] <= col[:-1])
+        # ... up to rounding: at the minimum a step that moves z by rounding only is re-evaluated in another batch
+        # (the images still running), and the float64 sparse product's last bit may differ (seen on an AMD EPYC: +1-2
+        # ulp at the last iteration, for backtracking too)
+        assert torch.all(col[1:] <= col[:-1] * (1 + 1e-14))
 
 
 @pytest.mark.parametrize("coordinates", ["x", "u"])
