@@ -89,7 +89,7 @@ Made by `genprior paper`. Each section gives our result, the paper's claim and t
 | Figure 12's prior | the paper's knee VAE architecture (Figure B4, latent {fig12_latent}) and optimiser (`paper` knee recipe: Adam {knee_lr}, batch {knee_batch}, KL weight 0.001), trained on the ellipses for {knee_steps:,} steps, what one ~3-hour sitting of 2 CPU cores affords (the authors: about 250k iterations, 12 hours of a GPU); evaluated in the Figure 12 section (A1 and B2 on its {fig12_a1_n} images, EMD on {fig12_emd_n} test images and samples); quick mode: the compact preset at 32x32 |
 | Figure 12's noise levels | sigma = {fig12_noises} (0.2 * 2^-k, k = 0..4, the authors' script) |
 | Figure 12's lam and mu | per image, the best PSNR (the paper's oracle): lam for every method, lam and mu together (the product of their values) for relaxed and sparse, from three values of each around the expected value, grown past an end per image until the best is inside (up to {fig12_extensions} values per end) |
-| Figure 12's starts and stopping | random codes z ~ N(0, I), the paper's start; hard and relaxed also from the encoder's codes (extra columns); every solve stops by the rule above or at a cap of {fig12_cap:,} iterations, and the section counts the solves that reached it |
+| Figure 12's starts and stopping | random codes z ~ N(0, I), the paper's start; hard and relaxed also from the encoder's codes (extra columns); hard and relaxed solved by L-BFGS (the figure compares no iteration counts), sparse by Algorithm 3; every solve stops by the rule above or at a cap of {fig12_cap:,} iterations, and the section counts the solves that reached it |
 """
 
 
