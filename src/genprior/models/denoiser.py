@@ -86,8 +86,8 @@ class Denoiser(TrainableModel):
     """``D(x, sigma)``: ``[B, 1, n, n]`` and a noise level (a number or ``[B]``) -> ``[B, 1, n, n]``."""
 
     Settings = DenoiserSettings
-    #: Training keeps the default layout: channels-last weights made the UNet's training step 1.1-1.2x
-    #: slower here (benchmarks/RESULTS.md, bench_training_layout; :func:`genprior.training.loop.train`).
+    #: Training keeps the default layout: with channels-last weights the UNet's training step was no faster
+    #: (0.8-1.0x; benchmarks/RESULTS.md, bench_training_layout; :func:`genprior.training.loop.train`).
     train_channels_last = False
 
     @classmethod
