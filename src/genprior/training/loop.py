@@ -108,7 +108,7 @@ def train(
             (:func:`~genprior.training.rundir.foreign_files`) is refused.
         channels_last: in a single process on the CPU, store the 4-D weights of genprior's
             own models channels-last while training (:func:`genprior.models.layout.channels_last`;
-            the default layout is restored after): a step of the compact AE/VAE 1.2-1.5x
+            the default layout is restored after): a step of the compact AE/VAE 1.2-1.3x
             faster (benchmarks/RESULTS.md, bench_training_layout); the same maths, other
             last bits.  ``False``, or a model whose ``train_channels_last`` is ``False`` (the
             denoiser, measured slower so): the default layout throughout.
