@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genprior.batched import active_rows
 from genprior.errors import InputError
 from genprior.physics.operator import Stack
 from genprior.solvers.loop import Callback, History, Report, SolveState, iterate
@@ -101,8 +102,8 @@ def pdhg(problem: PDHGProblem, x0: Tensor, tau: float, sigma: float, max_iter: i
     def step(idx: Tensor, history: History) -> Report:
         nonlocal x, xbar, p
         whole = idx.numel() == B
-        x_i, xbar_i = (x, xbar) if whole else (x[idx], xbar[idx])
-        p_i = p if whole else tuple(t[idx] for t in p)
+        x_i, xbar_i = active_rows(x, idx), active_rows(xbar, idx)
+        p_i = tuple(active_rows(t, idx) for t in p)
         p_new = problem.prox_dual(tuple(pi + sigma * ki for pi, ki in zip(p_i, problem.K.A(xbar_i))), sigma, idx)
         x_new = x_i - tau * problem.K.A_adjoint(p_new)
         if problem.prox_primal is not None:
