@@ -6,12 +6,12 @@ network then runs without converting its activations back and forth between laye
 The values do not change, only their order in memory (the outputs may differ in the last
 bits: the kernels sum in another order).
 
-Measured on this project's compact networks (2-core CPU, benchmarks/RESULTS.md): forward
-and backward with respect to the latent code at a batch of 100-400, 1.3-1.9x faster
-(:func:`genprior.methods.common.frozen`, every latent solve); one training step of the
-compact AE/VAE 1.2-1.3x and of the 128x128 VAEs 1.2-1.4x, while the GAN's and the
-denoiser's steps were no faster (0.8-1.0x), so those two train in the default layout
-(``bench_training_layout``).
+Measured on this project's compact networks (2-core CPU): forward and backward with
+respect to the latent code of the compact decoders at a batch of 100, 1.6-1.9x faster (the
+measurement :func:`genprior.methods.common.frozen` cites; every latent solve); one training
+step of the compact AE/VAE 1.2-1.3x and of the 128x128 VAEs 1.2-1.4x, while the GAN's and
+the denoiser's steps were no faster (0.8-1.0x), so those two train in the default layout
+(benchmarks/RESULTS.md, ``bench_training_layout``).
 
 Only genprior's own model classes are converted: a module from elsewhere may ``view`` a
 convolution's output, which needs the default layout.
